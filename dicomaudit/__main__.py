@@ -1,0 +1,3 @@
+from dicomaudit.cli import main
+
+main()

@@ -1,0 +1,221 @@
+"""``find.unauthenticated`` and ``find.phi_exposed``: what a wildcard C-FIND gives away.
+
+The node is asked once (memoised in the context) and both checks read the
+same observation.  Safety: at most ``find_cap`` matches are kept, then the
+query is cancelled with C-CANCEL (PS3.4 C.4.1.2.3); identifiers are held in
+memory only for the PHI analyzer and never written out unmasked.  Evidence
+records how many matched and *which attributes* came back, not their values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+)
+
+from dicomaudit.checks.base import ProbeContext, check
+from dicomaudit.checks.catalogue import get
+from dicomaudit.models import CheckResult, PhiFinding, Status
+from dicomaudit.net import association as net
+from dicomaudit.net.outcome import AssociationAttempt, Outcome
+
+
+@dataclass(frozen=True)
+class FindQuery:
+    """One wildcard query: information model, level and keys (PS3.4 C.6)."""
+
+    name: str
+    model: str
+    level: str
+    keys: tuple[tuple[str, str], ...]
+
+    def identifier(self) -> Dataset:
+        ds = Dataset()
+        ds.QueryRetrieveLevel = self.level
+        for keyword, value in self.keys:
+            setattr(ds, keyword, value)
+        return ds
+
+
+# '*' on PatientName is a wildcard match (PS3.4 C.2.2.2.4); empty keys are
+# return keys with universal matching.  The return keys are the ones the
+# internet-wide PACS surveys found leaking.
+QUERIES: tuple[FindQuery, ...] = (
+    FindQuery(
+        name="Patient Root / PATIENT",
+        model=PatientRootQueryRetrieveInformationModelFind,
+        level="PATIENT",
+        keys=(("PatientName", "*"), ("PatientID", ""), ("PatientBirthDate", ""), ("PatientSex", "")),
+    ),
+    FindQuery(
+        name="Study Root / STUDY",
+        model=StudyRootQueryRetrieveInformationModelFind,
+        level="STUDY",
+        keys=(
+            ("PatientName", "*"), ("PatientID", ""), ("PatientBirthDate", ""), ("PatientSex", ""),
+            ("StudyInstanceUID", ""), ("StudyDate", ""), ("StudyTime", ""), ("AccessionNumber", ""),
+            ("StudyID", ""), ("StudyDescription", ""), ("ReferringPhysicianName", ""), ("ModalitiesInStudy", ""),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class QueryObservation:
+    """How one query went. ``verdict``: matched, no_matches, refused or undecided."""
+
+    query: FindQuery
+    attempt: AssociationAttempt
+    verdict: str
+    summary: str
+    reply: net.FindReply | None = None
+    enforced: str | None = None
+
+    @property
+    def matches(self) -> tuple[Dataset, ...]:
+        return self.reply.matches if self.reply else ()
+
+    def attributes_returned(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for ds in self.matches:
+            for elem in ds:
+                if elem.keyword and elem.keyword != "QueryRetrieveLevel" and not elem.is_empty:
+                    seen.setdefault(elem.keyword)
+        return list(seen)
+
+    def to_evidence(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "query": {"model": self.query.name, "sop_class_uid": self.query.model, "level": self.query.level,
+                      "keys": {k: v for k, v in self.query.keys}},
+            "association": self.attempt.to_evidence(),
+            "verdict": self.verdict,
+            "summary": self.summary,
+        }
+        if self.reply is not None:
+            d["response"] = {
+                "matches_read": len(self.reply.matches),
+                "responses_read": self.reply.responses_read,
+                "final_status": net.describe_status(self.reply.final_status, "find"),
+                "cancelled_after_cap": self.reply.cancelled,
+                "attributes_returned": self.attributes_returned(),
+                "elapsed_ms": round(self.reply.elapsed_ms, 1),
+            }
+            if self.reply.peer_aborted:
+                d["response"]["aborted_by_node"] = self.reply.abort
+            if self.reply.stopped_reading:
+                d["response"]["note"] = "the node ignored C-CANCEL; the scanner aborted the association"
+        return d
+
+
+def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
+    cap = ctx.settings.find_cap
+    with net.associate(ctx.target.host, ctx.target.port, calling_aet=ctx.settings.calling_aet,
+                       called_aet=ctx.called_aet, abstract_syntaxes=[query.model], timeout=ctx.settings.timeout,
+                       transport=ctx.transport, tls=ctx.settings.tls) as session:
+        attempt = session.attempt
+        if not session.established:
+            if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
+                rej = attempt.rejection
+                if rej is not None and (rej.source, rej.reason) == (1, 7):
+                    return QueryObservation(query, attempt, "undecided",
+                                            f"the node rejected the called AE title {ctx.called_aet!r}")
+                return QueryObservation(query, attempt, "refused", f"association {attempt.describe()}",
+                                        enforced=attempt.enforced_control)
+            return QueryObservation(query, attempt, "undecided", f"association {attempt.describe()}")
+        if not session.accepted(query.model):
+            return QueryObservation(query, attempt, "refused",
+                                    f"association accepted but {query.name} C-FIND was not offered",
+                                    enforced="query SOP class refused for this AE")
+        reply = net.find(session, query.identifier(), query.model, cap=cap)
+    if reply.matches:
+        more = " (cap reached, C-CANCEL sent)" if reply.cancelled else ""
+        return QueryObservation(query, attempt, "matched", f"{len(reply.matches)} match(es) returned{more}", reply)
+    if reply.final_status is not None and reply.final_category == "Success":
+        return QueryObservation(query, attempt, "no_matches", "the query was answered, with no matches", reply)
+    if reply.final_status is not None:
+        status = net.describe_status(reply.final_status, "find")
+        return QueryObservation(query, attempt, "refused",
+                                f"C-FIND refused with status {status['code']} "
+                                f"({status.get('description', status['category'])})",
+                                reply, enforced="C-FIND refused by status")
+    if reply.peer_aborted:
+        return QueryObservation(query, attempt, "refused", "the node aborted the association instead of answering",
+                                reply, enforced="association aborted by the node")
+    return QueryObservation(query, attempt, "undecided", "no C-FIND response (timeout or connection lost)", reply)
+
+
+def observe_find(ctx: ProbeContext) -> tuple[QueryObservation, ...]:
+    """Run every query once per target (memoised)."""
+    return ctx.memo("find", lambda: tuple(_run_query(ctx, q) for q in QUERIES))
+
+
+@check("find.unauthenticated")
+def find_unauthenticated(ctx: ProbeContext) -> CheckResult:
+    d = get("find.unauthenticated")
+    if (blocked := ctx.association_blocker(d)) is not None:
+        return blocked
+    observations = observe_find(ctx)
+    evidence = {"calling_aet": ctx.settings.calling_aet, "match_cap": ctx.settings.find_cap,
+                "queries": [o.to_evidence() for o in observations]}
+    verdicts = Counter(o.verdict for o in observations)
+    if verdicts["matched"]:
+        total = sum(len(o.matches) for o in observations)
+        names = ", ".join(o.query.name for o in observations if o.verdict == "matched")
+        return d.result(Status.FAIL, f"wildcard C-FIND from unregistered AE {ctx.settings.calling_aet!r} returned "
+                        f"{total} match(es) ({names})", evidence=evidence)
+    if verdicts["undecided"]:
+        reasons = "; ".join(f"{o.query.name}: {o.summary}" for o in observations if o.verdict == "undecided")
+        return d.result(Status.ERROR, f"undecided: {reasons}", reason=reasons, evidence=evidence)
+    if verdicts["no_matches"]:
+        return d.result(Status.INFO, "queries from an unregistered AE are answered, but returned no matches "
+                        "(nothing leaked now; the node would answer once it holds data)", evidence=evidence)
+    enforced = "; ".join(dict.fromkeys(o.enforced for o in observations if o.enforced))
+    return d.result(Status.PASS, "every wildcard query was refused: " +
+                    "; ".join(f"{o.query.name}: {o.summary}" for o in observations),
+                    evidence=evidence, enforced=enforced or None)
+
+
+def _source(ctx: ProbeContext, obs: QueryObservation, index: int) -> str:
+    return f"dicom://{ctx.target.address}/{ctx.called_aet} C-FIND {obs.query.name} match {index + 1}"
+
+
+@check("find.phi_exposed")
+def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
+    d = get("find.phi_exposed")
+    if (blocked := ctx.association_blocker(d)) is not None:
+        return blocked
+    from dicomaudit.phi import analyze_dataset  # the full analyzer; imported lazily, it is the heaviest module
+    observations = observe_find(ctx)
+    matched = [o for o in observations if o.verdict == "matched"]
+    if not matched:
+        if any(o.verdict == "undecided" for o in observations):
+            return d.result(Status.ERROR, "undecided: the C-FIND queries could not be completed (see "
+                            "find.unauthenticated)", reason="C-FIND undecided")
+        return d.result(Status.PASS, "no C-FIND matches were returned to an unregistered AE, so none carried "
+                        "identifying data", evidence={"matches": 0})
+    findings: list[PhiFinding] = []
+    for obs in matched:
+        for i, ds in enumerate(obs.matches):
+            findings.extend(analyze_dataset(ds, _source(ctx, obs, i), show_values=ctx.settings.show_values))
+    ctx.phi.extend(findings)
+    by_category = Counter(f.category for f in findings)
+    attributes = sorted({f.keyword or f.tag for f in findings})
+    evidence = {
+        "matches_analyzed": sum(len(o.matches) for o in matched),
+        "findings": len(findings),
+        "by_category": dict(sorted(by_category.items())),
+        "identifying_attributes": attributes,
+        "examples": [f.to_dict() for f in findings[:5]],
+    }
+    if findings:
+        cats = ", ".join(f"{n} {c}" for c, n in by_category.most_common())
+        return d.result(Status.FAIL, f"C-FIND responses to an unregistered AE carry identifying data: {cats} "
+                        f"(attributes: {', '.join(attributes)})", evidence=evidence)
+    return d.result(Status.PASS, "C-FIND matches were returned, but the analyzer found no identifying data in them",
+                    evidence=evidence)

@@ -1,0 +1,66 @@
+"""``dicom.service`` and ``transport.plaintext``: what answers on the port, and how."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dicomaudit.checks.base import ProbeContext, check
+from dicomaudit.checks.catalogue import get
+from dicomaudit.models import CheckResult, Status
+from dicomaudit.net.outcome import Outcome
+
+
+def _service_evidence(ctx: ProbeContext) -> dict[str, Any]:
+    svc = ctx.service
+    evidence: dict[str, Any] = {}
+    if svc.plaintext is not None:
+        evidence["plaintext"] = svc.plaintext.to_evidence()
+    if svc.tls is not None:
+        evidence["tls"] = svc.tls.to_evidence()
+    if not ctx.called_aet_known:
+        evidence["note"] = f"no AE title given for the target; the placeholder {ctx.called_aet!r} was used"
+    return evidence
+
+
+@check("dicom.service")
+def dicom_service(ctx: ProbeContext) -> CheckResult:
+    d = get("dicom.service")
+    svc = ctx.service
+    evidence = _service_evidence(ctx)
+    if not svc.reachable:
+        return d.result(Status.ERROR, f"unreachable: {svc.error}", reason=svc.error, evidence=evidence)
+    if svc.transport is None:
+        return d.result(Status.ERROR, "the port answers, but not with DICOM", reason=svc.error, evidence=evidence)
+    attempt = svc.usable_attempt
+    assert attempt is not None
+    impl = attempt.peer_implementation_version_name or attempt.peer_implementation_class_uid
+    impl_text = f"; implementation {impl}" if impl else ""
+    if svc.transport == "plaintext":
+        summary = f"speaks DICOM in plaintext: A-ASSOCIATE-RQ {attempt.describe()}{impl_text}"
+    elif attempt.outcome.speaks_dicom:
+        summary = f"speaks DICOM over TLS ({attempt.tls.version if attempt.tls else 'TLS'}): {attempt.describe()}{impl_text}"
+    else:
+        summary = f"speaks TLS; no DICOM exchange possible without credentials: {attempt.describe()}"
+    return d.result(Status.INFO, summary, evidence=evidence, enforced=attempt.enforced_control)
+
+
+@check("transport.plaintext")
+def transport_plaintext(ctx: ProbeContext) -> CheckResult:
+    d = get("transport.plaintext")
+    svc = ctx.service
+    evidence = _service_evidence(ctx)
+    if not svc.reachable:
+        return d.result(Status.ERROR, f"not checked: unreachable ({svc.error})", reason=svc.error, evidence=evidence)
+    if svc.transport == "plaintext":
+        assert svc.plaintext is not None
+        return d.result(Status.FAIL,
+                        f"DICOM is spoken without TLS: a plaintext A-ASSOCIATE-RQ was {svc.plaintext.describe()}",
+                        evidence=evidence)
+    if svc.transport == "tls":
+        plain = svc.plaintext
+        how = plain.describe() if plain is not None else "not attempted"
+        if plain is not None and plain.outcome is Outcome.TLS:
+            how = "answered with a TLS record"
+        return d.result(Status.PASS, f"only TLS is spoken: a plaintext A-ASSOCIATE-RQ was {how}",
+                        evidence=evidence, enforced="TLS required")
+    return d.result(Status.ERROR, "not checked: the port does not speak DICOM", reason=svc.error, evidence=evidence)

@@ -1,0 +1,93 @@
+"""``store.unauthenticated``: would the node accept objects from an unregistered AE?
+
+Default (safe): negotiate storage presentation contexts and store nothing;
+the evidence says so.  With ``--intrusive``: store one obviously synthetic
+Secondary Capture object (patient ``DICOMAUDIT^TEST``, ``2.25.`` UIDs) and
+report its UIDs so it can be found and deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynetdicom.sop_class import (
+    ComputedRadiographyImageStorage,
+    CTImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    EncapsulatedPDFStorage,
+    MRImageStorage,
+    SecondaryCaptureImageStorage,
+    UltrasoundImageStorage,
+)
+
+from dicomaudit.checks.association import verdict_for_refusal
+from dicomaudit.checks.base import ProbeContext, check
+from dicomaudit.checks.catalogue import get
+from dicomaudit.models import CheckResult, Status
+from dicomaudit.net import association as net
+
+# The storage classes a rogue peer would most plausibly use.
+STORAGE_CLASSES = (
+    CTImageStorage,
+    MRImageStorage,
+    ComputedRadiographyImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    UltrasoundImageStorage,
+    SecondaryCaptureImageStorage,
+    EncapsulatedPDFStorage,
+)
+
+
+@check("store.unauthenticated")
+def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
+    d = get("store.unauthenticated")
+    if (blocked := ctx.association_blocker(d)) is not None:
+        return blocked
+    calling = ctx.settings.calling_aet
+    with net.associate(ctx.target.host, ctx.target.port, calling_aet=calling, called_aet=ctx.called_aet,
+                       abstract_syntaxes=STORAGE_CLASSES, timeout=ctx.settings.timeout,
+                       transport=ctx.transport, tls=ctx.settings.tls) as session:
+        attempt = session.attempt
+        evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
+        if not session.established:
+            if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
+                return inconclusive
+            refused = verdict_for_refusal(d, attempt, f"storage from unregistered AE {calling!r} refused")
+            return d.result(refused.status, refused.summary, evidence={**evidence, "object_stored": False},
+                            enforced=refused.enforced, reason=refused.reason)
+        accepted = [net.sop_name(uid) for uid in STORAGE_CLASSES if session.accepted(uid)]
+        evidence["storage_contexts_accepted"] = accepted
+        if not accepted:
+            return d.result(Status.PASS, "association accepted but every storage SOP class was refused",
+                            evidence={**evidence, "object_stored": False},
+                            enforced="storage SOP classes refused for this AE")
+        if not ctx.settings.intrusive:
+            return d.result(
+                Status.FAIL,
+                f"storage negotiation accepted for unregistered AE {calling!r} ({len(accepted)} storage "
+                "SOP classes); no object was stored (use --intrusive to store one synthetic object)",
+                evidence={**evidence, "object_stored": False},
+            )
+        from dicomaudit.synth import synthetic_test_instance
+
+        ds = synthetic_test_instance()
+        if not session.accepted(ds.SOPClassUID):
+            return d.result(Status.FAIL, "storage contexts accepted (not Secondary Capture, so nothing was stored)",
+                            evidence={**evidence, "object_stored": False})
+        reply = net.store(session, ds)
+    uids = {"patient_id": str(ds.PatientID), "study_instance_uid": str(ds.StudyInstanceUID),
+            "series_instance_uid": str(ds.SeriesInstanceUID), "sop_instance_uid": str(ds.SOPInstanceUID)}
+    evidence["c_store"] = reply.to_evidence()
+    if reply.status is not None and reply.category in ("Success", "Warning"):
+        return d.result(Status.FAIL, f"a synthetic object was stored by unregistered AE {calling!r} "
+                        f"(status 0x{reply.status:04X}); delete it: SOP Instance UID {uids['sop_instance_uid']}",
+                        evidence={**evidence, "object_stored": True, "stored_object": uids})
+    if reply.status is not None:
+        return d.result(Status.PASS, f"storage negotiated, but C-STORE refused with status 0x{reply.status:04X}",
+                        evidence={**evidence, "object_stored": False}, enforced="C-STORE refused by status")
+    if reply.peer_aborted:
+        return d.result(Status.PASS, "the node aborted the association instead of storing",
+                        evidence={**evidence, "object_stored": False}, enforced="association aborted by the node")
+    return d.result(Status.ERROR, "no C-STORE response (timeout or connection lost); the object may or may not "
+                    f"have been stored: SOP Instance UID {uids['sop_instance_uid']}",
+                    reason="no C-STORE response", evidence={**evidence, "stored_object": uids})

@@ -1,0 +1,392 @@
+"""Typed, frozen models shared by every layer.
+
+Data flows one way: inventory (:class:`Target`) -> checks (:class:`CheckResult`)
+-> findings (:class:`PhiFinding`) -> :class:`RunResult` -> writers.  Nothing in
+here talks to the network or knows about an output format; ``to_dict`` /
+``from_dict`` define the result JSON (``schema: dicomaudit/1``, see
+``shared/CONTRACT.md``) so every writer and ``dicomaudit report`` agree on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+SCHEMA = "dicomaudit/1"
+
+
+class Severity(enum.StrEnum):
+    """How bad an exposure is when its check fails; ordered."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {value!r} (expected one of: {allowed})") from None
+
+
+_SEVERITY_ORDER = list(Severity)
+
+
+class Status(enum.StrEnum):
+    """Outcome of one check on one target (CONTRACT: fail/pass/error/skipped/info)."""
+
+    FAIL = "fail"  # the exposure is present, and the evidence shows it
+    PASS = "pass"  # the node refused
+    ERROR = "error"  # could not be decided; ``reason`` says why
+    SKIPPED = "skipped"  # not applicable or not requested; ``reason`` says why
+    INFO = "info"  # an observation, not a verdict
+
+
+def freeze(value: Any) -> Any:
+    """Recursively turn dicts into read-only mappings and lists into tuples.
+
+    Evidence is built as plain dicts inside a check; freezing it at the model
+    boundary keeps results immutable once produced.
+    """
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(freeze(v) for v in value))
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of :func:`freeze`, producing JSON-ready dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+DEFAULT_PORT = 104
+
+
+@dataclass(frozen=True)
+class Target:
+    """One DICOM node to probe: ``HOST[:PORT][/CALLED_AET]``.
+
+    ``called_aet`` is ``None`` when the operator does not know the node's AE
+    title; checks then use a placeholder and say so in their evidence.
+    ``attributes`` carries the extra inventory columns (owner, location, ...)
+    through to the reports untouched.
+    """
+
+    host: str
+    port: int = DEFAULT_PORT
+    called_aet: str | None = None
+    name: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", freeze(dict(self.attributes)))
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.address}/{self.called_aet}" if self.called_aet else self.address
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"host": self.host, "port": self.port, "called_aet": self.called_aet}
+        if self.name:
+            d["name"] = self.name
+        if self.attributes:
+            d["attributes"] = thaw(self.attributes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Target:
+        return cls(
+            host=str(d["host"]),
+            port=int(d.get("port", DEFAULT_PORT)),
+            called_aet=d.get("called_aet"),
+            name=d.get("name"),
+            attributes=d.get("attributes") or {},
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one catalogue check on one target, with its evidence.
+
+    ``evidence`` records what was sent, what came back and how long it took;
+    ``reason`` explains an ``error`` or ``skipped`` status; ``enforced`` names
+    the access control the node was seen to enforce (if any).
+    """
+
+    id: str
+    status: Status
+    severity: Severity
+    title: str
+    summary: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    compliance: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    reason: str | None = None
+    enforced: str | None = None
+    duration_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "evidence", freeze(dict(self.evidence)))
+        object.__setattr__(self, "compliance", freeze(dict(self.compliance)))
+
+    @property
+    def is_exposure(self) -> bool:
+        return self.status is Status.FAIL
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "summary": self.summary,
+            "evidence": thaw(self.evidence),
+            "remediation": self.remediation,
+            "compliance": thaw(self.compliance),
+        }
+        if self.reason is not None:
+            d["reason"] = self.reason
+        if self.enforced is not None:
+            d["enforced"] = self.enforced
+        if self.duration_ms is not None:
+            d["duration_ms"] = round(self.duration_ms, 1)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            id=d["id"],
+            status=Status(d["status"]),
+            severity=Severity(d["severity"]),
+            title=d.get("title", ""),
+            summary=d.get("summary", ""),
+            evidence=d.get("evidence") or {},
+            remediation=d.get("remediation", ""),
+            compliance={k: tuple(v) for k, v in (d.get("compliance") or {}).items()},
+            reason=d.get("reason"),
+            enforced=d.get("enforced"),
+            duration_ms=d.get("duration_ms"),
+        )
+
+
+@dataclass(frozen=True)
+class PhiFinding:
+    """One identifying value found in a DICOM header (file or C-FIND response).
+
+    ``path`` names the element: keywords joined by ``.``, sequence items as
+    ``[i]``, elements without a keyword as ``(GGGG,EEEE)``.  ``value`` is
+    already masked unless the caller asked to see values.
+    """
+
+    source: str
+    path: str
+    tag: str
+    keyword: str
+    vr: str
+    category: str
+    rule: str
+    severity: Severity
+    value: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "detail", freeze(dict(self.detail)))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "source": self.source,
+            "path": self.path,
+            "tag": self.tag,
+            "keyword": self.keyword,
+            "vr": self.vr,
+            "category": self.category,
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "value": self.value,
+        }
+        if self.detail:
+            d["detail"] = thaw(self.detail)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PhiFinding:
+        return cls(
+            source=d["source"],
+            path=d["path"],
+            tag=d["tag"],
+            keyword=d.get("keyword", ""),
+            vr=d.get("vr", ""),
+            category=d["category"],
+            rule=d["rule"],
+            severity=Severity(d["severity"]),
+            value=d.get("value", ""),
+            detail=d.get("detail") or {},
+        )
+
+
+@dataclass(frozen=True)
+class InputError:
+    """An input that could not be used (unreadable file, malformed DICOM...)."""
+
+    source: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> InputError:
+        return cls(source=d["source"], error=d["error"])
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """Every check result for one target, plus PHI seen in its responses."""
+
+    target: Target
+    checks: tuple[CheckResult, ...]
+    phi: tuple[PhiFinding, ...] = ()
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def check(self, check_id: str) -> CheckResult:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.target.to_dict()
+        d["checks"] = [c.to_dict() for c in self.checks]
+        d["phi"] = [p.to_dict() for p in self.phi]
+        if self.started_at:
+            d["started_at"] = self.started_at
+        if self.finished_at:
+            d["finished_at"] = self.finished_at
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetResult:
+        return cls(
+            target=Target.from_dict(d),
+            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", [])),
+            phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
+            started_at=d.get("started_at"),
+            finished_at=d.get("finished_at"),
+        )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Traceability: who ran what, when, with which settings."""
+
+    command: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    operator: str | None = None
+    scope_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", freeze(dict(self.settings)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "settings": thaw(self.settings),
+            "operator": self.operator,
+            "scope_ref": self.scope_ref,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunInfo:
+        return cls(
+            command=d.get("command", ""),
+            started_at=d.get("started_at"),
+            finished_at=d.get("finished_at"),
+            settings=d.get("settings") or {},
+            operator=d.get("operator"),
+            scope_ref=d.get("scope_ref"),
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run produced; the root of the result JSON."""
+
+    tool_version: str
+    run: RunInfo = field(default_factory=RunInfo)
+    targets: tuple[TargetResult, ...] = ()
+    phi: tuple[PhiFinding, ...] = ()
+    errors: tuple[InputError, ...] = ()
+
+    @property
+    def all_checks(self) -> Iterable[tuple[Target, CheckResult]]:
+        for t in self.targets:
+            for c in t.checks:
+                yield t.target, c
+
+    @property
+    def all_phi(self) -> tuple[PhiFinding, ...]:
+        return tuple(p for t in self.targets for p in t.phi) + self.phi
+
+    def worst_failure(self) -> Severity | None:
+        """Highest severity among failed checks and PHI findings, if any."""
+        severities = [c.severity for _, c in self.all_checks if c.status is Status.FAIL]
+        severities += [p.severity for p in self.phi]
+        return max(severities, key=lambda s: s.rank) if severities else None
+
+    def reaches(self, threshold: Severity) -> bool:
+        worst = self.worst_failure()
+        return worst is not None and worst.rank >= threshold.rank
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "tool": {"name": "dicomaudit", "version": self.tool_version},
+            "run": self.run.to_dict(),
+            "targets": [t.to_dict() for t in self.targets],
+            "phi": [p.to_dict() for p in self.phi],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"not a dicomaudit result (schema {d.get('schema')!r}, expected {SCHEMA!r})")
+        return cls(
+            tool_version=(d.get("tool") or {}).get("version", "unknown"),
+            run=RunInfo.from_dict(d.get("run") or {}),
+            targets=tuple(TargetResult.from_dict(t) for t in d.get("targets", [])),
+            phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
+            errors=tuple(InputError.from_dict(e) for e in d.get("errors", [])),
+        )
