@@ -9,6 +9,7 @@ from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net import association as net
+from dicomaudit.net.outcome import Outcome
 
 
 @check("echo.unauthenticated")
@@ -22,7 +23,7 @@ def echo_unauthenticated(ctx: ProbeContext) -> CheckResult:
                        transport=ctx.transport, tls=ctx.settings.tls) as session:
         attempt = session.attempt
         evidence: dict = {"association": attempt.to_evidence()}
-        if not session.established:
+        if attempt.outcome is not Outcome.ACCEPTED:
             if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
                 return inconclusive
             return verdict_for_refusal(d, attempt, f"C-ECHO from unregistered AE {calling!r} impossible")

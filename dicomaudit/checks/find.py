@@ -119,7 +119,7 @@ def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
                        called_aet=ctx.called_aet, abstract_syntaxes=[query.model], timeout=ctx.settings.timeout,
                        transport=ctx.transport, tls=ctx.settings.tls) as session:
         attempt = session.attempt
-        if not session.established:
+        if attempt.outcome is not Outcome.ACCEPTED:
             if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
                 rej = attempt.rejection
                 if rej is not None and (rej.source, rej.reason) == (1, 7):

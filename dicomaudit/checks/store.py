@@ -25,6 +25,7 @@ from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net import association as net
+from dicomaudit.net.outcome import Outcome
 
 # The storage classes a rogue peer would most plausibly use.
 STORAGE_CLASSES = (
@@ -49,7 +50,7 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
                        transport=ctx.transport, tls=ctx.settings.tls) as session:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
-        if not session.established:
+        if attempt.outcome is not Outcome.ACCEPTED:
             if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
                 return inconclusive
             refused = verdict_for_refusal(d, attempt, f"storage from unregistered AE {calling!r} refused")

@@ -137,6 +137,16 @@ def _attempt_from(assoc: Association, rec: _Recorder, calling: str, called: str,
             peer_max_pdu=acc.maximum_length,
             **base,
         )
+    prim = assoc.acceptor.primitive
+    if prim is not None and prim.result == 0:
+        # A-ASSOCIATE-AC with every presentation context rejected: pynetdicom
+        # then aborts (nothing can be exchanged), but the node did accept.
+        return AssociationAttempt(
+            outcome=Outcome.ACCEPTED,
+            rejected_contexts=tuple((sop_name(c.abstract_syntax), c.status) for c in assoc.rejected_contexts),
+            detail="no presentation context accepted; the scanner aborted the empty association",
+            **base,
+        )
     if assoc.is_rejected:
         prim = assoc.acceptor.primitive
         return AssociationAttempt(

@@ -1,0 +1,272 @@
+"""The command line: a thin typer layer over the library.
+
+Each command parses options, calls the library, renders the result.  Library
+errors (:class:`UsageError`, :class:`~dicomaudit.targets.TargetError`,
+``ValueError`` from input parsing) become a one-line message on stderr and
+exit status 2 here, at the boundary, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from dicomaudit import __version__
+from dicomaudit.checks.base import ProbeSettings
+from dicomaudit.checks.catalogue import load_catalogue
+from dicomaudit.models import RunInfo, RunResult, Severity, Target
+from dicomaudit.net.identity import DEFAULT_CALLING_AET, validate_aet
+from dicomaudit.net.tls import TlsSettings
+from dicomaudit.targets import TargetError, dedupe, load_inventory, parse_target
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="dicomaudit",
+    help=(
+        "DICOM/PACS exposure assessment for the imaging nodes you are responsible for.\n\n"
+        "Use it only on systems you own or are authorised in writing to test."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class UsageError(Exception):
+    """Bad usage or unusable input: exit status 2."""
+
+
+def _fail_usage(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _severity_option(value: str | None) -> Severity | None:
+    if value is None or value.lower() == "none":
+        return None
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _aet_option(value: str) -> str:
+    try:
+        return validate_aet(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _command_line() -> str:
+    return shlex.join(["dicomaudit", *sys.argv[1:]])
+
+
+# -- shared options ----------------------------------------------------------
+CallingAet = Annotated[str, typer.Option("--calling-aet", callback=_aet_option, show_default=True,
+                                         help="The scanner's own AE title (should not be registered on the nodes).")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.5, max=600, show_default=True,
+                                        help="Seconds to wait for each network step (connect, association, reply).")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, show_default=True,
+                                          help="Targets probed at the same time.")]
+FailOn = Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
+                                            help="Exit 1 if a finding reaches this severity: "
+                                                 "info, low, medium, high, critical (default: none, always 0).")]
+
+
+def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | None) -> list[Path]:
+    from dicomaudit import output
+
+    written: list[Path] = []
+    if json_path is not None:
+        written.append(output.write_json(result, json_path))
+    if out_dir is not None:
+        write_reports = getattr(output, "write_reports", None)
+        if write_reports is not None:
+            written.extend(write_reports(result, out_dir))
+        else:  # pragma: no cover - before the report writers exist
+            written.append(output.write_json(result, out_dir / "result.json"))
+    return written
+
+
+# -- probe -------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit probe 127.0.0.1:4242/ORTHANC --json result.json\n\n"
+        "  dicomaudit probe --targets sample_data/inventory.csv --out reports/today --fail-on high\n\n"
+        "  dicomaudit probe pacs.example.org:11112/ARCHIVE --check find.unauthenticated --check find.phi_exposed"
+    )
+)
+def probe(
+    target: Annotated[list[str] | None, typer.Argument(metavar="TARGET...", show_default=False,
+                                                       help="HOST\\[:PORT]\\[/CALLED_AET]; port defaults to 104.")] = None,
+    targets_file: Annotated[Path | None, typer.Option("--targets", metavar="FILE",
+                                                      help="Inventory CSV with at least host,port,called_aet.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
+                                                 help="Write the full report set (JSON, HTML, Markdown, CSV) here.")] = None,
+    fail_on: FailOn = None,
+    calling_aet: CallingAet = DEFAULT_CALLING_AET,
+    timeout: Timeout = 10.0,
+    concurrency: Concurrency = 8,
+    check: Annotated[list[str] | None, typer.Option("--check", metavar="ID",
+                                                    help="Run only this check (repeatable); default: all.")] = None,
+    find_cap: Annotated[int, typer.Option("--find-cap", min=1, max=1000, show_default=True,
+                                          help="Read at most this many C-FIND matches per query, then C-CANCEL.")] = 10,
+    intrusive: Annotated[bool, typer.Option("--intrusive",
+                                            help="Allow operations that write: store one synthetic object.")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", metavar="PEM",
+                                                  help="Client certificate to present to TLS nodes.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Key of --tls-cert.")] = None,
+    show_values: Annotated[bool, typer.Option("--show-values",
+                                              help="Show identifying values unmasked (never the default).")] = False,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who ran the audit (recorded in reports).")] = None,
+    scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF",
+                                                  help="Ticket or authorisation reference (recorded).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Run the network checks against each TARGET (your own nodes only)."""
+    severity = _severity_option(fail_on)
+    try:
+        targets: list[Target] = [parse_target(t) for t in (target or [])]
+        if targets_file is not None:
+            targets += load_inventory(targets_file)
+    except TargetError as exc:
+        raise _fail_usage(str(exc)) from None
+    if not targets:
+        raise _fail_usage("no targets: give TARGET... (HOST[:PORT][/CALLED_AET]) or --targets FILE")
+    known = load_catalogue()
+    if check:
+        unknown = [c for c in check if c not in known]
+        if unknown:
+            raise _fail_usage(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    if (tls_cert is None) != (tls_key is None):
+        raise _fail_usage("--tls-cert and --tls-key go together")
+    for p in (tls_cert, tls_key):
+        if p is not None and not p.is_file():
+            raise _fail_usage(f"{p}: no such file")
+    settings = ProbeSettings(
+        calling_aet=calling_aet, timeout=timeout, concurrency=concurrency, find_cap=find_cap,
+        intrusive=intrusive, tls=TlsSettings(client_cert=tls_cert, client_key=tls_key),
+        checks=tuple(check) if check else None, show_values=show_values,
+    )
+    result = run_probe(dedupe(targets), settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
+                       quiet=quiet)
+    written = _emit_reports(result, json_path, out_dir)
+    if not quiet:
+        from dicomaudit.console import print_summary
+
+        print_summary(out, result, written)
+    if severity is not None and result.reaches(severity):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, operator: str | None = None,
+              scope_ref: str | None = None, quiet: bool = False) -> RunResult:
+    """Scan with a progress bar on a terminal; return the run's result."""
+    from dicomaudit.console import scan_with_progress
+    from dicomaudit.scanner import now_iso
+
+    started = now_iso()
+    target_results = scan_with_progress(err, targets, settings, show=not quiet and err.is_terminal)
+    info = RunInfo(command=command, started_at=started, finished_at=now_iso(), settings=settings.to_dict(),
+                   operator=operator, scope_ref=scope_ref)
+    return RunResult(tool_version=__version__, run=info, targets=tuple(target_results))
+
+
+# -- demo --------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit demo\n\n"
+        "  dicomaudit demo --out /tmp/demo-report"
+    )
+)
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=True,
+                                          help="Where to write the report set.")] = Path("reports/demo"),
+    timeout: Timeout = 5.0,
+) -> None:
+    """Start the built-in lab PACS on loopback (an open and a locked node), audit it, write the reports, stop it."""
+    from dicomaudit.lab import LabPACS
+
+    settings = ProbeSettings(timeout=timeout, concurrency=2)
+    err.print("[bold]dicomaudit demo[/]: starting two lab PACS nodes on 127.0.0.1 "
+              "(profile [red]open[/] and profile [green]locked[/]), seeded with synthetic studies")
+    with LabPACS(profile="open", port=0) as open_lab, LabPACS(profile="locked", port=0) as locked_lab:
+        targets = [
+            Target(host=open_lab.host, port=open_lab.port, called_aet=open_lab.ae_title, name="lab-open",
+                   attributes={"profile": "open"}),
+            Target(host=locked_lab.host, port=locked_lab.port, called_aet=locked_lab.ae_title, name="lab-locked",
+                   attributes={"profile": "locked"}),
+        ]
+        result = run_probe(targets, settings, command=_command_line(), operator="dicomaudit demo",
+                           scope_ref="built-in lab on loopback")
+    written = _emit_reports(result, out_dir / "result.json", out_dir)
+    from dicomaudit.console import print_summary
+
+    print_summary(out, result, written)
+    err.print("The lab nodes were stopped. Open the HTML report in a browser, or read the JSON.")
+
+
+# -- lab ---------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit lab --profile open --port 11112\n\n"
+        "  dicomaudit lab --profile locked --port 11113   # then: dicomaudit probe 127.0.0.1:11113/DICOMLAB"
+    )
+)
+def lab(
+    profile: Annotated[str, typer.Option("--profile", show_default=True,
+                                         help="Lab profile: open, locked, stock or tls.")] = "open",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, show_default=True,
+                                      help="Port to listen on (0 = any free port).")] = 11112,
+    host: Annotated[str, typer.Option("--host", show_default=True,
+                                      help="Address to bind; loopback unless you mean it.")] = "127.0.0.1",
+) -> None:
+    """Run the lab PACS alone, until interrupted (Ctrl-C)."""
+    from dicomaudit.lab import PROFILES, run_forever
+
+    if profile not in PROFILES:
+        raise _fail_usage(f"unknown lab profile {profile!r} (known: {', '.join(PROFILES)})")
+    try:
+        run_forever(profile, host, port)
+    except OSError as exc:
+        raise _fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"dicomaudit {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def main() -> None:
+    """Console-script entry point: clean errors, documented exit codes."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line; DICOMAUDIT_DEBUG=1 shows the traceback
+        if os.environ.get("DICOMAUDIT_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
+                  "(set DICOMAUDIT_DEBUG=1 for details)")
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,96 @@
+"""Terminal rendering: a progress bar while scanning, a results table after.
+
+Only masked values ever reach the terminal (findings arrive masked from the
+analyzer unless ``--show-values`` was given).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from dicomaudit.checks.base import ProbeSettings
+from dicomaudit.checks.catalogue import load_catalogue
+from dicomaudit.models import CheckResult, RunResult, Status, Target, TargetResult
+
+STATUS_STYLE = {
+    Status.FAIL: "bold red",
+    Status.PASS: "green",
+    Status.ERROR: "yellow",
+    Status.SKIPPED: "dim",
+    Status.INFO: "cyan",
+}
+
+
+def scan_with_progress(console: Console, targets: Sequence[Target], settings: ProbeSettings,
+                       show: bool) -> list[TargetResult]:
+    """Run the scanner, showing a progress bar (one step per check) when ``show``."""
+    from dicomaudit.scanner import scan
+
+    if not show:
+        return scan(targets, settings)
+    total = len(targets) * len(load_catalogue())
+    lock = threading.Lock()
+    with Progress(TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("", total=total)
+
+        def on_progress(target: Target, check_id: str | None, result: CheckResult | None) -> None:
+            with lock:
+                if check_id is None:
+                    progress.update(task, description=f"done {target}")
+                else:
+                    progress.update(task, advance=1, description=f"{target} {check_id}")
+
+        return scan(targets, settings, progress=on_progress)
+
+
+def _status_text(status: Status) -> Text:
+    return Text(status.value.upper() if status is Status.FAIL else status.value, style=STATUS_STYLE[status])
+
+
+def print_summary(console: Console, result: RunResult, written: Sequence[Path] = ()) -> None:
+    """A matrix of targets x checks, then one line per failing or undecided check."""
+    ids = list(load_catalogue())
+    table = Table(title="dicomaudit results", title_justify="left", show_lines=False)
+    table.add_column("target", no_wrap=True)
+    for cid in ids:
+        table.add_column(cid.replace(".", ".\n", 1), justify="center")
+    for tr in result.targets:
+        by_id = {c.id: c for c in tr.checks}
+        label = str(tr.target) + (f"\n{tr.target.name}" if tr.target.name else "")
+        table.add_row(label, *[_status_text(by_id[c].status) if c in by_id else Text("-") for c in ids])
+    console.print(table)
+
+    notable = [(tr.target, c) for tr in result.targets for c in tr.checks
+               if c.status in (Status.FAIL, Status.ERROR)]
+    if notable:
+        details = Table(show_header=True, box=None, pad_edge=False)
+        details.add_column("target", no_wrap=True)
+        details.add_column("check", no_wrap=True)
+        details.add_column("severity")
+        details.add_column("what was seen")
+        for target, c in notable:
+            details.add_row(str(target), Text(c.id, style=STATUS_STYLE[c.status]),
+                            c.severity.value if c.status is Status.FAIL else "-", c.summary)
+        console.print(details)
+
+    counts = Counter(c.status for _, c in result.all_checks)
+    fails = Counter(c.severity.value for _, c in result.all_checks if c.status is Status.FAIL)
+    parts = [f"{len(result.targets)} target(s)", f"{counts[Status.FAIL]} fail", f"{counts[Status.PASS]} pass",
+             f"{counts[Status.ERROR]} error", f"{counts[Status.SKIPPED]} skipped"]
+    console.print(", ".join(parts) + (" (" + ", ".join(f"{n} {s}" for s, n in fails.items()) + ")" if fails else ""))
+    phi = result.all_phi
+    if phi:
+        by_cat = Counter(p.category for p in phi)
+        console.print("PHI exposed: " + ", ".join(f"{n} {c}" for c, n in by_cat.most_common()) +
+                      " (values masked)")
+    for path in written:
+        console.print(f"wrote {path}")
