@@ -271,6 +271,10 @@ def probe_tls(host: str, port: int, calling: str, called: str, timeout: float,
             sock = context.wrap_socket(raw, server_hostname=host if settings.verify_server else None)
         except ssl.SSLError as exc:
             reason = _ssl_reason(exc)
+            if not _from_tls_peer(reason):
+                # e.g. WRONG_VERSION_NUMBER: what came back was not a TLS record at all.
+                return failed(Outcome.NOT_DICOM, TlsInfo(handshake=False, error=reason),
+                              f"no TLS handshake: {reason}")
             info = TlsInfo(handshake=False, client_certificate_sent=sent_cert, error=reason,
                            client_certificate_required=_cert_required(reason, sent_cert))
             return failed(Outcome.TLS_FAILED, info, f"TLS handshake failed: {reason}")
@@ -296,6 +300,11 @@ def probe_tls(host: str, port: int, calling: str, called: str, timeout: float,
                 outcome, reason = classify_os_error(exc)
                 return failed(outcome, info, reason)
             return result
+
+
+def _from_tls_peer(reason: str) -> bool:
+    """Whether an SSL error shows a TLS speaker on the other end (it sent an alert, or a certificate)."""
+    return "ALERT" in reason or "CERTIFICATE_VERIFY_FAILED" in reason
 
 
 def _cert_required(reason: str, sent_cert: bool) -> bool | None:

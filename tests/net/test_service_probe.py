@@ -1,0 +1,149 @@
+"""The service probe tells DICOM from everything else that can sit on a port.
+
+Real sockets on loopback: a silent listener, one that closes at once, an
+HTTP server, a TLS server that is not DICOM, a closed port.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from dicomaudit.lab import LabPACS
+from dicomaudit.net.outcome import Outcome
+from dicomaudit.net.service import observe_service, probe_plaintext
+from dicomaudit.net.tls import TlsSettings
+
+TIMEOUT = 2.0
+
+
+class _TcpServer:
+    """A one-behaviour TCP server on a free loopback port."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.behaviour = behaviour
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                try:
+                    self.behaviour(conn)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def tcp_server() -> Iterator[Callable[[Callable[[socket.socket], None]], _TcpServer]]:
+    servers: list[_TcpServer] = []
+
+    def start(behaviour: Callable[[socket.socket], None]) -> _TcpServer:
+        servers.append(_TcpServer(behaviour))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def _http(conn: socket.socket) -> None:
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+def _close_at_once(conn: socket.socket) -> None:
+    conn.recv(4096)
+
+
+def _silent(conn: socket.socket) -> None:
+    conn.recv(4096)
+    threading.Event().wait(TIMEOUT + 1)
+
+
+def test_http_server_is_not_dicom(tcp_server) -> None:
+    """Given an HTTP server, when probed, then the port is reachable but not DICOM, with the bytes as evidence."""
+    server = tcp_server(_http)
+    obs = observe_service("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", TIMEOUT, TlsSettings())
+    assert obs.reachable and obs.transport is None
+    assert obs.plaintext.outcome is Outcome.NOT_DICOM
+    assert "HTTP" in obs.plaintext.detail
+
+
+def test_listener_that_closes_is_not_dicom(tcp_server) -> None:
+    server = tcp_server(_close_at_once)
+    attempt = probe_plaintext("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", TIMEOUT)
+    assert attempt.outcome is Outcome.CLOSED
+
+
+def test_silent_listener_times_out(tcp_server) -> None:
+    server = tcp_server(_silent)
+    attempt = probe_plaintext("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", TIMEOUT)
+    assert attempt.outcome is Outcome.TIMEOUT
+    assert "no answer" in attempt.detail
+
+
+def test_closed_port_is_unreachable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    obs = observe_service("127.0.0.1", port, "DICOMAUDIT", "ANY-SCP", TIMEOUT, TlsSettings())
+    assert not obs.reachable
+    assert obs.plaintext.outcome is Outcome.REFUSED
+
+
+def test_tls_server_that_is_not_dicom_is_detected_as_tls(tcp_server, tmp_path: Path) -> None:
+    """Given a TLS server speaking something else, then the probe sees TLS and no DICOM."""
+    from dicomaudit.lab.tls import generate_tls_files
+
+    files = generate_tls_files(tmp_path)
+    ctx = files.server_context(require_client_cert=False)
+
+    def tls_http(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        except ssl.SSLError:
+            pass
+
+    server = tcp_server(tls_http)
+    obs = observe_service("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", TIMEOUT, TlsSettings())
+    assert obs.transport == "tls"
+    assert obs.tls is not None and obs.tls.tls.handshake
+    assert obs.tls.outcome is Outcome.NOT_DICOM
+
+
+def test_tls_lab_requires_client_certificate(lab_tls: LabPACS) -> None:
+    obs = observe_service(lab_tls.host, lab_tls.port, "DICOMAUDIT", lab_tls.ae_title, TIMEOUT, TlsSettings())
+    assert obs.transport == "tls"
+    assert obs.tls.outcome is Outcome.TLS_FAILED
+    assert obs.tls.tls.client_certificate_required is True
+    assert obs.tls.tls.peer_certificate["subject"]
+
+
+def test_release_is_clean_after_accept(lab_open: LabPACS) -> None:
+    """Given an open lab, when the raw probe is accepted, then it releases (A-RELEASE-RP seen, no abort)."""
+    attempt = probe_plaintext(lab_open.host, lab_open.port, "DICOMAUDIT", lab_open.ae_title, TIMEOUT)
+    assert attempt.outcome is Outcome.ACCEPTED
+    assert attempt.detail is None

@@ -1,0 +1,142 @@
+"""The command line, run as a user runs it: a real process, real exit codes.
+
+Exit status (CONTRACT): 0 completed and nothing reached --fail-on; 1 a
+finding reached it; 2 bad usage or unusable input, one line on stderr, no
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dicomaudit.lab import LabPACS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "dicomaudit", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or ROOT, env=env, stdin=subprocess.DEVNULL)
+
+
+def lab_target(lab: LabPACS) -> str:
+    return f"{lab.host}:{lab.port}/{lab.ae_title}"
+
+
+@pytest.mark.parametrize("command", ["probe", "demo", "lab"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout
+    assert "dicomaudit " + command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["probe", "127.0.0.1:99999"], "out of range"),
+        (["probe", "no-such-host.invalid:104"], "does not resolve"),
+        (["probe", "127.0.0.1:abc/AE"], "not a number"),
+        (["probe"], "no targets"),
+        (["probe", "--targets", "does/not/exist.csv"], "no such file"),
+        (["probe", "127.0.0.1", "--fail-on", "severe"], "unknown severity"),
+        (["probe", "127.0.0.1", "--check", "nope.nothing"], "unknown check"),
+        (["probe", "127.0.0.1", "--calling-aet", "WAY-TOO-LONG-AE-TITLE"], "longer than 16"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line_and_no_traceback(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_malformed_inventory_exits_2(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.csv"
+    inv.write_bytes(b"\xff\xfe\x00garbage")
+    result = run("probe", "--targets", str(inv))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_node_is_an_error_in_the_result_not_a_crash(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "r.json"
+    result = run("probe", f"127.0.0.1:{port}", "--json", str(out), "--timeout", "2")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    checks = {c["id"]: c for c in data["targets"][0]["checks"]}
+    assert checks["dicom.service"]["status"] == "error"
+    assert "refused" in checks["dicom.service"]["reason"]
+
+
+def test_open_node_reaches_fail_on_high(lab_open: LabPACS, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = run("probe", lab_target(lab_open), "--fail-on", "high", "--json", str(out), "--timeout", "5")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(out.read_text())
+    assert data["schema"] == "dicomaudit/1"
+    assert data["tool"]["name"] == "dicomaudit"
+    statuses = {c["id"]: c["status"] for c in data["targets"][0]["checks"]}
+    assert statuses["find.unauthenticated"] == "fail"
+
+
+def test_locked_node_does_not_reach_fail_on_high(lab_locked: LabPACS) -> None:
+    result = run("probe", lab_target(lab_locked), "--fail-on", "high", "--timeout", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_fail_on_the_exit_status_is_0_even_with_findings(lab_open: LabPACS) -> None:
+    result = run("probe", lab_target(lab_open), "--timeout", "5")
+    assert result.returncode == 0
+
+
+def test_no_unmasked_identifying_value_in_default_output(lab_open: LabPACS, tmp_path: Path) -> None:
+    """Given an open node full of synthetic patients, then neither console nor JSON shows their names."""
+    out = tmp_path / "r.json"
+    result = run("probe", lab_target(lab_open), "--json", str(out), "--timeout", "5")
+    blob = result.stdout + result.stderr + out.read_text()
+    for ds in lab_open.datasets:
+        for value in (str(ds.PatientName), str(ds.PatientID), str(ds.get("PatientBirthDate", ""))):
+            if len(value) > 3:
+                assert value not in blob, f"unmasked value {value!r} in output"
+
+
+def test_show_values_reveals_them(lab_open: LabPACS, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    run("probe", lab_target(lab_open), "--json", str(out), "--show-values", "--check", "find.unauthenticated",
+        "--check", "find.phi_exposed", "--timeout", "5")
+    text = out.read_text()
+    assert any(str(ds.PatientID) in text for ds in lab_open.datasets)
+
+
+def test_inventory_probe_records_extra_columns(lab_open: LabPACS, tmp_path: Path) -> None:
+    inv = tmp_path / "inv.csv"
+    inv.write_text(f"host,port,called_aet,name,owner\n{lab_open.host},{lab_open.port},{lab_open.ae_title},"
+                   "lab,radiology-it\n")
+    out = tmp_path / "r.json"
+    result = run("probe", "--targets", str(inv), "--json", str(out), "--check", "echo.unauthenticated")
+    assert result.returncode == 0, result.stderr
+    target = json.loads(out.read_text())["targets"][0]
+    assert target["name"] == "lab" and target["attributes"]["owner"] == "radiology-it"
+
+
+def test_demo_exits_0_and_writes_fails_for_the_open_lab(tmp_path: Path) -> None:
+    result = run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "demo" / "result.json").read_text())
+    by_name = {t["name"]: {c["id"]: c["status"] for c in t["checks"]} for t in data["targets"]}
+    assert by_name["lab-open"]["find.unauthenticated"] == "fail"
+    assert by_name["lab-open"]["find.phi_exposed"] == "fail"
+    assert by_name["lab-locked"]["find.unauthenticated"] == "pass"
