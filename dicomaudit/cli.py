@@ -214,7 +214,7 @@ def demo(
         ]
         result = run_probe(targets, settings, command=_command_line(), operator="dicomaudit demo",
                            scope_ref="built-in lab on loopback")
-    written = _emit_reports(result, out_dir / "result.json", out_dir)
+    written = _emit_reports(result, None, out_dir)
     from dicomaudit.console import print_summary
 
     print_summary(out, result, written)

@@ -57,30 +57,35 @@ def _status_text(status: Status) -> Text:
 
 
 def print_summary(console: Console, result: RunResult, written: Sequence[Path] = ()) -> None:
-    """A matrix of targets x checks, then one line per failing or undecided check."""
+    """The verdicts (checks x targets, or targets x checks for large fleets), then what failed and why."""
     ids = list(load_catalogue())
-    table = Table(title="dicomaudit results", title_justify="left", show_lines=False)
-    table.add_column("target", no_wrap=True)
-    for cid in ids:
-        table.add_column(cid.replace(".", ".\n", 1), justify="center")
-    for tr in result.targets:
-        by_id = {c.id: c for c in tr.checks}
-        label = str(tr.target) + (f"\n{tr.target.name}" if tr.target.name else "")
-        table.add_row(label, *[_status_text(by_id[c].status) if c in by_id else Text("-") for c in ids])
+    table = Table(title="dicomaudit results", title_justify="left")
+    if len(result.targets) <= 4:
+        table.add_column("check", no_wrap=True)
+        for tr in result.targets:
+            table.add_column(str(tr.target) + (f"\n{tr.target.name}" if tr.target.name else ""), justify="center")
+        by_target = [{c.id: c for c in tr.checks} for tr in result.targets]
+        for cid in ids:
+            table.add_row(cid, *[_status_text(m[cid].status) if cid in m else Text("-") for m in by_target])
+    else:
+        table.add_column("target", no_wrap=True)
+        for cid in ids:
+            table.add_column(cid.replace(".", ".\n", 1), justify="center")
+        for tr in result.targets:
+            by_id = {c.id: c for c in tr.checks}
+            table.add_row(str(tr.target), *[_status_text(by_id[c].status) if c in by_id else Text("-") for c in ids])
     console.print(table)
 
     notable = [(tr.target, c) for tr in result.targets for c in tr.checks
                if c.status in (Status.FAIL, Status.ERROR)]
-    if notable:
-        details = Table(show_header=True, box=None, pad_edge=False)
-        details.add_column("target", no_wrap=True)
-        details.add_column("check", no_wrap=True)
-        details.add_column("severity")
-        details.add_column("what was seen")
-        for target, c in notable:
-            details.add_row(str(target), Text(c.id, style=STATUS_STYLE[c.status]),
-                            c.severity.value if c.status is Status.FAIL else "-", c.summary)
-        console.print(details)
+    for target, c in notable:
+        line = Text()
+        line.append(f"{c.status.value.upper():5} ", style=STATUS_STYLE[c.status])
+        line.append(f"{c.severity.value:8} " if c.status is Status.FAIL else " " * 9)
+        line.append(f"{target} ", style="bold")
+        line.append(f"{c.id}: ", style=STATUS_STYLE[c.status])
+        line.append(c.summary)
+        console.print(line)
 
     counts = Counter(c.status for _, c in result.all_checks)
     fails = Counter(c.severity.value for _, c in result.all_checks if c.status is Status.FAIL)

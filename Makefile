@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine (see README "Quick start"):
+#   make demo   install dicomaudit into .venv and run `dicomaudit demo`
+#   make test   install the real DICOM peers (Orthanc, DCMTK) and the test
+#               dependencies, then run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test peers install clean
+
+$(BIN)/dicomaudit: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/dicomaudit
+
+demo: install
+	$(BIN)/dicomaudit demo
+
+peers:
+	bash scripts/install-peers.sh
+
+test: peers install
+	$(BIN)/python -m pytest -rs
+
+clean:
+	rm -rf $(VENV) reports/demo .pytest_cache
