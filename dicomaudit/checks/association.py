@@ -25,16 +25,29 @@ def _attempt(ctx: ProbeContext, calling: str, called: str) -> AssociationAttempt
         return session.attempt
 
 
-def verdict_for_refusal(d: CheckDefinition, attempt: AssociationAttempt, what: str) -> CheckResult:
+AMBIGUOUS_CALLED_AET_REASON = (
+    "peer check: rejected as 'called AE title not recognised' although the target's own AE title was used "
+    "(DCMTK's dcmqrscp reports an unregistered calling AE or host this way; if the AE title given for the "
+    "target is wrong, give the right one)"
+)
+
+
+def verdict_for_refusal(d: CheckDefinition, attempt: AssociationAttempt, what: str,
+                        *, called_is_targets: bool = True) -> CheckResult:
     """Turn an association that was *not* accepted into pass or error.
 
     A rejection or an A-ABORT from the node is a refusal (``pass``); a
     connection that just closed is too, since nothing was accepted; a timeout
-    or an unreachable node decides nothing (``error``).
+    or an unreachable node decides nothing (``error``).  ``called_is_targets``
+    says the request used the target's own AE title, which makes a "called AE
+    title not recognised" rejection ambiguous (see GROUND_TRUTH for DCMTK).
     """
     evidence = {"association": attempt.to_evidence()}
     if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
         control = attempt.enforced_control or "connection closed without accepting"
+        rej = attempt.rejection
+        if called_is_targets and rej is not None and (rej.source, rej.reason) == (1, 7):
+            control = AMBIGUOUS_CALLED_AET_REASON
         return d.result(Status.PASS, f"{what}: association {attempt.describe()}", evidence=evidence,
                         enforced=control)
     return d.result(Status.ERROR, f"undecided: association {attempt.describe()}",
@@ -52,7 +65,7 @@ def any_called_aet(ctx: ProbeContext) -> CheckResult:
     if attempt.outcome is Outcome.ACCEPTED:
         return d.result(Status.FAIL, f"association accepted for the random called AE title {called!r}",
                         evidence=evidence)
-    result = verdict_for_refusal(d, attempt, f"random called AE title {called!r} refused")
+    result = verdict_for_refusal(d, attempt, f"random called AE title {called!r} refused", called_is_targets=False)
     rej = attempt.rejection
     if result.status is Status.PASS and rej is not None and (rej.source, rej.reason) == (1, 3):
         # The node refused our calling AE first: the called-AE check itself was not observable.

@@ -130,10 +130,11 @@ class ProbeContext:
         rej = attempt.rejection
         if attempt.outcome is Outcome.REJECTED and rej is not None and (rej.source, rej.reason) == (1, 7):
             if self.called_aet_known:
-                hint = f"the node does not recognise the called AE title {self.called_aet!r} given for this target"
-            else:
-                hint = (f"no AE title was given for this target and the node rejects the placeholder "
-                        f"{self.called_aet!r}; give it as HOST:PORT/AET")
+                # The operator vouches for the AE title; DCMTK's dcmqrscp reports an unregistered
+                # *calling* AE with reason 7 too, so this is a refusal, reported with its ambiguity.
+                return None
+            hint = (f"no AE title was given for this target and the node rejects the placeholder "
+                    f"{self.called_aet!r}; give it as HOST:PORT/AET")
             return definition.result(Status.ERROR, f"inconclusive: {hint}", reason=hint,
                                      enforced=rej.control, evidence={"association": attempt.to_evidence()})
         return None

@@ -55,7 +55,7 @@ class Outcome(enum.StrEnum):
 # (source, reason) -> the access control a rejection shows (PS3.8 Table 9-21).
 _REJECT_CONTROLS: dict[tuple[int, int], str] = {
     (1, 3): "calling AE title allow-list",
-    (1, 7): "called AE title check",
+    (1, 7): "called AE title check",  # DCMTK's dcmqrscp also uses it for unknown calling AEs/hosts
     (1, 2): "application context check",
     (1, 1): "association refused by the service user (no reason given)",
     (2, 1): "association refused by the ACSE provider (no reason given)",

@@ -292,6 +292,10 @@ def probe_tls(host: str, port: int, calling: str, called: str, timeout: float,
                 result = _exchange(sock, calling, called, "tls", timeout, started, tls=info)
             except ssl.SSLError as exc:
                 reason = _ssl_reason(exc)
+                if isinstance(exc, ssl.SSLEOFError):
+                    # TLS 1.3: the server checks our (absent) certificate after the handshake and
+                    # closes; its alert can still be waiting to be read behind the failed write.
+                    reason = _pending_alert(sock, timeout) or reason
                 info = TlsInfo(handshake=True, version=info.version, cipher=info.cipher,
                                client_certificate_sent=sent_cert, peer_certificate=info.peer_certificate,
                                client_certificate_required=_cert_required(reason, sent_cert), error=reason)
@@ -300,6 +304,17 @@ def probe_tls(host: str, port: int, calling: str, called: str, timeout: float,
                 outcome, reason = classify_os_error(exc)
                 return failed(outcome, info, reason)
             return result
+
+
+def _pending_alert(sock: ssl.SSLSocket, timeout: float) -> str | None:
+    try:
+        sock.settimeout(min(timeout, 2.0))
+        sock.recv(1)
+    except ssl.SSLError as exc:
+        return _ssl_reason(exc)
+    except (OSError, TimeoutError):
+        return None
+    return None
 
 
 def _from_tls_peer(reason: str) -> bool:
