@@ -12,7 +12,8 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -85,19 +86,65 @@ FailOn = Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
                                                  "info, low, medium, high, critical (default: none, always 0).")]
 
 
-def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | None) -> list[Path]:
+def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | None, *,
+                  formats: tuple[str, ...] | None = None, waivers: Any = None, junit: Path | None = None) -> list[Path]:
     from dicomaudit import output
+    from dicomaudit.output.junit import write_junit
 
     written: list[Path] = []
-    if json_path is not None:
-        written.append(output.write_json(result, json_path))
-    if out_dir is not None:
-        write_reports = getattr(output, "write_reports", None)
-        if write_reports is not None:
-            written.extend(write_reports(result, out_dir))
-        else:  # pragma: no cover - before the report writers exist
-            written.append(output.write_json(result, out_dir / "result.json"))
+    try:
+        if json_path is not None:
+            written.append(output.write_json(result, json_path))
+        if out_dir is not None:
+            kwargs = {"formats": formats} if formats else {}
+            written.extend(output.write_reports(result, out_dir, waivers=waivers, **kwargs))
+        if junit is not None:
+            write_junit(result, junit, waivers)
+            written.append(junit)
+    except OSError as exc:
+        raise _fail_usage(f"cannot write reports: {exc.strerror or exc} ({exc.filename or ''})") from None
     return written
+
+
+def _load_waivers(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from dicomaudit.report import WaiverError, load_waivers
+
+    try:
+        return load_waivers(path)
+    except (WaiverError, OSError) as exc:
+        raise _fail_usage(str(exc)) from None
+
+
+def _apply_waivers(result: RunResult, waivers: Any, as_of: date | None = None) -> Any:
+    if waivers is None:
+        return None
+    from dicomaudit.report import apply_waivers
+
+    return apply_waivers(result, waivers, as_of)
+
+
+def _gate(result: RunResult, severity: Severity | None, applied: Any) -> None:
+    """Exit 1 when a finding that is not an accepted risk reaches ``--fail-on``."""
+    from dicomaudit.report import blocking_findings, exit_code
+
+    code = exit_code(result, severity, applied)
+    if code:
+        blockers = blocking_findings(result, severity, applied)  # type: ignore[arg-type]
+        err.print(f"{len(blockers)} finding(s) at or above --fail-on {severity}: exit 1")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _read_result(path: Path) -> RunResult:
+    from dicomaudit.output import read_json
+
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise _fail_usage(f"{path}: no such file") from None
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise _fail_usage(f"{path}: not a dicomaudit result ({exc})") from None
 
 
 # -- probe -------------------------------------------------------------------
@@ -135,10 +182,15 @@ def probe(
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the audit (recorded in reports).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF",
                                                   help="Ticket or authorisation reference (recorded).")] = None,
+    waivers_path: Annotated[Path | None, typer.Option("--waivers", metavar="FILE",
+                                                      help="Accepted risks (TOML); waived findings do not gate.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
+                                               help="Also write JUnit XML (one test case per node and check).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
     severity = _severity_option(fail_on)
+    waivers = _load_waivers(waivers_path)
     try:
         targets: list[Target] = [parse_target(t) for t in (target or [])]
         if targets_file is not None:
@@ -164,13 +216,13 @@ def probe(
     )
     result = run_probe(dedupe(targets), settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
                        quiet=quiet)
-    written = _emit_reports(result, json_path, out_dir)
+    applied = _apply_waivers(result, waivers)
+    written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
     if not quiet:
         from dicomaudit.console import print_summary
 
         print_summary(out, result, written)
-    if severity is not None and result.reaches(severity):
-        raise typer.Exit(EXIT_FINDINGS)
+    _gate(result, severity, applied)
 
 
 def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, operator: str | None = None,
@@ -219,6 +271,74 @@ def demo(
 
     print_summary(out, result, written)
     err.print("The lab nodes were stopped. Open the HTML report in a browser, or read the JSON.")
+
+
+# -- report ------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit report reports/demo/result.json --format html,md --out reports/for-audit\n\n"
+        "  dicomaudit report result.json --waivers accepted-risks.toml --fail-on high --junit junit.xml"
+    )
+)
+def report(
+    result_path: Annotated[Path, typer.Argument(metavar="RESULT.json", help="A result written by probe/demo.")],
+    formats: Annotated[str, typer.Option("--format", show_default=True,
+                                         help="Comma-separated: html, md, csv, json, junit (or all).")]
+    = "html,md,csv,json",
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=True,
+                                          help="Where to write the reports.")] = Path("reports/report"),
+    waivers_path: Annotated[Path | None, typer.Option("--waivers", metavar="FILE",
+                                                      help="Accepted risks (TOML).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
+                                              help="Judge waiver expiry at this date (default: today).")] = None,
+    fail_on: FailOn = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML.")] = None,
+) -> None:
+    """Render compliance evidence (HTML, Markdown, CSV, JSON) from a saved result."""
+    from dicomaudit.output import parse_formats
+
+    severity = _severity_option(fail_on)
+    try:
+        fmt = parse_formats(formats)
+    except ValueError as exc:
+        raise _fail_usage(str(exc)) from None
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise _fail_usage(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    result = _read_result(result_path)
+    applied = _apply_waivers(result, _load_waivers(waivers_path), day)
+    for path in _emit_reports(result, None, out_dir, formats=fmt, waivers=applied, junit=junit):
+        out.print(f"wrote {path}")
+    _gate(result, severity, applied)
+
+
+# -- diff --------------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit diff before.json after.json\n\n"
+        "  dicomaudit diff last-week.json today.json --format markdown --fail-on high   # exit 1 on new findings"
+    )
+)
+def diff(
+    old_path: Annotated[Path, typer.Argument(metavar="OLD.json")],
+    new_path: Annotated[Path, typer.Argument(metavar="NEW.json")],
+    fmt: Annotated[str, typer.Option("--format", show_default=True, help="text or markdown.")] = "text",
+    fail_on: Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
+                                                help="Exit 1 if a NEW finding reaches this severity.")] = None,
+) -> None:
+    """List fixed, new and unchanged findings between two results: the evidence that remediation worked."""
+    from dicomaudit.report import diff_results, render_diff
+
+    severity = _severity_option(fail_on)
+    if fmt not in ("text", "markdown"):
+        raise _fail_usage(f"--format must be text or markdown, not {fmt!r}")
+    d = diff_results(_read_result(old_path), _read_result(new_path))
+    out.print(render_diff(d, fmt), markup=False, highlight=False)  # type: ignore[arg-type]
+    if severity is not None and d.reaches(severity):
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 # -- lab ---------------------------------------------------------------------

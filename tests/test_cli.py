@@ -140,3 +140,39 @@ def test_demo_exits_0_and_writes_fails_for_the_open_lab(tmp_path: Path) -> None:
     assert by_name["lab-open"]["find.unauthenticated"] == "fail"
     assert by_name["lab-open"]["find.phi_exposed"] == "fail"
     assert by_name["lab-locked"]["find.unauthenticated"] == "pass"
+
+
+@pytest.mark.parametrize("command", ["report", "diff"])
+def test_report_commands_have_help_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0 and "Example" in result.stdout
+
+
+def test_report_renders_a_saved_result_and_gates(lab_open: LabPACS, tmp_path: Path) -> None:
+    saved = tmp_path / "r.json"
+    run("probe", lab_target(lab_open), "--json", str(saved), "--timeout", "5")
+    result = run("report", str(saved), "--format", "html,csv", "--out", str(tmp_path / "rep"), "--fail-on", "high")
+    assert result.returncode == 1
+    assert (tmp_path / "rep" / "report.html").is_file() and (tmp_path / "rep" / "checks.csv").is_file()
+
+
+def test_report_of_a_file_that_is_not_a_result_exits_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    result = run("report", str(bogus), "--out", str(tmp_path / "rep"))
+    assert result.returncode == 2 and "not a dicomaudit result" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_diff_shows_a_finding_fixed_after_the_node_is_reconfigured(tmp_path: Path) -> None:
+    """Given an open node that is then locked down on the same port, then diff lists its exposures as fixed."""
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    with LabPACS(profile="open", port=0) as lab:
+        port = lab.port
+        run("probe", lab_target(lab), "--json", str(before), "--timeout", "5")
+    with LabPACS(profile="locked", port=port) as lab:
+        run("probe", lab_target(lab), "--json", str(after), "--timeout", "5")
+    result = run("diff", str(before), str(after))
+    assert result.returncode == 0
+    fixed_section = result.stdout.split("Fixed", 1)[1]
+    assert "find.unauthenticated" in fixed_section

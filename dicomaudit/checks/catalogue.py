@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from dicomaudit.compliance import controls_by_check
+from dicomaudit.compliance import controls_by_check, mapping_problems
 from dicomaudit.models import CheckResult, Severity, Status, freeze
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -99,6 +99,9 @@ def load_catalogue() -> dict[str, CheckDefinition]:
             remediation_by_product=products,
             compliance=mapping.get(cid, {}),
         )
+    problems = mapping_problems(catalogue)
+    if problems:
+        raise ValueError("check catalogue and compliance mappings disagree: " + "; ".join(problems))
     return catalogue
 
 

@@ -1,0 +1,112 @@
+"""JUnit XML for CI dashboards (Jenkins, GitLab, Azure DevOps read this shape).
+
+One ``<testsuite>`` per node with one ``<testcase>`` per check: ``fail`` ->
+``<failure>`` (summary, severity and evidence), ``error`` -> ``<error>``,
+``skipped`` -> ``<skipped>``, ``pass``/``info`` -> a passing case.  A failing
+check accepted by an active waiver is reported ``<skipped>`` with the reason
+and expiry, so a dashboard shows it without failing on it.  PHI findings get
+one suite per source, one failing case per finding (values as masked in the
+result).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from dicomaudit.models import RunResult, Status, thaw
+from dicomaudit.report import NO_WAIVERS, WaiverResult
+
+# XML 1.0 cannot carry most control characters; evidence from a hostile node may contain them.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: object) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", "" if text is None else str(text))
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object) -> ET.Element:
+    el = ET.SubElement(parent, tag, {k: _x(v) for k, v in attrs.items() if v is not None})
+    if text is not None:
+        el.text = _x(text)
+    return el
+
+
+def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.Element:
+    """Build the ``<testsuites>`` element for ``result``."""
+    waivers = waivers or NO_WAIVERS
+    root = ET.Element("testsuites", {"name": "dicomaudit"})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    time_total = 0.0
+
+    def close(suite: ET.Element, counts: dict[str, int], seconds: float) -> None:
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        suite.set("time", f"{seconds:.3f}")
+
+    for t in result.targets:
+        node = str(t.target)
+        suite = _sub(root, "testsuite", name=node, timestamp=t.started_at, hostname=t.target.host)
+        props = _sub(suite, "properties")
+        _sub(props, "property", name="host", value=t.target.host)
+        _sub(props, "property", name="port", value=t.target.port)
+        _sub(props, "property", name="called_aet", value=t.target.called_aet or "")
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        seconds = 0.0
+        for c in t.checks:
+            counts["tests"] += 1
+            secs = (c.duration_ms or 0.0) / 1000
+            seconds += secs
+            case = _sub(suite, "testcase", classname=node, name=f"{c.id}: {c.title}", time=f"{secs:.3f}")
+            waiver = waivers.waiver_for(t.target, c.id)
+            evidence = json.dumps(thaw(c.evidence), indent=2, ensure_ascii=False, default=str)
+            if c.status is Status.FAIL and waiver is not None:
+                counts["skipped"] += 1
+                _sub(case, "skipped", message=f"accepted risk until {waiver.expires.isoformat()}: {waiver.reason}"
+                     + (f" (approved by {waiver.approved_by})" if waiver.approved_by else ""))
+            elif c.status is Status.FAIL:
+                counts["failures"] += 1
+                body = f"{c.summary}\n\nseverity: {c.severity.value}\n\nevidence:\n{evidence}\n\nremediation:\n{c.remediation}"
+                _sub(case, "failure", body, message=f"[{c.severity.value}] {c.summary}", type=c.severity.value)
+            elif c.status is Status.ERROR:
+                counts["errors"] += 1
+                _sub(case, "error", f"{c.summary}\n\nevidence:\n{evidence}", message=c.reason or c.summary,
+                     type="undecided")
+            elif c.status is Status.SKIPPED:
+                counts["skipped"] += 1
+                _sub(case, "skipped", message=c.reason or c.summary)
+            else:
+                _sub(case, "system-out", f"[{c.status.value}] {c.summary}")
+        close(suite, counts, seconds)
+        time_total += seconds
+
+    by_source: dict[str, list] = {}
+    for p in result.all_phi:
+        by_source.setdefault(p.source, []).append(p)
+    for source, findings in by_source.items():
+        suite = _sub(root, "testsuite", name=f"phi: {source}")
+        for p in findings:
+            case = _sub(suite, "testcase", classname=f"phi: {source}", name=f"{p.path} {p.tag}", time="0.000")
+            _sub(case, "failure",
+                 f"element: {p.path} {p.tag} {p.keyword} VR {p.vr}\ncategory: {p.category}\nrule: {p.rule}\n"
+                 f"severity: {p.severity.value}\nvalue: {p.value}",
+                 message=f"[{p.severity.value}] {p.category} in {p.path}: {p.value}", type=p.severity.value)
+        close(suite, {"tests": len(findings), "failures": len(findings), "errors": 0, "skipped": 0}, 0.0)
+
+    for k, v in totals.items():
+        root.set(k, str(v))
+    root.set("time", f"{time_total:.3f}")
+    return root
+
+
+def write_junit(result: RunResult, path: str | Path, waivers: WaiverResult | None = None) -> Path:
+    """Write JUnit XML for ``result`` to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(build_junit(result, waivers))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path

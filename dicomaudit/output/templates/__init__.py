@@ -1,0 +1,1 @@
+"""Jinja2 templates of the report writers (package data; a package so setuptools ships it)."""
