@@ -1,0 +1,52 @@
+"""CSV exports via pandas: one row per (node, check) and one per PHI finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dicomaudit.models import RunResult
+from dicomaudit.output.tables import CHECK_COLUMNS, PHI_COLUMNS, write_checks_csv, write_phi_csv
+from dicomaudit.report import Waiver, apply_waivers
+from tests.output.builders import TODAY, down_node, locked_node, make_result, open_node
+
+
+def test_checks_csv_has_one_row_per_node_and_check(result: RunResult, tmp_path: Path, echo_waiver: Waiver) -> None:
+    """Given three nodes of eight checks and a waiver on one
+    Then checks.csv has 24 rows with the documented columns, the waived row flagged."""
+    path = write_checks_csv(result, tmp_path / "checks.csv", apply_waivers(result, [echo_waiver], TODAY))
+    frame = pd.read_csv(path, dtype={"called_aet": str})
+    assert list(frame.columns) == CHECK_COLUMNS
+    assert len(frame) == 24
+    waived = frame[frame["waived"]]
+    assert list(zip(waived["port"], waived["check_id"], strict=True)) == [(4242, "echo.unauthenticated")]
+    assert waived.iloc[0]["waiver_expires"] == "2025-12-31"
+    row = frame[(frame["port"] == 4242) & (frame["check_id"] == "find.unauthenticated")].iloc[0]
+    assert (row["status"], row["severity"]) == ("fail", "critical")
+    assert "HIPAA 164.312(a)(1)" in row["compliance"] and "NIST SP 800-53 AC-3" in row["compliance"]
+
+
+def test_locked_node_rows_record_enforcement_and_reasons(result: RunResult, tmp_path: Path) -> None:
+    frame = pd.read_csv(write_checks_csv(result, tmp_path / "c.csv"))
+    locked = frame[frame["port"] == 11112].set_index("check_id")
+    assert locked.loc["assoc.any_calling_aet", "enforced"] == "calling AE title allow-list"
+    assert locked.loc["find.phi_exposed", "reason"] == "find.unauthenticated passed"
+
+
+def test_phi_csv_has_one_row_per_finding(result: RunResult, tmp_path: Path) -> None:
+    """Then phi.csv lists network findings (with their node) and file findings, values masked."""
+    frame = pd.read_csv(write_phi_csv(result, tmp_path / "phi.csv"))
+    assert list(frame.columns) == PHI_COLUMNS
+    assert len(frame) == len(result.all_phi) == 5
+    assert frame["node"].notna().sum() == 2
+    assert "R*****" in set(frame["value"])
+
+
+def test_formula_like_cells_are_defused(tmp_path: Path) -> None:
+    """Given a node whose Called AE Title starts with '=' (a spreadsheet formula)
+    Then the CSV cell is prefixed with a quote so spreadsheets show it as text."""
+    run = make_result((open_node("=HYPERLINK(1)"), locked_node(), down_node()))
+    text = write_checks_csv(run, tmp_path / "c.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK(1)" in text
+    assert ",=HYPERLINK" not in text

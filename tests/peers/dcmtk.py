@@ -1,0 +1,335 @@
+"""DCMTK servers (dcmqrscp, storescp, wlmscpfs) as throwaway loopback peers.
+
+* :class:`DcmqrscpServer`: an image archive with Q/R and storage, with a
+  generated ``dcmqrscp.cfg`` (``open``: any peer, or ``restricted``: one
+  registered AE at 127.0.0.1), seeded with ``dcmqridx``.
+* :class:`StorescpServer`: accepts any storage, writes to a temp folder.
+* :class:`WlmscpfsServer`: Modality Worklist SCP over a folder of synthetic
+  ``.wl`` files.
+
+DCMTK 3.6.7 tools take only a port, not a listening address: they listen on
+all interfaces. Tests send traffic to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+
+from tests.peers._process import (
+    LOOPBACK,
+    PeerStartError,
+    free_port,
+    log_tail,
+    start_process,
+    stop_process,
+    tcp_open,
+    wait_until,
+    which,
+)
+from tests.peers.data import write_files
+
+DCMQRSCP_CONFIGS = ("open", "restricted")
+#: The AE title registered in the ``restricted`` HostTable.
+REGISTERED_AET = "PACSADMIN"
+STARTUP_TIMEOUT = 15.0
+#: Seeds with more studies than this are stored over the network instead.
+DCMQRIDX_MAX_STUDIES = 400
+
+
+def dcmtk_binary(name: str) -> str | None:
+    """Path of a DCMTK tool (``dcmqrscp``, ``storescu`` ...) or None."""
+    return which(name, f"/usr/bin/{name}")
+
+
+class _DcmtkServer:
+    """Common life cycle: start a DCMTK listener, wait for its port, stop it."""
+
+    tool = ""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        binary = dcmtk_binary(self.tool)
+        if binary is None:
+            raise FileNotFoundError(f"{self.tool} is not installed (run scripts/install-peers.sh)")
+        self.binary = binary
+        self.root = Path(tmp_path) / name
+        self.host = LOOPBACK
+        self.port = 0
+        self.aet = ""
+        self.registered_aet: str | None = None
+        self.log_path = self.root / f"{self.tool}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Write configuration and data folders before the start."""
+
+    def after_start(self) -> None:
+        """Seed data once the listener answers."""
+
+    def start(self) -> Self:
+        """Prepare, start the tool on a free port, wait until it listens."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        last: PeerStartError | None = None
+        for _ in range(2):  # the free port may be taken before the tool binds it
+            self.port = free_port()
+            self.prepare()
+            self._proc = start_process(self.argv(), self.log_path, self.root)
+            try:
+                wait_until(lambda: tcp_open(self.port), self._proc, self.log_path, self.tool, STARTUP_TIMEOUT)
+                break
+            except PeerStartError as exc:
+                stop_process(self._proc)
+                last = exc
+        else:
+            assert last is not None
+            raise last
+        try:
+            self.after_start()
+        except BaseException:
+            self.stop()  # never leave a half-seeded server running
+            raise
+        return self
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait, SIGKILL on timeout; return the exit status."""
+        if self._proc is None:
+            return None
+        status = stop_process(self._proc, timeout=5.0)
+        self._proc = None
+        return status
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the tool's log, for assertion messages."""
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class DcmqrscpServer(_DcmtkServer):
+    """``dcmqrscp`` (DCMTK's Q/R archive) with a generated configuration.
+
+    Parameters
+    ----------
+    config
+        ``open``: the archive AE is ``RW`` for peers ``ANY``.
+        ``restricted``: peers limited to the HostTable entry
+        ``(PACSADMIN, 127.0.0.1, port)``.
+    tmp_path
+        Folder for ``dcmqrscp.cfg``, the storage area and the log.
+    datasets
+        Synthetic instances indexed into the storage area with
+        ``dcmqridx`` before start-up; :meth:`load` adds more over the
+        network with ``storescu``.
+    """
+
+    tool = "dcmqrscp"
+
+    def __init__(self, config: str, tmp_path: Path, datasets: Sequence[Dataset] = ()) -> None:
+        if config not in DCMQRSCP_CONFIGS:
+            raise ValueError(f"unknown dcmqrscp config {config!r}; expected one of {DCMQRSCP_CONFIGS}")
+        super().__init__(tmp_path, f"dcmqrscp-{config}")
+        self.config = config
+        self.aet = "DCMQRSCP"
+        self.registered_aet = REGISTERED_AET if config == "restricted" else None
+        self.datasets = list(datasets)
+        self.config_path = self.root / "dcmqrscp.cfg"
+        self.storage = self.root / "storage"
+
+    def config_text(self) -> str:
+        """``dcmqrscp.cfg`` (format: DCMTK's dcmqrcnf.txt)."""
+        if self.config == "open":
+            hosts, peers = "", "ANY"
+        else:
+            # The registered peer's port is only used for C-MOVE destinations.
+            hosts, peers = f"pacsadmin = ({REGISTERED_AET}, {LOOPBACK}, 11112)\n", "pacsadmin"
+        return (
+            f"# generated by tests/peers/dcmtk.py ({self.config})\n"
+            f"NetworkTCPPort  = {self.port}\n"
+            "MaxPDUSize      = 16384\n"
+            "MaxAssociations = 16\n"
+            "\n"
+            "HostTable BEGIN\n"
+            f"{hosts}"
+            "HostTable END\n"
+            "\n"
+            "VendorTable BEGIN\n"
+            "VendorTable END\n"
+            "\n"
+            "AETable BEGIN\n"
+            # AE title, storage area, access, (max studies, max bytes per study), peers.
+            # 500 studies is DCMTK's upper limit; the quota is never reached here.
+            f"{self.aet} {self.storage} RW (500, 1024mb) {peers}\n"
+            "AETable END\n"
+        )
+
+    def prepare(self) -> None:
+        self.storage.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config_text())
+        if self._index_seedable() and not (self.storage / "index.dat").exists():
+            self.seed_index(self.datasets)
+
+    def _index_seedable(self) -> bool:
+        # dcmqridx and dcmqrscp 3.6.7 cap an archive at 500 studies
+        # (DB_UpperMaxStudies) and crash ("double free") once their quota
+        # starts deleting; keep seeds well below it.
+        return 0 < len({ds.StudyInstanceUID for ds in self.datasets}) <= DCMQRIDX_MAX_STUDIES
+
+    def after_start(self) -> None:
+        if self.datasets and not self._index_seedable():
+            self.load(self.datasets)
+
+    def seed_index(self, datasets: Sequence[Dataset]) -> None:
+        """Register *datasets* in the archive with ``dcmqridx`` before start-up.
+
+        DCMTK's own indexer writes ``index.dat`` directly: ~30 ms for the
+        sample set, where seeding through ``storescu`` costs ~0.1 s per
+        instance (dcmqrscp rewrites its index on every store).
+        """
+        dcmqridx = dcmtk_binary("dcmqridx")
+        if dcmqridx is None:
+            raise FileNotFoundError("dcmqridx is not installed (run scripts/install-peers.sh)")
+        paths = write_files(datasets, self.storage / "seed")
+        proc = subprocess.run(
+            [dcmqridx, str(self.storage), *paths], capture_output=True, text=True, timeout=60, check=False
+        )
+        if proc.returncode != 0:
+            raise PeerStartError(f"dcmqridx could not index the seed data:\n{proc.stdout}{proc.stderr}")
+
+    def argv(self) -> list[str]:
+        # Fork mode (the default): dcmqrscp 3.6.7 with --single-process
+        # segfaults after the first association is released. Children end
+        # with their association, so stopping the parent is enough.
+        # --disable-host-lookup keeps peer host names as IP strings, so the
+        # HostTable entry 127.0.0.1 matches.
+        return [
+            self.binary, "--disable-host-lookup", "--verbose",
+            "-c", str(self.config_path), str(self.port),
+        ]
+
+    def load(self, datasets: Sequence[Dataset]) -> None:
+        """Store *datasets* into the running archive with ``storescu``.
+
+        Sent from the registered AE in ``restricted`` (the only one allowed).
+        """
+        if not datasets:
+            return
+        folder = self.root / f"load-{len(list(self.root.glob('load-*')))}"
+        write_files(datasets, folder)
+        storescu = dcmtk_binary("storescu")
+        if storescu is None:
+            raise FileNotFoundError("storescu is not installed (run scripts/install-peers.sh)")
+        argv = [
+            storescu, "-aet", self.registered_aet or "SEEDER", "-aec", self.aet,
+            "+sd", "+r", LOOPBACK, str(self.port), str(folder),
+        ]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            raise PeerStartError(
+                f"storescu could not seed dcmqrscp (status {proc.returncode}):\n"
+                f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}\ndcmqrscp log tail:\n{self.log_tail()}"
+            )
+
+
+class StorescpServer(_DcmtkServer):
+    """``storescp``: accepts storage from anyone, writes files under ``received/``."""
+
+    tool = "storescp"
+
+    def __init__(self, tmp_path: Path, aet: str = "STORESCP") -> None:
+        super().__init__(tmp_path, "storescp")
+        self.aet = aet
+        self.output = self.root / "received"
+
+    def prepare(self) -> None:
+        self.output.mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        return [
+            self.binary, "--disable-host-lookup", "--verbose", "-aet", self.aet,
+            "--output-directory", str(self.output), str(self.port),
+        ]
+
+    def received(self) -> list[Path]:
+        """Files written by storescp so far."""
+        return sorted(p for p in self.output.rglob("*") if p.is_file())
+
+
+def worklist_item(seed: int = 0) -> Dataset:
+    """One synthetic Modality Worklist item (PS3.4 K.6.1.2, SCHEDULED CT)."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.AccessionNumber = f"SYNWL{seed:04d}"
+    ds.PatientName = "SYNTHETIC^WORKLIST"
+    ds.PatientID = f"SYNWL-{seed:04d}"
+    ds.PatientBirthDate = "19900101"
+    ds.PatientSex = "O"
+    ds.StudyInstanceUID = f"2.25.{4242000000 + seed}"
+    ds.RequestedProcedureID = f"RP{seed:04d}"
+    ds.RequestedProcedureDescription = "SYNTHETIC CT"
+    step = Dataset()
+    step.ScheduledStationAETitle = "SYNCT01"
+    step.ScheduledProcedureStepStartDate = "20240101"
+    step.ScheduledProcedureStepStartTime = "090000"
+    step.Modality = "CT"
+    step.ScheduledPerformingPhysicianName = "SYNTHETIC^TECH"
+    step.ScheduledProcedureStepDescription = "SYNTHETIC CT"
+    step.ScheduledProcedureStepID = f"SPS{seed:04d}"
+    ds.ScheduledProcedureStepSequence = [step]
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.31"
+    ds.file_meta.MediaStorageSOPInstanceUID = f"2.25.{4243000000 + seed}"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    return ds
+
+
+class WlmscpfsServer(_DcmtkServer):
+    """``wlmscpfs``: Modality Worklist C-FIND over ``worklists/<AET>/*.wl``.
+
+    wlmscpfs serves the subfolder named like the Called AE Title, so the
+    worklist is found only when called as :attr:`aet`.
+    """
+
+    tool = "wlmscpfs"
+
+    def __init__(self, tmp_path: Path, items: int = 1, aet: str = "WLMSCP") -> None:
+        super().__init__(tmp_path, "wlmscpfs")
+        self.aet = aet
+        self.items = items
+        self.worklists = self.root / "worklists"
+
+    def prepare(self) -> None:
+        folder = self.worklists / self.aet
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "lockfile").touch()  # wlmscpfs locks this file while reading
+        for n in range(self.items):
+            worklist_item(n).save_as(folder / f"item{n:03d}.wl", enforce_file_format=True)
+
+    def argv(self) -> list[str]:
+        return [
+            self.binary, "--single-process", "--disable-host-lookup", "--verbose",
+            "-dfp", str(self.worklists), str(self.port),
+        ]

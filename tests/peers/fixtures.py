@@ -1,0 +1,168 @@
+"""pytest fixtures: real PACS peers on loopback.
+
+Register with ``pytest_plugins = ["tests.peers.fixtures"]`` in
+``tests/conftest.py``. Every fixture skips (with the reason) only when the
+peer's binary is missing; any other start-up failure is an error carrying the
+server's log tail.
+
+Scopes, chosen for a 2-core machine:
+
+* Orthanc fixtures are **session**-scoped (start 0.2 s, but a clean stop
+  takes ~3.5 s). Treat them as read-only: a test that stores must undo it
+  with :meth:`OrthancServer.delete_sop_instance`, or use ``make_orthanc``
+  for a private instance.
+* dcmqrscp fixtures are **module**-scoped (start and stop take milliseconds;
+  its store is not undoable over the network).
+* storescp / wlmscpfs are **function**-scoped (instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from tests.peers.certs import TlsMaterial, make_tls_material
+from tests.peers.data import synthetic_datasets
+from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
+from tests.peers.orthanc import OrthancServer, orthanc_binary
+
+_INSTALL_HINT = "install the peers with scripts/install-peers.sh"
+
+
+def _need_orthanc() -> None:
+    if orthanc_binary() is None:
+        pytest.skip(f"Orthanc binary not found on PATH or at /usr/sbin/Orthanc; {_INSTALL_HINT}")
+
+
+def _need_dcmtk(*tools: str) -> None:
+    missing = [tool for tool in tools if dcmtk_binary(tool) is None]
+    if missing:
+        pytest.skip(f"DCMTK tool(s) {', '.join(missing)} not found; {_INSTALL_HINT}")
+
+
+@pytest.fixture(scope="session")
+def peer_datasets() -> list[Dataset]:
+    """The synthetic instances every archive peer is seeded with."""
+    return synthetic_datasets()
+
+
+@pytest.fixture(scope="session")
+def peer_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    """A throwaway CA with server and client certificates (PEM files)."""
+    return make_tls_material(tmp_path_factory.mktemp("peer-pki"))
+
+
+@pytest.fixture(scope="session")
+def _orthanc_pool() -> Iterator[list[OrthancServer]]:
+    """Owns the session's Orthancs and stops them together.
+
+    An Orthanc takes ~3.5 s to stop cleanly (its listeners poll); sending
+    every SIGTERM first and then waiting overlaps those waits.
+    """
+    pool: list[OrthancServer] = []
+    yield pool
+    for server in pool:
+        server.request_stop()
+    for server in pool:
+        server.stop()
+
+
+def _orthanc(
+    config: str,
+    factory: pytest.TempPathFactory,
+    pool: list[OrthancServer],
+    datasets: Sequence[Dataset],
+    tls: TlsMaterial | None = None,
+) -> OrthancServer:
+    _need_orthanc()
+    server = OrthancServer(config, factory.mktemp(f"orthanc-{config}"), datasets, tls=tls)
+    pool.append(server)
+    return server.start()
+
+
+@pytest.fixture(scope="session")
+def orthanc_open(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc open to any AE: every DicomAlwaysAllow* true, called AET unchecked."""
+    return _orthanc("open", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_stock(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc with Debian's stock /etc/orthanc/orthanc.json DICOM settings."""
+    return _orthanc("stock", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_allowlist(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc accepting only PACSADMIN@127.0.0.1, called AET checked."""
+    return _orthanc("allowlist", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_tls(
+    tmp_path_factory: pytest.TempPathFactory,
+    _orthanc_pool: list[OrthancServer],
+    peer_datasets: list[Dataset],
+    peer_tls: TlsMaterial,
+) -> OrthancServer:
+    """Orthanc speaking DICOM over TLS only, client certificate required."""
+    return _orthanc("tls", tmp_path_factory, _orthanc_pool, peer_datasets, tls=peer_tls)
+
+
+@pytest.fixture
+def make_orthanc(tmp_path: Path, peer_datasets: list[Dataset]) -> Iterator[Callable[..., OrthancServer]]:
+    """Factory for a private Orthanc: ``make_orthanc("open", datasets=[...])``."""
+    _need_orthanc()
+    started: list[OrthancServer] = []
+
+    def make(config: str, datasets: Sequence[Dataset] | None = None) -> OrthancServer:
+        server = OrthancServer(config, tmp_path / f"n{len(started)}", peer_datasets if datasets is None else datasets)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def _dcmqrscp(config: str, factory: pytest.TempPathFactory, datasets: Sequence[Dataset]) -> Iterator[DcmqrscpServer]:
+    _need_dcmtk("dcmqrscp", "dcmqridx")
+    with DcmqrscpServer(config, factory.mktemp(f"dcmqrscp-{config}"), datasets) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp_open(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[DcmqrscpServer]:
+    """dcmqrscp whose archive AE is RW for peers ANY."""
+    yield from _dcmqrscp("open", tmp_path_factory, peer_datasets)
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp_restricted(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[DcmqrscpServer]:
+    """dcmqrscp whose archive AE serves only PACSADMIN at 127.0.0.1."""
+    yield from _dcmqrscp("restricted", tmp_path_factory, peer_datasets)
+
+
+@pytest.fixture
+def storescp_server(tmp_path: Path) -> Iterator[StorescpServer]:
+    """storescp accepting any storage, writing under ``received/``."""
+    _need_dcmtk("storescp")
+    with StorescpServer(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def wlmscpfs_server(tmp_path: Path) -> Iterator[WlmscpfsServer]:
+    """wlmscpfs serving two synthetic worklist items as AE ``WLMSCP``."""
+    _need_dcmtk("wlmscpfs")
+    with WlmscpfsServer(tmp_path, items=2) as server:
+        yield server

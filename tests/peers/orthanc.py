@@ -1,0 +1,245 @@
+"""Orthanc (1.10.x) as a throwaway loopback PACS for tests.
+
+``OrthancServer("open", tmp_path)`` writes a JSON configuration built from
+``configs/<name>.json`` plus the run-time keys (ports, storage folders, TLS
+files), starts ``/usr/sbin/Orthanc``, waits for the DICOM and HTTP ports,
+loads synthetic instances through the REST API and stops the process on exit.
+
+Orthanc 1.10.1 has no option to choose the listening address: both its DICOM
+and HTTP servers listen on all interfaces. ``RemoteAccessAllowed: false``
+limits the REST API to loopback clients; nothing but loopback is ever sent
+traffic by these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pydicom.dataset import Dataset
+
+from tests.peers._process import (
+    LOOPBACK,
+    PeerStartError,
+    free_port,
+    log_tail,
+    start_process,
+    stop_process,
+    tcp_open,
+    wait_until,
+    which,
+)
+from tests.peers.certs import TlsMaterial, make_tls_material
+from tests.peers.data import to_part10
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+ORTHANC_CONFIGS = ("open", "stock", "allowlist", "tls")
+#: AE title registered in ``configs/allowlist.json`` (DicomModalities).
+REGISTERED_AET = "PACSADMIN"
+STARTUP_TIMEOUT = 30.0
+
+
+def orthanc_binary() -> str | None:
+    """Path of the Orthanc executable, or None when it is not installed."""
+    return which("Orthanc", "/usr/sbin/Orthanc", "/usr/local/sbin/Orthanc")
+
+
+class OrthancServer:
+    """A running Orthanc instance on loopback; use as a context manager.
+
+    Parameters
+    ----------
+    config
+        One of :data:`ORTHANC_CONFIGS`; selects ``configs/<config>.json``.
+    tmp_path
+        Folder for the configuration, storage, log and (for ``tls``) PEM files.
+    datasets
+        Synthetic instances to load over REST once the server is up.
+    tls
+        TLS material to use for the ``tls`` configuration; generated under
+        *tmp_path* when omitted.
+
+    Attributes
+    ----------
+    host, port, aet
+        Where and as what the DICOM server answers.
+    http_port
+        Loopback REST API port.
+    registered_aet
+        The AE title registered in DicomModalities (``allowlist``), else None.
+    tls
+        The PKI (CA, server, client certificate and keys) for ``tls``, else None.
+    """
+
+    def __init__(
+        self,
+        config: str,
+        tmp_path: Path,
+        datasets: Sequence[Dataset] = (),
+        *,
+        tls: TlsMaterial | None = None,
+    ) -> None:
+        if config not in ORTHANC_CONFIGS:
+            raise ValueError(f"unknown Orthanc config {config!r}; expected one of {ORTHANC_CONFIGS}")
+        binary = orthanc_binary()
+        if binary is None:
+            raise FileNotFoundError("Orthanc is not installed (run scripts/install-peers.sh)")
+        self.binary = binary
+        self.config = config
+        self.root = Path(tmp_path) / f"orthanc-{config}"
+        self.datasets = list(datasets)
+        self.host = LOOPBACK
+        self.port = 0
+        self.http_port = 0
+        self.aet = "ORTHANC"
+        self.registered_aet: str | None = REGISTERED_AET if config == "allowlist" else None
+        self.tls: TlsMaterial | None = None
+        if config == "tls":
+            self.tls = tls or make_tls_material(self.root / "pki")
+        self.config_path = self.root / "orthanc.json"
+        self.log_path = self.root / "orthanc.log"
+        self.loaded: list[str] = []
+        self._proc = None
+
+    # -- configuration ----------------------------------------------------
+    def build_config(self) -> dict[str, object]:
+        """The full configuration: template plus run-time keys."""
+        cfg: dict[str, object] = json.loads((CONFIG_DIR / f"{self.config}.json").read_text())
+        storage = self.root / "storage"
+        cfg.update(
+            {
+                "StorageDirectory": str(storage),
+                "IndexDirectory": str(storage),
+                "DicomPort": self.port,
+                "HttpPort": self.http_port,
+                "DicomServerEnabled": True,
+                # The REST API is only the loader: loopback only, no plugins,
+                # no credentials (none are registered).
+                "HttpServerEnabled": True,
+                "RemoteAccessAllowed": False,
+                "AuthenticationEnabled": False,
+                "Plugins": [],
+                "SaveJobs": False,
+            }
+        )
+        self.aet = str(cfg.get("DicomAet", "ORTHANC"))
+        if self.tls is not None:
+            cfg.update(
+                {
+                    "DicomTlsCertificate": str(self.tls.server_cert),
+                    "DicomTlsPrivateKey": str(self.tls.server_key),
+                    "DicomTlsTrustedCertificates": str(self.tls.ca_cert),
+                }
+            )
+        return cfg
+
+    # -- life cycle -------------------------------------------------------
+    def start(self) -> Self:
+        """Write the configuration, start Orthanc, wait for it, load the data."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        last_error: PeerStartError | None = None
+        # Two tries: the free ports might be taken between choosing and binding.
+        for _ in range(2):
+            self.port, self.http_port = free_port(), free_port()
+            self.config_path.write_text(json.dumps(self.build_config(), indent=2))
+            self._proc = start_process(
+                [self.binary, f"--logfile={self.log_path}", str(self.config_path)],
+                log=self.root / "orthanc.stdout",
+                cwd=self.root,
+            )
+            try:
+                wait_until(self._ready, self._proc, self.log_path, "Orthanc", STARTUP_TIMEOUT)
+                break
+            except PeerStartError as exc:
+                stop_process(self._proc)
+                last_error = exc
+        else:
+            assert last_error is not None
+            raise last_error
+        try:
+            self.load(self.datasets)
+        except BaseException:
+            self.stop()  # never leave a half-seeded server running
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        if not tcp_open(self.port):
+            return False
+        try:
+            self.rest("GET", "/system")
+        except OSError:
+            return False
+        return True
+
+    def request_stop(self) -> None:
+        """Send SIGTERM without waiting, so several servers can wind down together."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int | None:
+        """Stop Orthanc (SIGTERM, then SIGKILL after 10 s); return its exit status."""
+        if self._proc is None:
+            return None
+        status = stop_process(self._proc)
+        self._proc = None
+        return status
+
+    @property
+    def running(self) -> bool:
+        """Whether the Orthanc process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- REST ---------------------------------------------------------------
+    def rest(self, method: str, path: str, body: bytes | None = None) -> object:
+        """Call the loopback REST API and decode its JSON answer."""
+        req = urllib.request.Request(
+            f"http://{LOOPBACK}:{self.http_port}{path}", data=body, method=method
+        )
+        if body is not None:
+            req.add_header("Content-Type", "application/dicom" if path == "/instances" else "text/plain")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def load(self, datasets: Sequence[Dataset]) -> list[str]:
+        """Store *datasets* through ``POST /instances``; return their Orthanc ids."""
+        for ds in datasets:
+            answer = self.rest("POST", "/instances", to_part10(ds))
+            assert isinstance(answer, dict)
+            if answer.get("Status") not in ("Success", "AlreadyStored"):
+                raise PeerStartError(f"Orthanc refused a synthetic instance: {answer}")
+            self.loaded.append(str(answer["ID"]))
+        return list(self.loaded)
+
+    def delete_sop_instance(self, sop_instance_uid: str) -> bool:
+        """Delete one instance by SOP Instance UID (undo a test's C-STORE).
+
+        Lets a session-scoped server keep its seeded content exactly;
+        returns False when Orthanc does not hold that instance.
+        """
+        matches = self.rest("POST", "/tools/lookup", sop_instance_uid.encode())
+        ids = [m["ID"] for m in matches or [] if m.get("Type") == "Instance"]  # type: ignore[union-attr]
+        for orthanc_id in ids:
+            self.rest("DELETE", f"/instances/{orthanc_id}")
+        return bool(ids)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of Orthanc's log, for assertion messages."""
+        return log_tail(self.log_path, lines)
