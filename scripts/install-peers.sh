@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the real PACS peers used by the test suite (tests/peers/):
-# Orthanc (Debian package `orthanc`) and DCMTK (`dcmtk`).
+# Install the system packages the test suite needs: the real PACS peers
+# (tests/peers/): Orthanc (Debian package `orthanc`) and DCMTK (`dcmtk`), and
+# headless Chromium (`chromium`) for the HTML report's browser test.
 #
 # Idempotent: does nothing when Orthanc, dcmqrscp, dcmqridx, storescp,
 # storescu and wlmscpfs are already present. The tests start their own
@@ -16,8 +17,13 @@ for bin in Orthanc dcmqrscp dcmqridx storescp storescu wlmscpfs echoscu; do
     fi
 done
 
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "install-peers: chromium missing" >&2
+    need_install=1
+fi
+
 if [ "$need_install" -eq 0 ]; then
-    echo "install-peers: Orthanc and DCMTK already installed"
+    echo "install-peers: Orthanc, DCMTK and Chromium already installed"
     exit 0
 fi
 
@@ -49,7 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc dcmtk
+"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc dcmtk chromium
 
 # On a host with systemd, make sure the packaged service is not running nor
 # started at boot; in a container without systemd there is nothing to stop.
