@@ -63,9 +63,9 @@ def bare_read_and_walk(paths: list[str]) -> int:
                 ds = dcmread(item.path, stop_before_pixels=True)
                 _touch(ds.file_meta)
                 _touch(ds)
-                ok += 1
-            except Exception:  # noqa: BLE001 - malformed inputs are skipped here too
-                pass
+            except Exception:  # noqa: BLE001, S112 - malformed inputs are skipped here too
+                continue
+            ok += 1
     return ok
 
 

@@ -273,6 +273,63 @@ def demo(
     err.print("The lab nodes were stopped. Open the HTML report in a browser, or read the JSON.")
 
 
+# -- analyze -----------------------------------------------------------------
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit analyze sample_data/ --json phi.json --csv phi.csv\n\n"
+        "  dicomaudit analyze export/DICOMDIR incoming/ --out reports/export-check --fail-on high"
+    )
+)
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
+                                                help="DICOM files, folders (recursive) or DICOMDIRs.")],
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", metavar="FILE",
+                                                  help="Write one CSV row per finding here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
+                                                 help="Write the full report set (JSON, HTML, Markdown, CSV) here.")] = None,
+    show_values: Annotated[bool, typer.Option("--show-values",
+                                              help="Show identifying values unmasked (never the default).")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
+                                                help="Processes to use (default: 1 for small inputs, else one per CPU).")]
+    = None,
+    fail_on: FailOn = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
+    scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Find identifying data (PHI) in DICOM headers: names, IDs, dates, addresses, free text, private tags."""
+    from dicomaudit.console import analyze_with_progress, print_phi_summary
+    from dicomaudit.output.tables import write_phi_csv
+    from dicomaudit.scanner import now_iso
+
+    severity = _severity_option(fail_on)
+    started = now_iso()
+    analysis = analyze_with_progress(err, paths, show_values=show_values, workers=workers,
+                                     show=not quiet and err.is_terminal)
+    settings = {"paths": [str(p) for p in paths], "show_values": show_values, "workers": workers}
+    result = RunResult(
+        tool_version=__version__,
+        run=RunInfo(command=_command_line(), started_at=started, finished_at=now_iso(), settings=settings,
+                    operator=operator, scope_ref=scope_ref),
+        phi=analysis.findings, errors=analysis.errors,
+    )
+    if analysis.files_scanned == 0:
+        reasons = "; ".join(f"{e.source}: {e.error}" for e in analysis.errors[:3]) or "nothing to analyse"
+        raise _fail_usage(f"no DICOM file could be read ({reasons})")
+    written = _emit_reports(result, json_path, out_dir)
+    if csv_path is not None:
+        try:
+            written.append(write_phi_csv(result, csv_path))
+        except OSError as exc:
+            raise _fail_usage(f"cannot write {csv_path}: {exc.strerror or exc}") from None
+    if not quiet:
+        print_phi_summary(out, analysis, written)
+    if severity is not None and result.reaches(severity):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
 # -- report ------------------------------------------------------------------
 @app.command(
     epilog=(
@@ -363,9 +420,11 @@ def lab(
     if profile not in PROFILES:
         raise _fail_usage(f"unknown lab profile {profile!r} (known: {', '.join(PROFILES)})")
     try:
-        run_forever(profile, host, port)
+        run_forever(profile, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
     except OSError as exc:
         raise _fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a non-loopback address
+        raise _fail_usage(str(exc)) from None
 
 
 @app.callback(invoke_without_command=True)

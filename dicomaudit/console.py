@@ -7,6 +7,7 @@ analyzer unless ``--show-values`` was given).
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,9 @@ from rich.text import Text
 from dicomaudit.checks.base import ProbeSettings
 from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import CheckResult, RunResult, Status, Target, TargetResult
+
+if TYPE_CHECKING:
+    from dicomaudit.phi import AnalysisResult
 
 STATUS_STYLE = {
     Status.FAIL: "bold red",
@@ -50,6 +54,49 @@ def scan_with_progress(console: Console, targets: Sequence[Target], settings: Pr
                     progress.update(task, advance=1, description=f"{target} {check_id}")
 
         return scan(targets, settings, progress=on_progress)
+
+
+def analyze_with_progress(console: Console, paths: Sequence[Path], *, show_values: bool, workers: int | None,
+                          show: bool) -> AnalysisResult:
+    """Run the PHI analyzer, with a progress bar (files done / total) when ``show``."""
+    from dicomaudit.phi import analyze_paths
+
+    if not show:
+        return analyze_paths(paths, show_values=show_values, workers=workers)
+    with Progress(TextColumn("[bold]analysing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return analyze_paths(paths, show_values=show_values, workers=workers, progress=on_progress)
+
+
+def print_phi_summary(console: Console, analysis: AnalysisResult, written: Sequence[Path] = ()) -> None:
+    """Findings per category (with severity), then unreadable inputs."""
+    from dicomaudit.phi import CATEGORY_SEVERITY, summarize_severity
+
+    table = Table(title="identifying data found (values masked)", title_justify="left")
+    table.add_column("category")
+    table.add_column("typical severity")
+    table.add_column("findings", justify="right")
+    for category, count in analysis.summary().items():
+        sev = CATEGORY_SEVERITY.get(category)
+        table.add_row(str(category), getattr(sev, "value", str(sev or "")),
+                      Text(str(count), style="bold red" if count else "dim"))
+    console.print(table)
+    by_sev = {k: v for k, v in summarize_severity(analysis.findings).items() if v}
+    console.print(f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying "
+                  f"data, {len(analysis.findings)} finding(s)"
+                  + (" (" + ", ".join(f"{n} {s}" for s, n in by_sev.items()) + ")" if by_sev else "")
+                  + f", {len(analysis.errors)} unreadable input(s)")
+    for e in analysis.errors[:10]:
+        console.print(Text(f"  not analysed: {e.source}: {e.error}", style="yellow"))
+    if len(analysis.errors) > 10:
+        console.print(Text(f"  ... and {len(analysis.errors) - 10} more (see the JSON 'errors')", style="yellow"))
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 def _status_text(status: Status) -> Text:

@@ -30,7 +30,7 @@ def lab_target(lab: LabPACS) -> str:
     return f"{lab.host}:{lab.port}/{lab.ae_title}"
 
 
-@pytest.mark.parametrize("command", ["probe", "demo", "lab"])
+@pytest.mark.parametrize("command", ["probe", "demo", "lab", "analyze"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0
@@ -176,3 +176,68 @@ def test_diff_shows_a_finding_fixed_after_the_node_is_reconfigured(tmp_path: Pat
     assert result.returncode == 0
     fixed_section = result.stdout.split("Fixed", 1)[1]
     assert "find.unauthenticated" in fixed_section
+
+
+def test_lab_command_serves_until_interrupted(tmp_path: Path) -> None:
+    """Given `dicomaudit lab` running, when probed and then interrupted, then it answered and stops cleanly."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "dicomaudit", "lab", "--profile", "locked", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        result = run("probe", f"127.0.0.1:{port}/DICOMLAB", "--fail-on", "high", "--timeout", "5")
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert "listening on 127.0.0.1:" in stdout
+    assert "Traceback" not in stderr
+
+
+def test_lab_refuses_a_non_loopback_address() -> None:
+    result = run("lab", "--host", "0.0.0.0", "--port", "0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_analyze_reports_masked_findings_and_unreadable_inputs(tmp_path: Path) -> None:
+    """Given the synthetic sample data plus a broken file, then findings are masked and the broken file is an error."""
+    broken = tmp_path / "broken.dcm"
+    broken.write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\xff")
+    out, csv = tmp_path / "phi.json", tmp_path / "phi.csv"
+    result = run("analyze", "sample_data", str(broken), "--json", str(out), "--csv", str(csv))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["schema"] == "dicomaudit/1"
+    paths = {p["path"] for p in data["phi"]}
+    assert "PatientName" in paths and "RequestAttributesSequence[0].RequestingPhysician" in paths
+    assert any(e["source"] == str(broken) for e in data["errors"])
+    assert "DOE^JANE" not in out.read_text() + csv.read_text() + result.stdout
+
+
+def test_analyze_show_values_reveals_values(tmp_path: Path) -> None:
+    out = tmp_path / "phi.json"
+    run("analyze", "sample_data", "--json", str(out), "--show-values")
+    assert "DOE^JANE" in out.read_text()
+
+
+def test_analyze_fail_on_high_exits_1() -> None:
+    assert run("analyze", "sample_data", "--fail-on", "high", "-q").returncode == 1
+
+
+def test_analyze_with_nothing_readable_exits_2(tmp_path: Path) -> None:
+    result = run("analyze", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "no DICOM file could be read" in result.stderr and "Traceback" not in result.stderr

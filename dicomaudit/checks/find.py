@@ -9,6 +9,7 @@ records how many matched and *which attributes* came back, not their values.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,9 @@ from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, PhiFinding, Status
 from dicomaudit.net import association as net
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
+
+
+_ANALYZER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
     d = get("find.phi_exposed")
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
-    from dicomaudit.phi import analyze_dataset  # the full analyzer; imported lazily, it is the heaviest module
+    from dicomaudit.phi import PhiAnalysisError, analyze_dataset  # imported lazily: the heaviest module
     observations = observe_find(ctx)
     matched = [o for o in observations if o.verdict == "matched"]
     if not matched:
@@ -205,9 +209,17 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
         return d.result(Status.PASS, "no C-FIND matches were returned to an unregistered AE, so none carried "
                         "identifying data", evidence={"matches": 0})
     findings: list[PhiFinding] = []
+    unreadable: list[str] = []
     for obs in matched:
         for i, ds in enumerate(obs.matches):
-            findings.extend(analyze_dataset(ds, _source(ctx, obs, i), show_values=ctx.settings.show_values))
+            source = _source(ctx, obs, i)
+            # The analyzer silences pydicom warnings with warnings.catch_warnings, which is
+            # process-global state: targets are scanned in threads, so analyse one at a time.
+            with _ANALYZER_LOCK:
+                try:
+                    findings.extend(analyze_dataset(ds, source, show_values=ctx.settings.show_values))
+                except PhiAnalysisError as exc:
+                    unreadable.append(f"{source}: {exc}")
     ctx.phi.extend(findings)
     by_category = Counter(f.category for f in findings)
     attributes = sorted({f.keyword or f.tag for f in findings})
@@ -218,6 +230,8 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
         "identifying_attributes": attributes,
         "examples": [f.to_dict() for f in findings[:5]],
     }
+    if unreadable:
+        evidence["responses_not_analyzed"] = unreadable
     if findings:
         cats = ", ".join(f"{n} {c}" for c, n in by_category.most_common())
         return d.result(Status.FAIL, f"C-FIND responses to an unregistered AE carry identifying data: {cats} "

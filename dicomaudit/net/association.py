@@ -19,7 +19,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE, Association, evt
-from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.pdu import A_ABORT_RQ, A_ASSOCIATE_RJ
 from pynetdicom import status as status_tables
 from pynetdicom.status import code_to_category
 
@@ -67,6 +67,7 @@ class _Recorder:
 
     connected: bool = False
     abort_pdu: A_ABORT_RQ | None = None
+    reject_pdu: A_ASSOCIATE_RJ | None = None
     pdus: list[str] = field(default_factory=list)
 
     def handlers(self) -> list[tuple[Any, Any]]:
@@ -80,6 +81,8 @@ class _Recorder:
         self.pdus.append(type(pdu).__name__)
         if isinstance(pdu, A_ABORT_RQ):
             self.abort_pdu = pdu
+        elif isinstance(pdu, A_ASSOCIATE_RJ):
+            self.reject_pdu = pdu
 
 
 @dataclass
@@ -154,6 +157,11 @@ def _attempt_from(assoc: Association, rec: _Recorder, calling: str, called: str,
             rejection=Rejection(int(prim.result), int(prim.result_source), int(prim.diagnostic)),
             **base,
         )
+    if rec.reject_pdu is not None:
+        # The node sent A-ASSOCIATE-RJ and closed at once; pynetdicom may see the close first.
+        rj = rec.reject_pdu
+        return AssociationAttempt(outcome=Outcome.REJECTED,
+                                  rejection=Rejection(rj.result, rj.source, rj.reason_diagnostic), **base)
     if rec.abort_pdu is not None:
         return AssociationAttempt(
             outcome=Outcome.ABORTED, abort=Abort(rec.abort_pdu.source, rec.abort_pdu.reason_diagnostic), **base
@@ -198,6 +206,14 @@ def associate(
     started = time.monotonic()
     assoc = ae.associate(host, port, ae_title=called_aet, evt_handlers=rec.handlers(), tls_args=tls_args)
     attempt = _attempt_from(assoc, rec, calling_aet, called_aet, transport, started, timeout, host, port)
+    if attempt.outcome is Outcome.CLOSED and rec.connected:
+        # A close without any PDU is the one outcome a transient glitch can fake; a
+        # verdict rests on it only if it happens twice.
+        time.sleep(0.2)
+        rec = _Recorder()
+        started = time.monotonic()
+        assoc = ae.associate(host, port, ae_title=called_aet, evt_handlers=rec.handlers(), tls_args=tls_args)
+        attempt = _attempt_from(assoc, rec, calling_aet, called_aet, transport, started, timeout, host, port)
     session = Session(attempt=attempt, assoc=assoc if assoc.is_established else None, recorder=rec)
     try:
         yield session

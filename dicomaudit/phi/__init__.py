@@ -16,7 +16,13 @@ PS3.15 Annex E Table E.1-1 via ``dicomanonymizer`` (:mod:`dicomaudit.phi.profile
 from dicomaudit.phi.analyzer import MAX_DEPTH, PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import CATEGORY_SEVERITY, KIND_SEVERITY, Category, Kind
 from dicomaudit.phi.masking import mask_value
-from dicomaudit.phi.runner import AnalysisResult, analyze_file, analyze_paths, summarize, summarize_severity
+from dicomaudit.phi.runner import (
+    AnalysisResult,
+    analyze_file,
+    analyze_paths,
+    summarize,
+    summarize_severity,
+)
 
 __all__ = [
     "CATEGORY_SEVERITY",

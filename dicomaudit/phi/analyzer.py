@@ -34,9 +34,9 @@ findings either.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +49,17 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from dicomaudit.models import PhiFinding
-from dicomaudit.phi.categories import KIND_CATEGORY, KIND_SEVERITY, Category, Kind, worst
+from dicomaudit.phi.categories import (
+    KIND_CATEGORY,
+    KIND_SEVERITY,
+    Category,
+    Kind,
+    worst,
+)
 from dicomaudit.phi.detectors import (
     PLACEHOLDER_WORDS as _PLACEHOLDERS,
+)
+from dicomaudit.phi.detectors import (
     detect,
     has_labelled_id,
     is_dummy_date,
@@ -66,8 +74,6 @@ from dicomaudit.phi.propagation import PropagationIndex
 #: from crafted files nesting sequences thousands deep.
 MAX_DEPTH = 64
 
-_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "CS", "AE"})
-_FREE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _BINARY_VRS = frozenset({"OB", "UN", "OW"})
 _SKIP_PRIVATE_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "DS", "IS", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
 
@@ -93,15 +99,15 @@ _SPECIFIC_CHARSET = 0x00080005
 # element carries identity, e.g. MITRA "Global Patient ID", SECTRA "Request
 # number", "Patient's Name Ideographic".
 _PRIVATE_NAME_KINDS: tuple[tuple[re.Pattern[str], Kind], ...] = (
-    (re.compile(r"birth\s*date|date of birth", re.I), Kind.BIRTH_DATE),
+    (re.compile(r"birth\s*date|date of birth", re.IGNORECASE), Kind.BIRTH_DATE),
     (re.compile(r"patient'?s?\s+name|physician|operator|performer|referring|requesting|"
-                r"radiologist|technologist|author|person\s+name|user\s*name|reader", re.I), Kind.NAME),
+                r"radiologist|technologist|author|person\s+name|user\s*name|reader", re.IGNORECASE), Kind.NAME),
     (re.compile(r"patient\s*id|global patient|accession|request number|examination number|"
-                r"medical record|mrn|order number|patient number|visit number", re.I), Kind.ID),
-    (re.compile(r"address|street", re.I), Kind.ADDRESS),
-    (re.compile(r"phone|telephone", re.I), Kind.PHONE),
-    (re.compile(r"e-?mail", re.I), Kind.EMAIL),
-    (re.compile(r"institution|hospital|assigning authority", re.I), Kind.INSTITUTION),
+                r"medical record|mrn|order number|patient number|visit number", re.IGNORECASE), Kind.ID),
+    (re.compile(r"address|street", re.IGNORECASE), Kind.ADDRESS),
+    (re.compile(r"phone|telephone", re.IGNORECASE), Kind.PHONE),
+    (re.compile(r"e-?mail", re.IGNORECASE), Kind.EMAIL),
+    (re.compile(r"institution|hospital|assigning authority", re.IGNORECASE), Kind.INSTITUTION),
 )  # fmt: skip
 
 #: Private creators outside pydicom's dictionary known to carry identity:
@@ -112,6 +118,34 @@ _EXTRA_PRIVATE: dict[tuple[str, int], tuple[str, Kind]] = {
     ("CTP", 0x12): ("Site Name", Kind.INSTITUTION),
     ("CTP", 0x13): ("Site ID", Kind.INSTITUTION),
 }
+
+
+class _RedactQuotedValues(logging.Filter):
+    """Mask quoted values in pydicom's log records.
+
+    pydicom logs (and warns) about invalid element values by quoting them
+    (``Invalid value for VR DA: '1985031x'``); an application that shows
+    WARNING logs would otherwise print header values unmasked.  The message
+    keeps its meaning, the value is replaced by its mask.
+    """
+
+    _QUOTED = re.compile(r"'([^']{1,200})'|\"([^\"]{1,200})\"")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._QUOTED.sub(lambda m: repr(mask_value(m.group(1) or m.group(2) or "")), message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _install_log_redaction() -> None:
+    logger = logging.getLogger("pydicom")
+    if not any(isinstance(f, _RedactQuotedValues) for f in logger.filters):
+        logger.addFilter(_RedactQuotedValues())
+
+
+_install_log_redaction()
 
 
 class PhiAnalysisError(ValueError):
@@ -488,9 +522,6 @@ def _text(ds: Dataset, tag: int, raw: Any) -> str:
     return _text_of(raw.value).strip(" \x00")
 
 
-_CREATOR_CACHE_ATTR = "_dicomaudit_creators"
-
-
 def _private_creator(ds: Dataset, tag: int) -> str | None:
     """The Private Creator of a private element (PS3.5 7.8.1)."""
     creator_tag = (tag & 0xFFFF0000) | ((tag >> 8) & 0xFF)
@@ -619,11 +650,3 @@ def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> l
         except Exception as exc:  # noqa: BLE001 - any pydicom decoding failure
             raise PhiAnalysisError(f"cannot decode data set: {type(exc).__name__}") from None
     return walk.findings
-
-
-def analyze_datasets(items: Iterable[tuple[Dataset, str]], *, show_values: bool = False) -> list[PhiFinding]:
-    """Convenience: findings of several (data set, source) pairs."""
-    out: list[PhiFinding] = []
-    for ds, source in items:
-        out.extend(analyze_dataset(ds, source, show_values=show_values))
-    return out

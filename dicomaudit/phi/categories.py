@@ -105,6 +105,6 @@ CATEGORY_SEVERITY: dict[Category, Severity] = {
 }
 
 
-def worst(kinds: "list[Kind] | tuple[Kind, ...] | set[Kind]") -> Kind:
+def worst(kinds: list[Kind] | tuple[Kind, ...] | set[Kind]) -> Kind:
     """The most severe kind of several found in one value (stable order)."""
     return max(sorted(kinds), key=lambda k: KIND_SEVERITY[k].rank)

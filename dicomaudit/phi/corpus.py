@@ -42,8 +42,8 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.fileset import FileSet
 from pydicom.sequence import Sequence
 from pydicom.uid import (
-    CTImageStorage,
     ComprehensiveSRStorage,
+    CTImageStorage,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     generate_uid,
@@ -75,6 +75,8 @@ DECOY_TEXT = (
     "Patient tolerated procedure well", "No acute abnormality.", "Follow-up in 6 months",
     "Contrast 80 ml Omnipaque 350", "1.25 mm 120 kVp 250 mAs", "Series 3 of 5",
     "DLP 412.5 mGy*cm", "Compared with prior exam", "LEFT WRIST 2 VIEWS",
+    "W/L 400/40", "BP 120/80 HR 72", "DR CHEST PA", "MR BRAIN W/O", "PATIENT MOVED, REPEAT",
+    "Slice 1.25/2.5 mm", "Performed by technologist", "Software 3.10.22",
 )  # fmt: skip
 
 FREE_TEXT_ELEMENTS = (
@@ -110,8 +112,13 @@ def _person(rng: random.Random) -> Person:
         given=given,
         pid=f"{rng.choice(('MRN', 'H', 'P'))}{rng.randrange(1_000_000, 9_999_999)}",
         birth=birth,
-        phone=rng.choice((f"617-555-01{rng.randrange(10, 99)}", f"+44 20 7946 0{rng.randrange(100, 999)}",
-                          f"(312) 555-01{rng.randrange(10, 99)}")),  # fmt: skip
+        phone=rng.choice(
+            (
+                f"617-555-01{rng.randrange(10, 99)}",
+                f"+44 20 7946 0{rng.randrange(100, 999)}",
+                f"(312) 555-01{rng.randrange(10, 99)}",
+            )
+        ),
         email=f"{given.lower()}.{family.lower()}@example.org",
         ssn=f"{rng.randrange(100, 665)}-{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}",
         address=f"{rng.randrange(1, 9999)} {rng.choice(STREETS)} {rng.choice(SUFFIXES)}",
@@ -142,6 +149,10 @@ def _identifying_text(rng: random.Random, p: Person, other: Person, study: date)
         lambda: f"Discussed with Dr. {other.family}",
         lambda: f"Prior scan {study.strftime(fmt)}",
         lambda: f"Acc# A-{rng.randrange(10000, 99999)}",
+        lambda: f"Reviewed by {other.given[0]}. {other.family}",
+        lambda: f"Callback 555-01{rng.randrange(10, 99)}",
+        lambda: f"Prior exam {study.month}/{study.day}/{study.year % 100:02d}",
+        lambda: f"Patient: {other.given} {other.family}",
     ]
     return rng.choice(choices)()
 
@@ -690,6 +701,8 @@ def generate_corpus(out_dir: str | os.PathLike[str], *, n_files: int = 120, seed
         p, o = _person(rng), _person(rng)
         study = date(2015, 1, 1) + timedelta(days=rng.randrange(0, 10 * 365))
         SCENARIOS[scenario](doc, rng, p, o, study)
+        if scenario != "deid_anonymizer" and rng.random() < 0.25:
+            doc.implicit = True  # Implicit VR Little Endian: raw elements without VRs
         data = _encode(doc)
         if scenario == "charset" and rng.random() < 0.5 and doc.ds.SpecificCharacterSet == "ISO_IR 100":
             data = _break_charset(data, rng.choice(("misspelt", "blank")))

@@ -91,6 +91,8 @@ _DATE_RES = (
     re.compile(rf"(?<![\d.]){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?![\d.])"),
     # 03/12/1985, 12.03.1985, 12-03-1985 (either day or month first)
     re.compile(rf"(?<![\d.])(?:[0-3]?\d)([-/.])(?:[0-3]?\d)\1{_Y4}(?![\d.])"),
+    # 03/12/85 (two-digit year, slashes only: dotted triples are versions)
+    re.compile(r"(?<![\d./])(?:[0-3]?\d)/(?:[0-3]?\d)/\d\d(?![\d./])"),
     # March 12, 1985 / Mar. 12th 1985
     re.compile(rf"\b(?:{_MONTHS})\.?\s+[0-3]?\d(?:st|nd|rd|th)?,?\s+{_Y4}\b", re.IGNORECASE),
     # 12 March 1985 / 12-MAR-1985 / 12th of March, 1985
@@ -103,10 +105,13 @@ _DIGITS_RE = re.compile(r"\d+")
 
 def _valid_numeric_date(text: str) -> bool:
     """Check day/month ranges of a numeric date match (either order)."""
-    nums = [int(n) for n in _DIGITS_RE.findall(text)]
-    if len(nums) == 1:  # YYYYMMDD
-        s = text
-        nums = [int(s[:4]), int(s[4:6]), int(s[6:8])]
+    parts = _DIGITS_RE.findall(text)
+    if len(parts) == 1:  # YYYYMMDD
+        s = parts[0]
+        parts = [s[:4], s[4:6], s[6:8]]
+    nums = [int(n) for n in parts]
+    if len(parts[2]) == 2 and nums[0] < 1000:  # 03/12/85: any century will do for a range check
+        nums[2] += 1900
     if nums[0] >= 1000:
         y, m, d = nums
         candidates = [(y, m, d)]
@@ -123,7 +128,7 @@ def find_dates(text: str) -> bool:
     """True when ``text`` contains a calendar date in a common format."""
     for i, rx in enumerate(_DATE_RES):
         for m in rx.finditer(text):
-            if i >= 3 or _valid_numeric_date(m.group(0)):
+            if i >= 4 or _valid_numeric_date(m.group(0)):
                 return True
     return False
 
@@ -174,11 +179,14 @@ def date_formats(da: str) -> list[str]:
 # --------------------------------------------------------------------------
 
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-_SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|\bSSN\s*[:#]?\s*\d{9}\b", re.IGNORECASE)
+_SSN_RE = re.compile(
+    r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])|\b(?:SSN|social security(?: no\.?| number)?)\s*[:#]?\s*\d{3}[\s-]?\d{2}[\s-]?\d{4}\b",
+    re.IGNORECASE,
+)
 _LABELLED_ID_RE = re.compile(
     r"\b(?:MRN|MR\s?#|MR\s?No\.?|Med(?:ical)?\s+Rec(?:ord)?(?:\s+(?:No\.?|Number|#))?|"
     r"Patient\s+ID|PID|Acc(?:ession)?(?:\s*(?:No\.?|Number|#))?|Chart\s*(?:No\.?|#)|"
-    r"Case\s*(?:No\.?|#)|ID\s*#|Subject\s+ID)\s*[:#=]?\s*[A-Z]{0,3}-?\d[\w-]{2,}",
+    r"Case\s*(?:No\.?|#)|ID\s*#|ID\s*:|Subject\s+ID|Hospital\s+(?:No\.?|Number))\s*[:#=]?\s*[A-Z]{0,3}-?\d[\w-]{2,}",
     re.IGNORECASE,
 )
 _PREFIXED_ID_RE = re.compile(r"\b(?:MRN|PID|ACC|MR|PT|ID)[-_#]?\d{5,}\b", re.IGNORECASE)
@@ -207,31 +215,44 @@ _ADDRESS_RES = (
     re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d+\b", re.IGNORECASE),
 )
 
-# Person names in prose: "Dr. Smith", "Mrs Jones", "Patient: John Smith".
-_TITLED_NAME_RES = (
-    re.compile(r"\b(?:Dr|Prof|Mr|Mrs|Ms|Mx|Miss|Doctor|Professor)\.?\s+[A-Z][a-z'][A-Za-z'-]+"),
-    re.compile(r"\b(?:DR|PROF|MR|MRS|MS)\.\s?[A-Z][A-Z'-]{2,}"),
-    re.compile(
-        r"\b(?:patient|pt|name|physician|referring|referred\s+by|attending|technologist|tech|"
-        r"radiologist|signed\s+by|dictated\s+by|read\s+by)\s*[:=]\s*[A-Z][A-Za-z'-]+(?:[ ,^]+[A-Z][A-Za-z'-]+)+",
-        re.IGNORECASE,
-    ),
+# Person names in prose: "Dr. Smith", "Mrs Jones", "Prof. Müller",
+# "Patient: John Smith", "Reviewed by J. Smith".  Letters are matched with
+# [^\W\d_] so accented names count; capitalisation is checked in code.
+_TITLE_RE = re.compile(
+    r"\b(Dr|Prof|Mr|Mrs|Ms|Mx|Miss|Doctor|Professor)(\.?)\s+([^\W\d_][^\W\d_'-]*(?:['-][^\W\d_]+)*)",
+    re.IGNORECASE,
+)
+_LABELLED_NAME_RE = re.compile(
+    r"\b(?:(patient|pt|name|physician|referring|attending|technologist|tech|radiologist)\s*([:=]?)|"
+    r"((?:referred|signed|dictated|read|reviewed|reported|performed|approved|verified|seen|examined|"
+    r"transcribed)\s+by)\s*[:=]?)"
+    r"\s*((?:[^\W\d_]\.\s?)?[^\W\d_][^\W\d_'-]+(?:[ ,^]+[^\W\d_][^\W\d_'-]+)*)",
+    re.IGNORECASE,
 )
 
 #: Radiology vocabulary that may follow a title-like token (``DR`` is also
 #: Digital Radiography): never a name.
 _NOT_NAMES = frozenset(
     {"CHEST", "ABDOMEN", "PELVIS", "HEAD", "SPINE", "KNEE", "HAND", "FOOT", "PORTABLE", "SCAN",
-     "IMAGE", "SERIES", "STUDY", "VIEW", "WITH", "WITHOUT", "LEFT", "RIGHT", "AXIAL"}
+     "IMAGE", "SERIES", "STUDY", "VIEW", "VIEWS", "WITH", "WITHOUT", "LEFT", "RIGHT", "AXIAL", "BRAIN",
+     "NECK", "LUNG", "LUNGS", "BONE", "SOFT", "TISSUE", "BODY", "CONTRAST", "ANGIO", "SCOUT", "LOCALIZER",
+     "ROUTINE", "PROTOCOL", "NAME", "UNKNOWN", "ANONYMOUS", "ID", "ONLY", "ABD", "CT", "MR", "MRI", "US",
+     "PET", "SAG", "COR", "CORONAL", "SAGITTAL", "FLAIR", "DWI", "ADC", "T1", "T2", "WRIST", "SHOULDER",
+     "HIP", "ANKLE", "ELBOW", "CERVICAL", "THORACIC", "LUMBAR", "SINUS", "ORBIT", "HEART", "CARDIAC",
+     "WHOLE", "LIVER", "KIDNEY", "RENAL", "PROSTATE", "BREAST", "THE", "AND", "FOR", "ALL", "NOT", "NO",
+     "STABLE", "NORMAL", "PRIOR", "FOLLOW", "TOLERATED", "WELL", "PROCEDURE", "EXAM", "REPORT"}
 )  # fmt: skip
 
 
-# NANP layout: area code and exchange start with 2-9 (555 included).
-_NANP_RE = re.compile(r"^(?:\+?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?[2-9]\d{2}[\s.-]\d{4}$")
+# NANP layout: area code starts with 2-9 (the fictional 555 included); the
+# exchange is not checked so test numbers like 555-123-4567 count.
+_NANP_RE = re.compile(r"^(?:\+?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]\d{4}$")
+# A local number written the North-American way: 555-0142.
+_LOCAL_PHONE_RE = re.compile(r"(?<![\d./:-])[2-9]\d{2}-\d{4}(?![\d/-])")
 
 
 def _phone_found(text: str) -> bool:
-    if _PHONE_LABEL_RE.search(text):
+    if _PHONE_LABEL_RE.search(text) or _LOCAL_PHONE_RE.search(text):
         return True
     for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=Leniency.POSSIBLE):
         raw = match.raw_string.strip()
@@ -256,11 +277,33 @@ def _phone_found(text: str) -> bool:
 
 
 def _titled_name_found(text: str) -> bool:
-    for rx in _TITLED_NAME_RES:
-        for m in rx.finditer(text):
-            last = re.split(r"[\s.:=,^]+", m.group(0).strip())[-1].upper()
-            if last not in _NOT_NAMES:
-                return True
+    for m in _TITLE_RE.finditer(text):
+        title, dot, name = m.groups()
+        if not name[0].isupper() or len(name) < 2 or name.upper() in _NOT_NAMES:
+            continue
+        # "DR CHEST" (Digital Radiography) and "MR BRAIN" (modality) are not
+        # titles: an all-capitals title needs its dot.
+        if title.isupper() and not dot:
+            continue
+        if title[0].islower():
+            continue
+        return True
+    for m in _LABELLED_NAME_RE.finditer(text):
+        _, colon, by, tail = m.groups()
+        words = []
+        for w in re.split(r"[\s,^]+", tail):
+            w = w.strip(".")
+            if not w or not w[0].isupper() or w.upper() in _NOT_NAMES:
+                break
+            words.append(w)
+        if not words or not any(len(w) >= 2 for w in words):
+            continue
+        if colon or by:
+            return True  # "Patient: John Smith", "reviewed by J. Smith"
+        # No separator ("Patient John Smith"): two mixed-case words, so that
+        # capitalised clinical text ("PATIENT MOVED") is not a name.
+        if len(words) >= 2 and not any(w.isupper() and len(w) > 1 for w in words):
+            return True
     return False
 
 
@@ -303,9 +346,7 @@ def detect(text: str) -> set[Kind]:
             found.add(Kind.DATE)
         if _phone_found(text):
             found.add(Kind.PHONE)
-        if has_labelled_id(text):
-            found.add(Kind.ID)
-        elif Kind.SSN not in found and Kind.PHONE not in found and _long_number_found(text):
+        if has_labelled_id(text) or (Kind.SSN not in found and Kind.PHONE not in found and _long_number_found(text)):
             found.add(Kind.ID)
         if any(rx.search(text) for rx in _ADDRESS_RES):
             found.add(Kind.ADDRESS)

@@ -143,10 +143,14 @@ def read_dataset(path: str) -> Dataset:
             raise UnreadableInput("malformed DICOM file: sequences nested too deep") from None
         except Exception as exc:  # noqa: BLE001 - pydicom raises many types
             raise UnreadableInput(f"malformed DICOM file: {_reason(exc)}") from None
-    _check_lengths(ds, size)
     meta = getattr(ds, "file_meta", None)
-    if not len(ds) and (meta is None or not len(meta)):
-        raise UnreadableInput("not a DICOM file: no data elements")
+    if meta is not None:
+        _check_lengths(meta, size)
+    _check_lengths(ds, size)
+    if not len(ds):
+        # Only a file meta group (or nothing): the data set itself is missing or was cut off.
+        raise UnreadableInput("not a usable DICOM file: no data elements after the file meta"
+                              if meta is not None and len(meta) else "not a DICOM file: no data elements")
     if not _plausible(ds) and (meta is None or "TransferSyntaxUID" not in meta):
         raise UnreadableInput("not a DICOM file: no file meta and no recognisable data set")
     return ds
@@ -165,7 +169,7 @@ def _check_lengths(ds: Dataset, size: int) -> None:
     for raw in ds._dict.values():  # raw elements, before value conversion
         if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED or raw.value is None:
             continue
-        if len(raw.value) < raw.length:
+        if isinstance(raw.value, (bytes, bytearray)) and len(raw.value) < raw.length:
             if raw.length > size:
                 raise UnreadableInput(
                     f"malformed DICOM file: absurd element length ({raw.length} bytes declared, file has {size})"

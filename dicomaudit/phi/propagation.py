@@ -14,15 +14,19 @@ import re
 from dataclasses import dataclass, field
 
 from dicomaudit.phi.categories import Kind
-from dicomaudit.phi.detectors import PLACEHOLDER_WORDS, date_formats, is_dummy_date, is_placeholder
+from dicomaudit.phi.detectors import (
+    PLACEHOLDER_WORDS,
+    date_formats,
+    is_dummy_date,
+    is_placeholder,
+)
 
 #: Tokens never propagated: name affixes and imaging vocabulary that could
 #: coincide with a name part and would flood free text with false hits.
 _STOP_TOKENS = frozenset(
     {
         "MR", "MRS", "MS", "DR", "PROF", "JR", "SR", "II", "III", "IV", "MD", "PHD", "RN",
-        "CT", "US", "NM", "PT", "XA", "CR", "DX", "MG", "RF", "OT", "SC", "SR",
-        "THE", "AND", "VON", "VAN", "DER", "DEN", "DEL", "LA", "LE", "DE", "DA", "DI", "DU",
+        "CT", "US", "NM", "PT", "XA", "CR", "DX", "MG", "RF", "OT", "SC", "THE", "AND", "VON", "VAN", "DER", "DEN", "DEL", "LA", "LE", "DE", "DA", "DI", "DU",
         "AXIAL", "CORONAL", "SAGITTAL", "HEAD", "NECK", "CHEST", "ABDOMEN", "PELVIS", "BRAIN",
         "SPINE", "LUNG", "BONE", "SOFT", "BODY", "LEFT", "RIGHT", "CONTRAST", "WITH", "WITHOUT",
         "MAX", "MIN", "MIP", "SCOUT", "LOCALIZER", "ROUTINE", "STANDARD", "TEST", "PHANTOM",
@@ -31,7 +35,6 @@ _STOP_TOKENS = frozenset(
 )  # fmt: skip
 
 _NAME_SPLIT = re.compile(r"[\^=\s,]+")
-_WORD = "0-9A-Za-z"
 
 
 def _name_tokens(value: str) -> list[str]:
@@ -42,19 +45,27 @@ def _name_tokens(value: str) -> list[str]:
             continue
         # ASCII name parts need three letters to be distinctive; CJK and
         # other scripts carry more information per character.
-        if len(part) >= 3 or (len(part) >= 2 and not part.isascii()):
-            if not part.isdigit():
-                tokens.append(part)
+        if (len(part) >= 3 or (len(part) >= 2 and not part.isascii())) and not part.isdigit():
+            tokens.append(part)
     return tokens
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isascii() and c.isalnum()
 
 
 @dataclass
 class PropagationIndex:
-    """Identifiers of one dataset, matched as tokens in other values."""
+    """Identifiers of one dataset, matched as tokens in other values.
+
+    Matching is a substring search with ASCII word boundaries on both sides
+    (so ``Li`` does not match ``Lincoln`` while CJK names, written without
+    spaces, still match inside a sentence).  A plain ``str.find`` per token
+    beats compiling one alternation regex per data set by far: the regex
+    compile cost would dominate the analysis of a typical header.
+    """
 
     tokens: dict[str, Kind] = field(default_factory=dict)
-    _regex: re.Pattern[str] | None = None
-    _built: bool = False
 
     def add_name(self, value: str) -> None:
         """Add the parts of a person name (``FAMILY^GIVEN^MIDDLE=ideographic``)."""
@@ -62,7 +73,6 @@ class PropagationIndex:
             return
         for token in _name_tokens(value):
             self.tokens.setdefault(token.lower(), Kind.NAME)
-        self._built = False
 
     def add_id(self, value: str) -> None:
         """Add an identifier (PatientID, AccessionNumber, OtherPatientIDs...)."""
@@ -71,7 +81,6 @@ class PropagationIndex:
             # Very short IDs ("1", "42") would match any number in free text.
             if len(v) >= 4 and not is_placeholder(v):
                 self.tokens.setdefault(v.lower(), Kind.ID)
-        self._built = False
 
     def add_birth_date(self, value: str) -> None:
         """Add a DA birth date in every common spelling (see :func:`date_formats`)."""
@@ -79,23 +88,26 @@ class PropagationIndex:
         if len(v) >= 8 and not is_dummy_date(v):
             for form in date_formats(v[:8]):
                 self.tokens.setdefault(form.lower(), Kind.BIRTH_DATE)
-        self._built = False
-
-    def _build(self) -> None:
-        if self.tokens:
-            alternation = "|".join(re.escape(t) for t in sorted(self.tokens, key=len, reverse=True))
-            self._regex = re.compile(rf"(?<![{_WORD}])(?:{alternation})(?![{_WORD}])", re.IGNORECASE)
-        else:
-            self._regex = None
-        self._built = True
 
     def __bool__(self) -> bool:
         return bool(self.tokens)
 
     def search(self, text: str) -> set[Kind]:
         """Kinds of the dataset's own identifiers that occur in ``text``."""
-        if not self._built:
-            self._build()
-        if self._regex is None:
-            return set()
-        return {self.tokens[m.group(0).lower()] for m in self._regex.finditer(text)}
+        found: set[Kind] = set()
+        if not self.tokens:
+            return found
+        lower = text.lower()
+        for token, kind in self.tokens.items():
+            if kind in found:
+                continue
+            start = lower.find(token)
+            while start >= 0:
+                end = start + len(token)
+                if (start == 0 or not _is_word_char(lower[start - 1])) and (
+                    end == len(lower) or not _is_word_char(lower[end])
+                ):
+                    found.add(kind)
+                    break
+                start = lower.find(token, start + 1)
+        return found
