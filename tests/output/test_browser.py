@@ -39,3 +39,14 @@ def test_report_renders_and_prints_in_chromium(result: RunResult, tmp_path: Path
     printed = _chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri())
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF"), printed.stderr[-2000:]
     assert pdf.stat().st_size > 20_000
+
+
+def test_report_logs_no_console_message_and_fetches_nothing(result: RunResult, tmp_path: Path) -> None:
+    """Given the HTML report opened in headless Chromium with every host name unresolvable
+    Then the page logs nothing to the console (no errors, no failed loads) and renders its DOM."""
+    (html,) = [p for p in write_reports(result, tmp_path / "out", ["html"]) if p.suffix == ".html"]
+    run = _chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--host-resolver-rules=MAP * ~NOTFOUND",
+                    "--dump-dom", html.as_uri())
+    assert "</html>" in run.stdout
+    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
