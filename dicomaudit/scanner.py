@@ -21,6 +21,7 @@ from dicomaudit.checks.base import ProbeContext, ProbeSettings, registry
 from dicomaudit.checks.catalogue import get, load_catalogue
 from dicomaudit.models import CheckResult, Status, Target, TargetResult
 from dicomaudit.net.association import quiet_pynetdicom
+from dicomaudit.net.identity import PLACEHOLDER_CALLED_AET
 from dicomaudit.net.service import observe_service
 
 LOGGER = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
     impls = registry()
     wanted = selected_checks(settings)
     service = observe_service(target.host, target.port, settings.calling_aet,
-                              target.called_aet or "ANY-SCP", settings.timeout, settings.tls)
+                              target.called_aet or PLACEHOLDER_CALLED_AET, settings.timeout, settings.tls)
     ctx = ProbeContext(target, settings, service)
     results: list[CheckResult] = []
     for check_id in load_catalogue():

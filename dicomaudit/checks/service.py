@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dicomaudit.checks.association import AMBIGUOUS_CALLED_AET_REASON
 from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
@@ -41,7 +42,11 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
         summary = f"speaks DICOM over TLS ({attempt.tls.version if attempt.tls else 'TLS'}): {attempt.describe()}{impl_text}"
     else:
         summary = f"speaks TLS; no DICOM exchange possible without credentials: {attempt.describe()}"
-    return d.result(Status.INFO, summary, evidence=evidence, enforced=attempt.enforced_control)
+    enforced = attempt.enforced_control
+    rej = attempt.rejection
+    if rej is not None and (rej.source, rej.reason) == (1, 7) and ctx.called_aet_known:
+        enforced = AMBIGUOUS_CALLED_AET_REASON
+    return d.result(Status.INFO, summary, evidence=evidence, enforced=enforced)
 
 
 @check("transport.plaintext")
