@@ -8,6 +8,9 @@ title not recognised" (reason 7) from "calling AE title not recognised"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pynetdicom.sop_class import Verification
 
 from dicomaudit.checks.base import ProbeContext, check
@@ -25,33 +28,27 @@ def _attempt(ctx: ProbeContext, calling: str, called: str) -> AssociationAttempt
         return session.attempt
 
 
-AMBIGUOUS_CALLED_AET_REASON = (
-    "peer check: rejected as 'called AE title not recognised' although the target's own AE title was used "
-    "(DCMTK's dcmqrscp reports an unregistered calling AE or host this way; if the AE title given for the "
-    "target is wrong, give the right one)"
-)
-
-
-def verdict_for_refusal(d: CheckDefinition, attempt: AssociationAttempt, what: str,
-                        *, called_is_targets: bool = True) -> CheckResult:
+def verdict_for_refusal(ctx: ProbeContext, d: CheckDefinition, attempt: AssociationAttempt, what: str, *,
+                        evidence: Mapping[str, Any] | None = None, called_is_targets: bool = True) -> CheckResult:
     """Turn an association that was *not* accepted into pass or error.
 
     A rejection or an A-ABORT from the node is a refusal (``pass``); a
     connection that just closed is too, since nothing was accepted; a timeout
     or an unreachable node decides nothing (``error``).  ``called_is_targets``
-    says the request used the target's own AE title, which makes a "called AE
-    title not recognised" rejection ambiguous (see GROUND_TRUTH for DCMTK).
+    says the request used the target's own AE title: a rejection of the
+    placeholder title is then inconclusive (see
+    :meth:`ProbeContext.inconclusive_called_aet`).  ``evidence`` is added to
+    the association's.
     """
-    evidence = {"association": attempt.to_evidence()}
+    if called_is_targets and (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
+        return inconclusive
+    full = {"association": attempt.to_evidence(), **(evidence or {})}
     if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
-        control = attempt.enforced_control or "connection closed without accepting"
-        rej = attempt.rejection
-        if called_is_targets and rej is not None and (rej.source, rej.reason) == (1, 7):
-            control = AMBIGUOUS_CALLED_AET_REASON
-        return d.result(Status.PASS, f"{what}: association {attempt.describe()}", evidence=evidence,
-                        enforced=control)
+        control = ctx.refusal_control(attempt, called_is_targets=called_is_targets)
+        return d.result(Status.PASS, f"{what}: association {attempt.describe()}", evidence=full,
+                        enforced=control or "connection closed without accepting")
     return d.result(Status.ERROR, f"undecided: association {attempt.describe()}",
-                    reason=attempt.detail or attempt.outcome.value, evidence=evidence)
+                    reason=attempt.detail or attempt.outcome.value, evidence=full)
 
 
 @check("assoc.any_called_aet")
@@ -65,15 +62,15 @@ def any_called_aet(ctx: ProbeContext) -> CheckResult:
     if attempt.outcome is Outcome.ACCEPTED:
         return d.result(Status.FAIL, f"association accepted for the random called AE title {called!r}",
                         evidence=evidence)
-    result = verdict_for_refusal(d, attempt, f"random called AE title {called!r} refused", called_is_targets=False)
     rej = attempt.rejection
-    if result.status is Status.PASS and rej is not None and (rej.source, rej.reason) == (1, 3):
+    if attempt.outcome is Outcome.REJECTED and rej is not None and rej.calling_aet_unrecognised:
         # The node refused our calling AE first: the called-AE check itself was not observable.
         return d.result(Status.PASS,
                         f"refused, by the calling AE title allow-list: {attempt.describe()} (whether the called "
                         "AE title is also checked cannot be seen from an unregistered AE)",
                         evidence=evidence, enforced=rej.control)
-    return d.result(result.status, result.summary, evidence=evidence, enforced=result.enforced, reason=result.reason)
+    return verdict_for_refusal(ctx, d, attempt, f"random called AE title {called!r} refused",
+                               evidence={"random_called_aet": called}, called_is_targets=False)
 
 
 @check("assoc.any_calling_aet")
@@ -87,7 +84,5 @@ def any_calling_aet(ctx: ProbeContext) -> CheckResult:
     if attempt.outcome is Outcome.ACCEPTED:
         return d.result(Status.FAIL, f"association accepted from the random calling AE title {calling!r}",
                         evidence=evidence)
-    if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
-        return inconclusive
-    result = verdict_for_refusal(d, attempt, f"random calling AE title {calling!r} refused")
-    return d.result(result.status, result.summary, evidence=evidence, enforced=result.enforced, reason=result.reason)
+    return verdict_for_refusal(ctx, d, attempt, f"random calling AE title {calling!r} refused",
+                               evidence={"random_calling_aet": calling})

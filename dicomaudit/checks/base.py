@@ -23,6 +23,12 @@ from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
 
 CheckFunc = Callable[["ProbeContext"], CheckResult]
+
+AMBIGUOUS_CALLED_AET_REASON = (
+    "peer check: rejected as 'called AE title not recognised' although the target's own AE title was used "
+    "(DCMTK's dcmqrscp reports an unregistered calling AE or host this way; if the AE title given for the "
+    "target is wrong, give the right one)"
+)
 _REGISTRY: dict[str, CheckFunc] = {}
 T = TypeVar("T")
 
@@ -128,16 +134,27 @@ class ProbeContext:
     def inconclusive_called_aet(self, definition: CheckDefinition, attempt: AssociationAttempt) -> CheckResult | None:
         """The node rejected our *called* AE title, so a check about something else learns nothing."""
         rej = attempt.rejection
-        if attempt.outcome is Outcome.REJECTED and rej is not None and (rej.source, rej.reason) == (1, 7):
+        if attempt.outcome is Outcome.REJECTED and rej is not None and rej.called_aet_unrecognised:
             if self.called_aet_known:
-                # The operator vouches for the AE title; DCMTK's dcmqrscp reports an unregistered
-                # *calling* AE with reason 7 too, so this is a refusal, reported with its ambiguity.
+                # The operator vouches for the AE title: a refusal, reported with its
+                # ambiguity by refusal_control().
                 return None
             hint = (f"no AE title was given for this target and the node rejects the placeholder "
                     f"{self.called_aet!r}; give it as HOST:PORT/AET")
             return definition.result(Status.ERROR, f"inconclusive: {hint}", reason=hint,
                                      enforced=rej.control, evidence={"association": attempt.to_evidence()})
         return None
+
+    def refusal_control(self, attempt: AssociationAttempt, *, called_is_targets: bool = True) -> str | None:
+        """The control a refusal shows; ``called_is_targets``: the request used the target's own AE title.
+
+        Then "called AE title not recognised" is ambiguous: DCMTK's dcmqrscp answers an
+        unregistered calling AE or host that way (tests/peers/GROUND_TRUTH.md).
+        """
+        rej = attempt.rejection
+        if called_is_targets and self.called_aet_known and rej is not None and rej.called_aet_unrecognised:
+            return AMBIGUOUS_CALLED_AET_REASON
+        return attempt.enforced_control
 
 
 def check(check_id: str) -> Callable[[CheckFunc], CheckFunc]:

@@ -24,9 +24,7 @@ def echo_unauthenticated(ctx: ProbeContext) -> CheckResult:
         attempt = session.attempt
         evidence: dict = {"association": attempt.to_evidence()}
         if attempt.outcome is not Outcome.ACCEPTED:
-            if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
-                return inconclusive
-            return verdict_for_refusal(d, attempt, f"C-ECHO from unregistered AE {calling!r} impossible")
+            return verdict_for_refusal(ctx, d, attempt, f"C-ECHO from unregistered AE {calling!r} impossible")
         if not session.accepted(Verification):
             return d.result(Status.PASS, "association accepted but the Verification SOP Class was refused",
                             evidence=evidence, enforced="Verification service not offered to this AE")

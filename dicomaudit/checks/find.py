@@ -20,7 +20,6 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,
 )
 
-from dicomaudit.checks.association import AMBIGUOUS_CALLED_AET_REASON
 from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, PhiFinding, Status
@@ -127,15 +126,12 @@ def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
         if attempt.outcome is not Outcome.ACCEPTED:
             if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
                 rej = attempt.rejection
-                enforced = attempt.enforced_control
-                if rej is not None and (rej.source, rej.reason) == (1, 7):
-                    if not ctx.called_aet_known:
-                        return QueryObservation(query, attempt, "undecided",
-                                                f"the node rejected the placeholder called AE title "
-                                                f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET")
-                    enforced = AMBIGUOUS_CALLED_AET_REASON
+                if rej is not None and rej.called_aet_unrecognised and not ctx.called_aet_known:
+                    return QueryObservation(query, attempt, "undecided",
+                                            f"the node rejected the placeholder called AE title "
+                                            f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET")
                 return QueryObservation(query, attempt, "refused", f"association {attempt.describe()}",
-                                        enforced=enforced)
+                                        enforced=ctx.refusal_control(attempt))
             return QueryObservation(query, attempt, "undecided", f"association {attempt.describe()}")
         if not session.accepted(query.model):
             return QueryObservation(query, attempt, "refused",

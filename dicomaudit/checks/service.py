@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicomaudit.checks.association import AMBIGUOUS_CALLED_AET_REASON
 from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
@@ -42,11 +41,7 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
         summary = f"speaks DICOM over TLS ({attempt.tls.version if attempt.tls else 'TLS'}): {attempt.describe()}{impl_text}"
     else:
         summary = f"speaks TLS; no DICOM exchange possible without credentials: {attempt.describe()}"
-    enforced = attempt.enforced_control
-    rej = attempt.rejection
-    if rej is not None and (rej.source, rej.reason) == (1, 7) and ctx.called_aet_known:
-        enforced = AMBIGUOUS_CALLED_AET_REASON
-    return d.result(Status.INFO, summary, evidence=evidence, enforced=enforced)
+    return d.result(Status.INFO, summary, evidence=evidence, enforced=ctx.refusal_control(attempt))
 
 
 @check("transport.plaintext")

@@ -51,11 +51,8 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
         if attempt.outcome is not Outcome.ACCEPTED:
-            if (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
-                return inconclusive
-            refused = verdict_for_refusal(d, attempt, f"storage from unregistered AE {calling!r} refused")
-            return d.result(refused.status, refused.summary, evidence={**evidence, "object_stored": False},
-                            enforced=refused.enforced, reason=refused.reason)
+            return verdict_for_refusal(ctx, d, attempt, f"storage from unregistered AE {calling!r} refused",
+                                       evidence={"intrusive": ctx.settings.intrusive, "object_stored": False})
         accepted = [net.sop_name(uid) for uid in STORAGE_CLASSES if session.accepted(uid)]
         evidence["storage_contexts_accepted"] = accepted
         if not accepted:

@@ -99,6 +99,16 @@ class Rejection:
         return self._texts()[2]
 
     @property
+    def called_aet_unrecognised(self) -> bool:
+        """Reason 7, "called AE title not recognised" (DCMTK's dcmqrscp also uses it for unknown peers)."""
+        return (self.source, self.reason) == (1, 7)
+
+    @property
+    def calling_aet_unrecognised(self) -> bool:
+        """Reason 3, "calling AE title not recognised"."""
+        return (self.source, self.reason) == (1, 3)
+
+    @property
     def control(self) -> str:
         return _REJECT_CONTROLS.get((self.source, self.reason), f"rejection {self.source}/{self.reason}")
 
