@@ -155,10 +155,6 @@ class CheckResult:
         object.__setattr__(self, "evidence", freeze(dict(self.evidence)))
         object.__setattr__(self, "compliance", freeze(dict(self.compliance)))
 
-    @property
-    def is_exposure(self) -> bool:
-        return self.status is Status.FAIL
-
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,

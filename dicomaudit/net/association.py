@@ -10,10 +10,11 @@ opened, PDUs received) to say which it was.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -68,7 +69,6 @@ class _Recorder:
     connected: bool = False
     abort_pdu: A_ABORT_RQ | None = None
     reject_pdu: A_ASSOCIATE_RJ | None = None
-    pdus: list[str] = field(default_factory=list)
 
     def handlers(self) -> list[tuple[Any, Any]]:
         return [(evt.EVT_CONN_OPEN, self._on_open), (evt.EVT_PDU_RECV, self._on_pdu)]
@@ -78,7 +78,6 @@ class _Recorder:
 
     def _on_pdu(self, event: Any) -> None:
         pdu = event.pdu
-        self.pdus.append(type(pdu).__name__)
         if isinstance(pdu, A_ABORT_RQ):
             self.abort_pdu = pdu
         elif isinstance(pdu, A_ASSOCIATE_RJ):
@@ -92,10 +91,6 @@ class Session:
     attempt: AssociationAttempt
     assoc: Association | None
     recorder: _Recorder
-
-    @property
-    def established(self) -> bool:
-        return self.assoc is not None and self.assoc.is_established
 
     def accepted(self, abstract_syntax: str) -> bool:
         return self.assoc is not None and any(
@@ -168,8 +163,6 @@ def _attempt_from(assoc: Association, rec: _Recorder, calling: str, called: str,
         )
     if not rec.connected:
         # pynetdicom swallows the socket error; reproduce it to name it.
-        import socket
-
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 detail = "connection failed during set-up (TLS handshake or reset)"
@@ -199,21 +192,20 @@ def associate(
     ae = _make_ae(calling_aet, timeout)
     for uid in abstract_syntaxes:
         ae.add_requested_context(uid)
-    rec = _Recorder()
     tls_args = None
     if transport == "tls":
         tls_args = ((tls or TlsSettings()).client_context(), host)
-    started = time.monotonic()
-    assoc = ae.associate(host, port, ae_title=called_aet, evt_handlers=rec.handlers(), tls_args=tls_args)
-    attempt = _attempt_from(assoc, rec, calling_aet, called_aet, transport, started, timeout, host, port)
-    if attempt.outcome is Outcome.CLOSED and rec.connected:
-        # A close without any PDU is the one outcome a transient glitch can fake; a
-        # verdict rests on it only if it happens twice.
-        time.sleep(0.2)
+    # A close without any PDU is the one outcome a transient glitch can fake; a
+    # verdict rests on it only if it happens twice.
+    for try_no in range(2):
+        if try_no:
+            time.sleep(0.2)
         rec = _Recorder()
         started = time.monotonic()
         assoc = ae.associate(host, port, ae_title=called_aet, evt_handlers=rec.handlers(), tls_args=tls_args)
         attempt = _attempt_from(assoc, rec, calling_aet, called_aet, transport, started, timeout, host, port)
+        if not (attempt.outcome is Outcome.CLOSED and rec.connected):
+            break
     session = Session(attempt=attempt, assoc=assoc if assoc.is_established else None, recorder=rec)
     try:
         yield session

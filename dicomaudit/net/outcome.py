@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 from dicomaudit.models import freeze, thaw
 
+from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 
 
@@ -73,6 +75,7 @@ class Rejection:
     source: int
     reason: int
 
+    @functools.cached_property
     def _texts(self) -> tuple[str, str, str]:
         # pynetdicom's own tables (pdu_primitives.A_ASSOCIATE); a peer may send
         # values the standard reserves, which the setters refuse.
@@ -88,15 +91,15 @@ class Rejection:
 
     @property
     def result_text(self) -> str:
-        return self._texts()[0]
+        return self._texts[0]
 
     @property
     def source_text(self) -> str:
-        return self._texts()[1]
+        return self._texts[1]
 
     @property
     def reason_text(self) -> str:
-        return self._texts()[2]
+        return self._texts[2]
 
     @property
     def called_aet_unrecognised(self) -> bool:
@@ -111,10 +114,6 @@ class Rejection:
     @property
     def control(self) -> str:
         return _REJECT_CONTROLS.get((self.source, self.reason), f"rejection {self.source}/{self.reason}")
-
-    @property
-    def is_transient(self) -> bool:
-        return self.result == 2 or self.source == 3
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,13 +132,12 @@ class Abort:
 
     @property
     def text(self) -> str:
-        src = {0: "service-user", 2: "service-provider"}.get(self.source, f"source {self.source}")
-        reasons = {0: "reason-not-specified", 1: "unrecognized-PDU", 2: "unexpected-PDU",
-                   4: "unrecognized-PDU-parameter", 5: "unexpected-PDU-parameter",
-                   6: "invalid-PDU-parameter-value"}
-        if self.source == 2:
-            return f"{src}: {reasons.get(self.reason, f'reason {self.reason}')}"
-        return src
+        # pynetdicom's own tables (pdu.A_ABORT_RQ); a reason only exists for the provider source.
+        pdu = A_ABORT_RQ()
+        pdu.source, pdu.reason_diagnostic = self.source, self.reason
+        with _quiet_pynetdicom():
+            source, reason = pdu.source_str, pdu.reason_str
+        return f"{source}: {reason}" if self.source == 2 else source
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "reason": self.reason, "text": self.text}

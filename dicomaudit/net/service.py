@@ -62,10 +62,6 @@ class ServiceObservation:
         return any(a is not None and a.outcome.speaks_dicom for a in (self.plaintext, self.tls))
 
     @property
-    def tls_info(self) -> TlsInfo | None:
-        return self.tls.tls if self.tls else None
-
-    @property
     def usable_attempt(self) -> AssociationAttempt | None:
         """The attempt whose transport the checks should use."""
         if self.plaintext is not None and self.plaintext.outcome.speaks_dicom:
