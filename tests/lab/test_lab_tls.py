@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from dicomaudit.lab.tls import SERVER_HOSTNAME
+
+
+def _wait_for_event(lab, timeout: float = 5.0) -> None:
+    """The client can see a TLS failure (the alert) before the lab's server thread has logged it."""
+    deadline = time.monotonic() + timeout
+    while not lab.events and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_plaintext_association_fails_at_the_tls_handshake(start_lab, scu):
@@ -13,6 +22,7 @@ def test_plaintext_association_fails_at_the_tls_handshake(start_lab, scu):
     # Then no association is established and the lab logs a failed handshake
     assert not assoc.is_established
     assert not assoc.is_rejected  # there is no A-ASSOCIATE-RJ: the connection is simply dropped
+    _wait_for_event(lab)
     assert [e["outcome"] for e in lab.events] == ["handshake_failed"]
 
 
@@ -25,6 +35,7 @@ def test_tls_without_client_certificate_is_refused(start_lab, scu):
     assoc = scu().associate(lab.host, lab.port, tls_args=(ctx, SERVER_HOSTNAME))
     # Then the association fails and the lab says why
     assert not assoc.is_established
+    _wait_for_event(lab)
     assert lab.events[0]["kind"] == "tls"
     assert "CERTIFICATE" in lab.events[0]["reason"].upper()
 
