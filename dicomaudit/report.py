@@ -25,7 +25,6 @@ quoted ISO date)::
 from __future__ import annotations
 
 import enum
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -497,18 +496,11 @@ _SECTIONS = (
 )
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def _md(text: str) -> str:
-    # Same rule as the Markdown report (dicomaudit.output.markdown.md_escape): keep table cells
-    # intact and stop hostile strings (AE titles, summaries) from becoming markup or raw HTML.
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(_MD_SPECIAL.sub(r"\\\1", text).split())
-
-
 def render_diff(diff: Diff, fmt: Literal["text", "markdown"] = "text") -> str:
     """Render a :class:`Diff` for the terminal (``text``) or a pull request / ticket (``markdown``)."""
+    # The Markdown report's escaping (imported here: that module imports this one).
+    from dicomaudit.output.markdown import md_escape as _md
+
     head = (
         f"{len(diff.new)} new, {len(diff.fixed)} fixed, {len(diff.unverified)} unverified, "
         f"{len(diff.unchanged)} still failing; PHI: {len(diff.phi_new)} new, {len(diff.phi_fixed)} gone, "
