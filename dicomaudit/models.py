@@ -53,6 +53,22 @@ class Status(enum.StrEnum):
     INFO = "info"  # an observation, not a verdict
 
 
+class ErrorReason(enum.StrEnum):
+    """Why a check stayed undecided (``status: error``); sslyze-style reason codes.
+
+    The text in ``reason`` says what happened; the code says which kind of
+    problem it was, so pipelines can branch on it.
+    """
+
+    CONNECTIVITY = "connectivity"  # refused, unreachable, reset, closed without a DICOM answer
+    TIMEOUT = "timeout"  # no answer within --timeout
+    PROTOCOL_VIOLATION = "protocol_violation"  # malformed, mismatched or unexpected PDU / DIMSE message / identifier
+    TLS = "tls"  # the TLS layer failed (not a client-certificate refusal, which is a pass)
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the target's time or byte budget ran out
+    INCONCLUSIVE = "inconclusive"  # well-formed answers that do not decide the question (e.g. placeholder AE title)
+    INTERNAL = "internal"  # a bug in dicomaudit
+
+
 def freeze(value: Any) -> Any:
     """Recursively turn dicts into read-only mappings and lists into tuples.
 
@@ -148,9 +164,12 @@ class CheckResult:
     reason: str | None = None
     enforced: str | None = None
     duration_ms: float | None = None
+    reason_code: ErrorReason | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
+        if self.reason_code is not None:
+            object.__setattr__(self, "reason_code", ErrorReason(self.reason_code))
         object.__setattr__(self, "severity", Severity(self.severity))
         object.__setattr__(self, "evidence", freeze(dict(self.evidence)))
         object.__setattr__(self, "compliance", freeze(dict(self.compliance)))
@@ -168,6 +187,8 @@ class CheckResult:
         }
         if self.reason is not None:
             d["reason"] = self.reason
+        if self.reason_code is not None:
+            d["reason_code"] = self.reason_code.value
         if self.enforced is not None:
             d["enforced"] = self.enforced
         if self.duration_ms is not None:
@@ -188,7 +209,19 @@ class CheckResult:
             reason=d.get("reason"),
             enforced=d.get("enforced"),
             duration_ms=d.get("duration_ms"),
+            reason_code=_reason_code(d),
         )
+
+
+def _reason_code(d: Mapping[str, Any]) -> ErrorReason | None:
+    code = d.get("reason_code")
+    if code is None:
+        # Results written before reason codes existed: an error's kind is unknown.
+        return ErrorReason.INTERNAL if d.get("status") == Status.ERROR.value else None
+    try:
+        return ErrorReason(code)
+    except ValueError:
+        raise ValueError(f"unknown reason_code {code!r}") from None
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,17 @@ burst.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
-from dicomaudit.checks.base import ProbeContext, ProbeSettings, registry
+from dicomaudit.checks.base import ProbeContext, ProbeSettings, new_budget, registry
 from dicomaudit.checks.catalogue import get, load_catalogue
-from dicomaudit.models import CheckResult, Status, Target, TargetResult
+from dicomaudit.models import CheckResult, ErrorReason, Status, Target, TargetResult
 from dicomaudit.net.association import quiet_pynetdicom
 from dicomaudit.net.identity import PLACEHOLDER_CALLED_AET
 from dicomaudit.net.service import observe_service
@@ -44,14 +46,49 @@ def selected_checks(settings: ProbeSettings) -> list[str]:
     return [c for c in ids if c in settings.checks]
 
 
-def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None) -> TargetResult:
-    """Every selected check against one target."""
-    started = now_iso()
-    impls = registry()
+def _all_errors(target: Target, settings: ProbeSettings, summary: str, reason: str, code: ErrorReason,
+                evidence: dict[str, Any] | None = None) -> list[CheckResult]:
     wanted = selected_checks(settings)
-    service = observe_service(target.host, target.port, settings.calling_aet,
-                              target.called_aet or PLACEHOLDER_CALLED_AET, settings.timeout, settings.tls)
-    ctx = ProbeContext(target, settings, service)
+    results = []
+    for check_id in load_catalogue():
+        definition = get(check_id)
+        if check_id in wanted:
+            results.append(definition.result(Status.ERROR, summary, reason=reason, code=code, evidence=evidence))
+        else:
+            results.append(definition.result(Status.SKIPPED, "not requested", reason="not selected for this run"))
+    return results
+
+
+def _internal(definition_id: str, exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]:
+    LOGGER.debug("%s raised", where, exc_info=exc)
+    text = f"{type(exc).__name__}: {exc}"
+    return (f"{where} failed with an internal error: {text}", text,
+            {"exception": traceback.format_exception_only(exc)[-1].strip()})
+
+
+def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None) -> TargetResult:
+    """Every selected check against one target, within the target's budget.
+
+    Nothing raised here escapes: an exception in the service probe or TLS
+    set-up makes every check of this target an ``internal`` error; one in a
+    check makes that check one.
+    """
+    started = now_iso()
+    budget = new_budget(settings)  # the service probe draws on it too
+    wanted = selected_checks(settings)
+    try:
+        impls = registry()
+        service = observe_service(target.host, target.port, settings.calling_aet,
+                                  target.called_aet or PLACEHOLDER_CALLED_AET, budget, settings.tls)
+    except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
+        summary, reason, evidence = _internal("service", exc, "the service probe")
+        results = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
+        if progress:
+            for r in results:
+                progress(target, r.id, r)
+            progress(target, None, None)
+        return TargetResult(target=target, checks=tuple(results), started_at=started, finished_at=now_iso())
+    ctx = ProbeContext(target, settings, service, budget)
     results: list[CheckResult] = []
     for check_id in load_catalogue():
         definition = get(check_id)
@@ -61,31 +98,76 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
             t0 = time.monotonic()
             try:
                 result = impls[check_id](ctx)
-            except Exception as exc:  # a bug or an unexpected peer must not stop the scan
-                LOGGER.debug("check %s on %s raised", check_id, target, exc_info=True)
-                result = definition.result(
-                    Status.ERROR, f"check failed with an internal error: {type(exc).__name__}: {exc}",
-                    reason=f"{type(exc).__name__}: {exc}",
-                    evidence={"traceback": traceback.format_exception_only(exc)},
-                )
-            result = CheckResult(**{**result.__dict__, "duration_ms": (time.monotonic() - t0) * 1000})
+            except Exception as exc:  # noqa: BLE001 - a bug or an unexpected peer must not stop the scan
+                summary, reason, evidence = _internal(check_id, exc, "the check")
+                result = definition.result(Status.ERROR, summary, reason=reason, code=ErrorReason.INTERNAL,
+                                           evidence=evidence)
+            result = replace(result, duration_ms=(time.monotonic() - t0) * 1000)
         results.append(result)
         if progress:
             progress(target, check_id, result)
     if progress:
         progress(target, None, None)
+    evidence_bytes = {"bytes_read": budget.bytes_read}
+    LOGGER.debug("target %s done: %s", target, evidence_bytes)
     return TargetResult(target=target, checks=tuple(results), phi=tuple(ctx.phi), started_at=started,
                         finished_at=now_iso())
 
 
+#: How long past its budget a target may run before the scanner gives up on it.
+#: Every wait inside is bounded by the budget already; this only guards
+#: against a bug (or a name lookup the resolver holds on to).
+OVERRUN_GRACE = 5.0
+
+
 def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressFunc | None = None) -> list[TargetResult]:
-    """Scan targets with at most ``settings.concurrency`` in flight; results keep input order."""
+    """Scan targets with at most ``settings.concurrency`` in flight; results keep input order.
+
+    Workers are daemon threads: a target that overruns its budget by more
+    than :data:`OVERRUN_GRACE` gets ``budget_exhausted`` errors, a fresh
+    worker takes its place, and nothing left behind can keep the process
+    alive once the results are written.
+    """
     quiet_pynetdicom()
     selected_checks(settings)  # fail early on unknown ids
+    n = len(targets)
     results: dict[int, TargetResult] = {}
-    workers = max(1, min(settings.concurrency, len(targets)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicomaudit-scan") as pool:
-        futures = {pool.submit(scan_target, t, settings, progress): i for i, t in enumerate(targets)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-    return [results[i] for i in range(len(targets))]
+    running: dict[int, float] = {}
+    pending = list(range(n - 1, -1, -1))  # popped from the end: input order
+    cond = threading.Condition()
+    limit = settings.budget + OVERRUN_GRACE
+
+    def worker() -> None:
+        while True:
+            with cond:
+                if not pending:
+                    return
+                i = pending.pop()
+                running[i] = time.monotonic()
+            result = scan_target(targets[i], settings, progress)
+            with cond:
+                if running.pop(i, None) is not None:  # not given up on meanwhile
+                    results[i] = result
+                cond.notify_all()
+
+    def start_worker() -> None:
+        threading.Thread(target=worker, name="dicomaudit-scan", daemon=True).start()
+
+    for _ in range(max(1, min(settings.concurrency, n))):
+        start_worker()
+    with cond:
+        while len(results) < n:
+            cond.wait(timeout=0.25)
+            now = time.monotonic()
+            for i, began in list(running.items()):
+                if now - began > limit:
+                    del running[i]
+                    t = targets[i]
+                    text = f"the target did not finish within its budget of {settings.budget:g} s"
+                    results[i] = TargetResult(
+                        target=t, checks=tuple(_all_errors(t, settings, f"undecided: {text}", text,
+                                                           ErrorReason.BUDGET_EXHAUSTED)))
+                    LOGGER.debug("gave up on %s after %.1f s", t, now - began)
+                    if pending:
+                        start_worker()
+    return [results[i] for i in range(n)]

@@ -16,15 +16,12 @@ from pynetdicom.sop_class import Verification
 from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import CheckDefinition, get
 from dicomaudit.models import CheckResult, Status
-from dicomaudit.net.association import associate
 from dicomaudit.net.identity import random_aet
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 
 
 def _attempt(ctx: ProbeContext, calling: str, called: str) -> AssociationAttempt:
-    with associate(ctx.target.host, ctx.target.port, calling_aet=calling, called_aet=called,
-                   abstract_syntaxes=[Verification], timeout=ctx.settings.timeout,
-                   transport=ctx.transport, tls=ctx.settings.tls) as session:
+    with ctx.associate([Verification], calling_aet=calling, called_aet=called) as session:
         return session.attempt
 
 
@@ -32,9 +29,10 @@ def verdict_for_refusal(ctx: ProbeContext, d: CheckDefinition, attempt: Associat
                         evidence: Mapping[str, Any] | None = None, called_is_targets: bool = True) -> CheckResult:
     """Turn an association that was *not* accepted into pass or error.
 
-    A rejection or an A-ABORT from the node is a refusal (``pass``); a
-    connection that just closed is too, since nothing was accepted; a timeout
-    or an unreachable node decides nothing (``error``).  ``called_is_targets``
+    Only a well-formed A-ASSOCIATE-RJ or A-ABORT from the node is a refusal
+    (``pass``); a connection that closed without an answer, a timeout, a
+    malformed answer or an exhausted budget decides nothing (``error`` with
+    the outcome's reason code).  ``called_is_targets``
     says the request used the target's own AE title: a rejection of the
     placeholder title is then inconclusive (see
     :meth:`ProbeContext.inconclusive_called_aet`).  ``evidence`` is added to
@@ -42,13 +40,11 @@ def verdict_for_refusal(ctx: ProbeContext, d: CheckDefinition, attempt: Associat
     """
     if called_is_targets and (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
         return inconclusive
-    full = {"association": attempt.to_evidence(), **(evidence or {})}
-    if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
+    if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
         control = ctx.refusal_control(attempt, called_is_targets=called_is_targets)
-        return d.result(Status.PASS, f"{what}: association {attempt.describe()}", evidence=full,
-                        enforced=control or "connection closed without accepting")
-    return d.result(Status.ERROR, f"undecided: association {attempt.describe()}",
-                    reason=attempt.detail or attempt.outcome.value, evidence=full)
+        return d.result(Status.PASS, f"{what}: association {attempt.describe()}",
+                        evidence={"association": attempt.to_evidence(), **(evidence or {})}, enforced=control)
+    return ctx.undecided(d, attempt, dict(evidence or {}))
 
 
 @check("assoc.any_called_aet")

@@ -10,17 +10,19 @@ the context's memo, so the node is asked once.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
-from dicomaudit.models import CheckResult, PhiFinding, Status, Target
+from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
+from dicomaudit.net.association import Session, associate
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net.wire import Budget, PeerError
 
 CheckFunc = Callable[["ProbeContext"], CheckResult]
 
@@ -37,13 +39,16 @@ T = TypeVar("T")
 class ProbeSettings:
     """How to probe: identities, bounds and what is allowed.
 
-    ``timeout`` bounds every network step (TCP connect, association, each
-    DIMSE response); ``target_budget`` bounds all checks of one target.
+    ``timeout`` bounds every network step (TCP connect, TLS handshake, each
+    PDU read, each write); ``target_budget`` bounds everything done for one
+    target, the service probe and PHI analysis included, and
+    ``target_bytes`` caps what one target may send.
     """
 
     calling_aet: str = DEFAULT_CALLING_AET
     timeout: float = 10.0
     target_budget: float | None = None  # default: 12 x timeout
+    target_bytes: int = 16 * 1024 * 1024
     concurrency: int = 8
     find_cap: int = 10
     intrusive: bool = False
@@ -60,6 +65,7 @@ class ProbeSettings:
             "calling_aet": self.calling_aet,
             "timeout": self.timeout,
             "target_budget": self.budget,
+            "target_bytes": self.target_bytes,
             "concurrency": self.concurrency,
             "find_cap": self.find_cap,
             "intrusive": self.intrusive,
@@ -72,14 +78,23 @@ class ProbeSettings:
 class ProbeContext:
     """What one target's checks share: target, settings, the service observation, a memo."""
 
-    def __init__(self, target: Target, settings: ProbeSettings, service: ServiceObservation) -> None:
+    def __init__(self, target: Target, settings: ProbeSettings, service: ServiceObservation,
+                 budget: Budget | None = None) -> None:
         self.target = target
         self.settings = settings
         self.service = service
+        self.budget = budget or new_budget(settings)
         self.phi: list[PhiFinding] = []
         self._memo: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.deadline = time.monotonic() + settings.budget
+
+    def associate(self, abstract_syntaxes: Sequence[str], *, calling_aet: str | None = None,
+                  called_aet: str | None = None) -> AbstractContextManager[Session]:
+        """The one way a check opens an association: this target, its transport, its budget."""
+        return associate(self.target.host, self.target.port,
+                         calling_aet=calling_aet or self.settings.calling_aet,
+                         called_aet=called_aet or self.called_aet, abstract_syntaxes=abstract_syntaxes,
+                         budget=self.budget, transport=self.transport, tls=self.settings.tls)
 
     # -- identities ---------------------------------------------------------
     @property
@@ -106,10 +121,12 @@ class ProbeContext:
         svc = self.service
         if not svc.reachable:
             return definition.result(Status.ERROR, f"not checked: target unreachable ({svc.error})",
-                                     reason=f"target unreachable: {svc.error}")
+                                     reason=f"target unreachable: {svc.error}",
+                                     code=svc.error_code or ErrorReason.CONNECTIVITY)
         if svc.transport is None:
-            return definition.result(Status.ERROR, "not checked: the port does not speak DICOM",
-                                     reason=svc.error or "the port does not speak DICOM")
+            return definition.result(Status.ERROR, f"not checked: {service_problem(svc)}",
+                                     reason=svc.error or "no DICOM answer",
+                                     code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION)
         if svc.transport == "tls":
             attempt = svc.tls
             if attempt is not None and attempt.outcome is Outcome.TLS_FAILED:
@@ -125,11 +142,20 @@ class ProbeContext:
                     )
                 return definition.result(Status.ERROR, "not checked: TLS session could not be established",
                                          reason=attempt.detail or "TLS failed",
-                                         evidence={"tls": attempt.to_evidence()})
-        if time.monotonic() > self.deadline:
+                                         evidence={"tls": attempt.to_evidence()}, code=ErrorReason.TLS)
+        if self.budget.expired:
             return definition.result(Status.ERROR, "not checked: time budget for this target used up",
-                                     reason=f"target time budget of {self.settings.budget:g} s exhausted")
+                                     reason=f"target time budget of {self.settings.budget:g} s exhausted",
+                                     code=ErrorReason.BUDGET_EXHAUSTED)
         return None
+
+    def undecided(self, definition: CheckDefinition, attempt: AssociationAttempt,
+                  evidence: dict[str, Any] | None = None) -> CheckResult:
+        """An association that was neither accepted nor refused well-formedly decides nothing."""
+        code = attempt.outcome.error_code or ErrorReason.PROTOCOL_VIOLATION
+        return definition.result(Status.ERROR, f"undecided: association {attempt.describe()}",
+                                 reason=attempt.detail or attempt.outcome.value, code=code,
+                                 evidence={"association": attempt.to_evidence(), **(evidence or {})})
 
     def inconclusive_called_aet(self, definition: CheckDefinition, attempt: AssociationAttempt) -> CheckResult | None:
         """The node rejected our *called* AE title, so a check about something else learns nothing."""
@@ -141,7 +167,7 @@ class ProbeContext:
                 return None
             hint = (f"no AE title was given for this target and the node rejects the placeholder "
                     f"{self.called_aet!r}; give it as HOST:PORT/AET")
-            return definition.result(Status.ERROR, f"inconclusive: {hint}", reason=hint,
+            return definition.result(Status.ERROR, f"inconclusive: {hint}", reason=hint, code=ErrorReason.INCONCLUSIVE,
                                      enforced=rej.control, evidence={"association": attempt.to_evidence()})
         return None
 
@@ -155,6 +181,32 @@ class ProbeContext:
         if called_is_targets and self.called_aet_known and rej is not None and rej.called_aet_unrecognised:
             return AMBIGUOUS_CALLED_AET_REASON
         return attempt.enforced_control
+
+
+def new_budget(settings: ProbeSettings) -> Budget:
+    """A target's budget, started now: every step of the target, the service probe included, draws on it."""
+    return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes)
+
+
+def undecided_operation(definition: CheckDefinition, operation: str, failure: PeerError,
+                        evidence: dict[str, Any]) -> CheckResult:
+    """A DIMSE operation whose answer was malformed, mismatched, late or missing: ``error``, never a verdict."""
+    return definition.result(Status.ERROR, f"undecided: {operation}: {failure.text}", reason=failure.text,
+                             code=failure.code, evidence=evidence)
+
+
+def service_problem(svc: ServiceObservation) -> str:
+    """What the service probe saw, in words that follow the evidence (a timeout is not "not DICOM")."""
+    code = svc.error_code
+    if code is ErrorReason.TIMEOUT:
+        return "the port accepts connections but never answered an association request"
+    if code is ErrorReason.PROTOCOL_VIOLATION:
+        return "the port answered, but not with well-formed DICOM"
+    if code is ErrorReason.BUDGET_EXHAUSTED:
+        return "the target's time or byte budget ran out before the port gave a DICOM answer"
+    if code is ErrorReason.TLS:
+        return "the TLS session could not be established"
+    return "the port gave no DICOM answer"
 
 
 def check(check_id: str) -> Callable[[CheckFunc], CheckFunc]:

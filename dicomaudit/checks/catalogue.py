@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from dicomaudit.compliance import controls_by_check, mapping_problems
-from dicomaudit.models import CheckResult, Severity, Status, freeze
+from dicomaudit.models import CheckResult, ErrorReason, Severity, Status, freeze
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 PRODUCTS = {"orthanc": "Orthanc", "dcmtk": "DCMTK", "dcm4chee": "dcm4chee"}
@@ -55,8 +55,15 @@ class CheckDefinition:
         reason: str | None = None,
         enforced: str | None = None,
         duration_ms: float | None = None,
+        code: ErrorReason | None = None,
     ) -> CheckResult:
-        """Build a :class:`CheckResult` for this check."""
+        """Build a :class:`CheckResult` for this check.
+
+        An ``error`` must say which kind of problem it was (``code``): a
+        result without one is a bug in the check, caught here.
+        """
+        if status is Status.ERROR and code is None:
+            raise ValueError(f"{self.id}: an error result needs a reason code")
         return CheckResult(
             id=self.id,
             status=status,
@@ -69,6 +76,7 @@ class CheckDefinition:
             reason=reason,
             enforced=enforced,
             duration_ms=duration_ms,
+            reason_code=code if status is Status.ERROR else None,
         )
 
 

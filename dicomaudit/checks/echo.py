@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynetdicom.sop_class import Verification
 
 from dicomaudit.checks.association import verdict_for_refusal
-from dicomaudit.checks.base import ProbeContext, check
+from dicomaudit.checks.base import ProbeContext, check, undecided_operation
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net import association as net
@@ -18,26 +20,24 @@ def echo_unauthenticated(ctx: ProbeContext) -> CheckResult:
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
     calling = ctx.settings.calling_aet
-    with net.associate(ctx.target.host, ctx.target.port, calling_aet=calling, called_aet=ctx.called_aet,
-                       abstract_syntaxes=[Verification], timeout=ctx.settings.timeout,
-                       transport=ctx.transport, tls=ctx.settings.tls) as session:
+    with ctx.associate([Verification]) as session:
         attempt = session.attempt
-        evidence: dict = {"association": attempt.to_evidence()}
+        evidence: dict[str, Any] = {"association": attempt.to_evidence()}
         if attempt.outcome is not Outcome.ACCEPTED:
             return verdict_for_refusal(ctx, d, attempt, f"C-ECHO from unregistered AE {calling!r} impossible")
         if not session.accepted(Verification):
             return d.result(Status.PASS, "association accepted but the Verification SOP Class was refused",
                             evidence=evidence, enforced="Verification service not offered to this AE")
-        reply = net.echo(session)
+        reply = net.echo(session, Verification)
     evidence["c_echo"] = reply.to_evidence()
+    if reply.failure is not None:
+        return undecided_operation(d, "C-ECHO", reply.failure, evidence)
+    if reply.abort is not None:
+        return d.result(Status.PASS, "the node aborted the association instead of answering C-ECHO",
+                        evidence=evidence, enforced="association aborted by the node")
+    assert reply.status is not None
     if reply.status == 0x0000:
         return d.result(Status.FAIL, f"C-ECHO from unregistered AE {calling!r} succeeded (status 0x0000)",
                         evidence=evidence)
-    if reply.status is not None:
-        return d.result(Status.PASS, f"C-ECHO refused with status 0x{reply.status:04X}", evidence=evidence,
-                        enforced="C-ECHO refused by status")
-    if reply.peer_aborted:
-        return d.result(Status.PASS, "the node aborted the association instead of answering C-ECHO",
-                        evidence=evidence, enforced="association aborted by the node")
-    return d.result(Status.ERROR, "no C-ECHO response (timeout or connection lost)",
-                    reason="no C-ECHO response", evidence=evidence)
+    return d.result(Status.PASS, f"C-ECHO refused with status 0x{reply.status:04X}", evidence=evidence,
+                    enforced="C-ECHO refused by status")

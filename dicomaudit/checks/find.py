@@ -21,8 +21,8 @@ from pynetdicom.sop_class import (
 )
 
 from dicomaudit.checks.base import ProbeContext, check
-from dicomaudit.checks.catalogue import get
-from dicomaudit.models import CheckResult, PhiFinding, Status
+from dicomaudit.checks.catalogue import CheckDefinition, get
+from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status
 from dicomaudit.net import association as net
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 
@@ -80,6 +80,7 @@ class QueryObservation:
     summary: str
     reply: net.FindReply | None = None
     enforced: str | None = None
+    code: ErrorReason | None = None  # why an "undecided" query decided nothing
 
     @property
     def matches(self) -> tuple[Dataset, ...]:
@@ -110,49 +111,53 @@ class QueryObservation:
                 "attributes_returned": self.attributes_returned(),
                 "elapsed_ms": round(self.reply.elapsed_ms, 1),
             }
-            if self.reply.peer_aborted:
-                d["response"]["aborted_by_node"] = self.reply.abort
+            if self.reply.abort is not None:
+                d["response"]["aborted_by_node"] = self.reply.abort.to_dict()
+            if self.reply.failure is not None:
+                d["response"]["undecided"] = self.reply.failure.to_evidence()
             if self.reply.stopped_reading:
                 d["response"]["note"] = "the node ignored C-CANCEL; the scanner aborted the association"
         return d
 
 
 def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
-    cap = ctx.settings.find_cap
-    with net.associate(ctx.target.host, ctx.target.port, calling_aet=ctx.settings.calling_aet,
-                       called_aet=ctx.called_aet, abstract_syntaxes=[query.model], timeout=ctx.settings.timeout,
-                       transport=ctx.transport, tls=ctx.settings.tls) as session:
+    with ctx.associate([query.model]) as session:
         attempt = session.attempt
         if attempt.outcome is not Outcome.ACCEPTED:
-            if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED, Outcome.CLOSED):
+            if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
                 rej = attempt.rejection
                 if rej is not None and rej.called_aet_unrecognised and not ctx.called_aet_known:
                     return QueryObservation(query, attempt, "undecided",
                                             f"the node rejected the placeholder called AE title "
-                                            f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET")
+                                            f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET",
+                                            code=ErrorReason.INCONCLUSIVE)
                 return QueryObservation(query, attempt, "refused", f"association {attempt.describe()}",
                                         enforced=ctx.refusal_control(attempt))
-            return QueryObservation(query, attempt, "undecided", f"association {attempt.describe()}")
+            return QueryObservation(query, attempt, "undecided", f"association {attempt.describe()}",
+                                    code=attempt.outcome.error_code)
         if not session.accepted(query.model):
             return QueryObservation(query, attempt, "refused",
                                     f"association accepted but {query.name} C-FIND was not offered",
                                     enforced="query SOP class refused for this AE")
-        reply = net.find(session, query.identifier(), query.model, cap=cap)
+        reply = net.find(session, query.identifier(), query.model, cap=ctx.settings.find_cap)
+    if reply.failure is not None:
+        # One malformed, mismatched, late or oversized response and nothing of
+        # the stream is evidence: no verdict rests on it, whatever came before.
+        return QueryObservation(query, attempt, "undecided", f"C-FIND {reply.failure.text}", reply,
+                                code=reply.failure.code)
+    if reply.abort is not None and not reply.matches:
+        return QueryObservation(query, attempt, "refused", "the node aborted the association instead of answering",
+                                reply, enforced="association aborted by the node")
     if reply.matches:
         more = " (cap reached, C-CANCEL sent)" if reply.cancelled else ""
         return QueryObservation(query, attempt, "matched", f"{len(reply.matches)} match(es) returned{more}", reply)
-    if reply.final_status is not None and reply.final_category == "Success":
+    if reply.final_category == "Success":
         return QueryObservation(query, attempt, "no_matches", "the query was answered, with no matches", reply)
-    if reply.final_status is not None:
-        status = net.describe_status(reply.final_status, "find")
-        return QueryObservation(query, attempt, "refused",
-                                f"C-FIND refused with status {status['code']} "
-                                f"({status.get('description', status['category'])})",
-                                reply, enforced="C-FIND refused by status")
-    if reply.peer_aborted:
-        return QueryObservation(query, attempt, "refused", "the node aborted the association instead of answering",
-                                reply, enforced="association aborted by the node")
-    return QueryObservation(query, attempt, "undecided", "no C-FIND response (timeout or connection lost)", reply)
+    status = net.describe_status(reply.final_status, "find")
+    return QueryObservation(query, attempt, "refused",
+                            f"C-FIND refused with status {status['code']} "
+                            f"({status.get('description', status['category'])})",
+                            reply, enforced="C-FIND refused by status")
 
 
 def observe_find(ctx: ProbeContext) -> tuple[QueryObservation, ...]:
@@ -169,14 +174,13 @@ def find_unauthenticated(ctx: ProbeContext) -> CheckResult:
     evidence = {"calling_aet": ctx.settings.calling_aet, "match_cap": ctx.settings.find_cap,
                 "queries": [o.to_evidence() for o in observations]}
     verdicts = Counter(o.verdict for o in observations)
-    if verdicts["matched"]:
+    if verdicts["matched"] and not _violations(observations):
         total = sum(len(o.matches) for o in observations)
         names = ", ".join(o.query.name for o in observations if o.verdict == "matched")
         return d.result(Status.FAIL, f"wildcard C-FIND from unregistered AE {ctx.settings.calling_aet!r} returned "
                         f"{total} match(es) ({names})", evidence=evidence)
-    if verdicts["undecided"]:
-        reasons = "; ".join(f"{o.query.name}: {o.summary}" for o in observations if o.verdict == "undecided")
-        return d.result(Status.ERROR, f"undecided: {reasons}", reason=reasons, evidence=evidence)
+    if (undecided := _undecided(d, observations, evidence)) is not None:
+        return undecided
     if verdicts["no_matches"]:
         return d.result(Status.INFO, "queries from an unregistered AE are answered, but returned no matches "
                         "(nothing leaked now; the node would answer once it holds data)", evidence=evidence)
@@ -184,6 +188,23 @@ def find_unauthenticated(ctx: ProbeContext) -> CheckResult:
     return d.result(Status.PASS, "every wildcard query was refused: " +
                     "; ".join(f"{o.query.name}: {o.summary}" for o in observations),
                     evidence=evidence, enforced=enforced or None)
+
+
+def _violations(observations: tuple[QueryObservation, ...]) -> list[QueryObservation]:
+    return [o for o in observations if o.code is ErrorReason.PROTOCOL_VIOLATION]
+
+
+def _undecided(d: CheckDefinition, observations: tuple[QueryObservation, ...],
+               evidence: dict[str, Any]) -> CheckResult | None:
+    """``error`` when a query decided nothing; a protocol violation in any query taints every verdict."""
+    undecided = [o for o in observations if o.verdict == "undecided"]
+    if not undecided:
+        return None
+    # The most telling reason first: a violation, then the rest in query order.
+    first = (_violations(observations) or undecided)[0]
+    reasons = "; ".join(f"{o.query.name}: {o.summary}" for o in undecided)
+    return d.result(Status.ERROR, f"undecided: {reasons}", reason=reasons, evidence=evidence,
+                    code=first.code or ErrorReason.PROTOCOL_VIOLATION)
 
 
 def _source(ctx: ProbeContext, obs: QueryObservation, index: int) -> str:
@@ -198,16 +219,20 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
     from dicomaudit.phi import PhiAnalysisError, analyze_dataset  # imported lazily: the heaviest module
     observations = observe_find(ctx)
     matched = [o for o in observations if o.verdict == "matched"]
-    if not matched:
-        if any(o.verdict == "undecided" for o in observations):
-            return d.result(Status.ERROR, "undecided: the C-FIND queries could not be completed (see "
-                            "find.unauthenticated)", reason="C-FIND undecided")
+    if not matched or _violations(observations):
+        if (undecided := _undecided(d, observations, {"see": "find.unauthenticated"})) is not None:
+            return undecided
         return d.result(Status.PASS, "no C-FIND matches were returned to an unregistered AE, so none carried "
                         "identifying data", evidence={"matches": 0})
     findings: list[PhiFinding] = []
     unreadable: list[str] = []
     for obs in matched:
         for i, ds in enumerate(obs.matches):
+            if ctx.budget.expired:
+                # Analysis is bounded by the target's deadline like the network steps.
+                return d.result(Status.ERROR, "undecided: the target's time budget ran out during PHI analysis",
+                                reason=ctx.budget.exhausted().text, code=ErrorReason.BUDGET_EXHAUSTED,
+                                evidence={"matches_analyzed": i, "findings_so_far": len(findings)})
             source = _source(ctx, obs, i)
             # The analyzer silences pydicom warnings with warnings.catch_warnings, which is
             # process-global state: targets are scanned in threads, so analyse one at a time.

@@ -21,7 +21,7 @@ from pynetdicom.sop_class import (
 )
 
 from dicomaudit.checks.association import verdict_for_refusal
-from dicomaudit.checks.base import ProbeContext, check
+from dicomaudit.checks.base import ProbeContext, check, undecided_operation
 from dicomaudit.checks.catalogue import get
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net import association as net
@@ -45,9 +45,7 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
     calling = ctx.settings.calling_aet
-    with net.associate(ctx.target.host, ctx.target.port, calling_aet=calling, called_aet=ctx.called_aet,
-                       abstract_syntaxes=STORAGE_CLASSES, timeout=ctx.settings.timeout,
-                       transport=ctx.transport, tls=ctx.settings.tls) as session:
+    with ctx.associate(STORAGE_CLASSES) as session:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
         if attempt.outcome is not Outcome.ACCEPTED:
@@ -76,6 +74,10 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
     uids = {"patient_id": str(ds.PatientID), "study_instance_uid": str(ds.StudyInstanceUID),
             "series_instance_uid": str(ds.SeriesInstanceUID), "sop_instance_uid": str(ds.SOPInstanceUID)}
     evidence["c_store"] = reply.to_evidence()
+    if reply.failure is not None:
+        return undecided_operation(d, f"C-STORE (the synthetic object {uids['sop_instance_uid']} may have been "
+                                   "stored)", reply.failure,
+                                   {**evidence, "object_stored": "unknown", "stored_object": uids})
     if reply.status is not None and reply.category in ("Success", "Warning"):
         return d.result(Status.FAIL, f"a synthetic object was stored by unregistered AE {calling!r} "
                         f"(status 0x{reply.status:04X}); delete it: SOP Instance UID {uids['sop_instance_uid']}",
@@ -83,9 +85,5 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
     if reply.status is not None:
         return d.result(Status.PASS, f"storage negotiated, but C-STORE refused with status 0x{reply.status:04X}",
                         evidence={**evidence, "object_stored": False}, enforced="C-STORE refused by status")
-    if reply.peer_aborted:
-        return d.result(Status.PASS, "the node aborted the association instead of storing",
-                        evidence={**evidence, "object_stored": False}, enforced="association aborted by the node")
-    return d.result(Status.ERROR, "no C-STORE response (timeout or connection lost); the object may or may not "
-                    f"have been stored: SOP Instance UID {uids['sop_instance_uid']}",
-                    reason="no C-STORE response", evidence={**evidence, "stored_object": uids})
+    return d.result(Status.PASS, "the node aborted the association instead of storing",
+                    evidence={**evidence, "object_stored": False}, enforced="association aborted by the node")

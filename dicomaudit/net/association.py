@@ -1,35 +1,78 @@
-"""Associations and DIMSE operations through pynetdicom, observed closely.
+"""Associations and DIMSE operations against a node the scanner does not trust.
 
-pynetdicom's ``associate()`` always returns an :class:`Association`; we branch
-on ``is_established`` / ``is_rejected`` / ``is_aborted`` and, because
-``is_aborted`` covers both an A-ABORT sent by the node and a connection that
-failed or closed, we also listen to the association's events (connection
-opened, PDUs received) to say which it was.
+One way to associate for every check: :func:`associate` opens a connection
+(plaintext or TLS) under the target's :class:`~dicomaudit.net.wire.Budget`,
+sends an A-ASSOCIATE-RQ, and decodes the answer strictly
+(:mod:`dicomaudit.net.pdu`); the operations (:func:`echo`, :func:`find`,
+:func:`store`) send requests encoded by pynetdicom and accept only responses
+that :mod:`dicomaudit.net.dimse` validates.
+
+Every operation returns a reply with exactly one of: a status (the node
+answered well-formedly), an ``abort`` (the node sent a well-formed A-ABORT,
+a refusal), or a ``failure`` (a :class:`~dicomaudit.net.wire.PeerError`:
+nothing was decided, and its ``code`` says why).  No thread is started; the
+association is released (or aborted, after a failure) before the context
+manager exits, and the socket is always closed.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
-from pynetdicom import AE, Association, evt
-from pynetdicom.pdu import A_ABORT_RQ, A_ASSOCIATE_RJ
 from pynetdicom import status as status_tables
 from pynetdicom.status import code_to_category
 
-from dicomaudit.net.identity import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from dicomaudit.net.outcome import Abort, AssociationAttempt, Outcome, Rejection
-from dicomaudit.net.service import classify_os_error
-from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net import dimse
+from dicomaudit.net.outcome import Abort, AssociationAttempt, Outcome, Rejection, TlsInfo
+from dicomaudit.net.pdu import (
+    MAX_ASSOCIATION_PDU,
+    MAX_PDU,
+    RESULT_TEXT,
+    Acceptance,
+    ContextResult,
+    Proposal,
+    decode_abort,
+    decode_ac,
+    decode_p_data,
+    decode_rj,
+    encode_abort,
+    encode_p_data,
+    encode_release_rq,
+)
+from dicomaudit.net.tls import TlsSettings, describe_certificate
+from dicomaudit.net.wire import (
+    A_ABORT,
+    A_ASSOCIATE_AC,
+    A_ASSOCIATE_RJ,
+    A_RELEASE_RP,
+    A_RELEASE_RQ,
+    P_DATA_TF,
+    Budget,
+    BudgetExhausted,
+    ConnectionLost,
+    NotAPdu,
+    PeerClosed,
+    PeerError,
+    PeerStream,
+    PeerTimeout,
+    ProtocolViolation,
+    TlsFailure,
+    hex_evidence,
+    looks_like_tls,
+)
 
 LOGGER = logging.getLogger(__name__)
+
+#: Waiting for A-RELEASE-RP never takes longer than this (or the step timeout).
+RELEASE_WAIT = 2.0
 
 
 def quiet_pynetdicom(level: int = logging.CRITICAL) -> None:
@@ -62,26 +105,30 @@ def describe_status(code: int | None, service: str = "verification") -> dict[str
     return d
 
 
-@dataclass
-class _Recorder:
-    """Collects what the association's events showed."""
+class PeerAborted(Exception):
+    """The node sent a well-formed A-ABORT during an operation."""
 
-    connected: bool = False
-    abort_pdu: A_ABORT_RQ | None = None
-    reject_pdu: A_ASSOCIATE_RJ | None = None
+    def __init__(self, abort: Abort) -> None:
+        super().__init__(abort.text)
+        self.abort = abort
 
-    def handlers(self) -> list[tuple[Any, Any]]:
-        return [(evt.EVT_CONN_OPEN, self._on_open), (evt.EVT_PDU_RECV, self._on_pdu)]
 
-    def _on_open(self, event: Any) -> None:
-        self.connected = True
-
-    def _on_pdu(self, event: Any) -> None:
-        pdu = event.pdu
-        if isinstance(pdu, A_ABORT_RQ):
-            self.abort_pdu = pdu
-        elif isinstance(pdu, A_ASSOCIATE_RJ):
-            self.reject_pdu = pdu
+def _outcome_of(error: PeerError) -> Outcome:
+    if isinstance(error, ProtocolViolation):
+        return Outcome.PROTOCOL_VIOLATION
+    if isinstance(error, PeerTimeout):
+        return Outcome.TIMEOUT
+    if isinstance(error, BudgetExhausted):
+        return Outcome.BUDGET_EXHAUSTED
+    if isinstance(error, TlsFailure):
+        return Outcome.TLS_FAILED
+    if isinstance(error, ConnectionLost):
+        if error.refused:
+            return Outcome.REFUSED
+        if error.unreachable:
+            return Outcome.UNREACHABLE
+        return Outcome.CLOSED
+    return Outcome.PROTOCOL_VIOLATION
 
 
 @dataclass
@@ -89,190 +136,325 @@ class Session:
     """An association attempt and, if accepted, the live association."""
 
     attempt: AssociationAttempt
-    assoc: Association | None
-    recorder: _Recorder
+    budget: Budget
+    stream: PeerStream | None = None
+    acceptance: Acceptance | None = None
+    broken: bool = False  # an operation failed or was aborted: no further request on this association
+    ended: bool = False  # A-ABORT sent or received, or released: nothing more to send
+    release_note: str | None = None
+    _message_id: int = 0
+    _pdvs: deque[Any] = field(default_factory=deque)
+
+    @property
+    def established(self) -> bool:
+        return self.stream is not None and self.acceptance is not None and not self.broken
+
+    def context(self, abstract_syntax: str) -> ContextResult | None:
+        return self.acceptance.context_for(abstract_syntax) if self.acceptance else None
 
     def accepted(self, abstract_syntax: str) -> bool:
-        return self.assoc is not None and any(
-            c.abstract_syntax == abstract_syntax for c in self.assoc.accepted_contexts
-        )
+        return self.context(abstract_syntax) is not None
 
-    def peer_aborted(self) -> bool:
-        return self.recorder.abort_pdu is not None
+    def next_message_id(self) -> int:
+        self._message_id = self._message_id % 0xFFFF + 1
+        return self._message_id
 
-    def abort_info(self) -> dict[str, Any] | None:
-        if self.recorder.abort_pdu is None:
-            return None
-        pdu = self.recorder.abort_pdu
-        return Abort(pdu.source, pdu.reason_diagnostic).to_dict()
+    # -- sending -----------------------------------------------------------------
+    def send_message(self, context: ContextResult, command: bytes, data_set: bytes | None = None) -> None:
+        assert self.stream is not None and self.acceptance is not None
+        for pdu in encode_p_data(context.context_id, True, command, self.acceptance.max_pdu):
+            self.stream.send(pdu, "sending a DIMSE request")
+        if data_set is not None:
+            for pdu in encode_p_data(context.context_id, False, data_set, self.acceptance.max_pdu):
+                self.stream.send(pdu, "sending a data set")
 
+    # -- receiving ---------------------------------------------------------------
+    def _next_pdv(self) -> Any:
+        assert self.stream is not None
+        while not self._pdvs:
+            pdu = self.stream.read_pdu(MAX_PDU, "waiting for a DIMSE response")
+            if pdu.type == P_DATA_TF:
+                self._pdvs.extend(decode_p_data(pdu))
+            elif pdu.type == A_ABORT:
+                fields = decode_abort(pdu)
+                raise PeerAborted(Abort(fields.source, fields.reason))
+            else:
+                raise ProtocolViolation(f"{pdu.name} received while waiting for a DIMSE response", pdu.raw)
+        return self._pdvs.popleft()
 
-def _make_ae(calling_aet: str, timeout: float) -> AE:
-    ae = AE(ae_title=calling_aet)
-    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
-    ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
-    ae.acse_timeout = timeout
-    ae.dimse_timeout = timeout
-    ae.network_timeout = timeout
-    ae.connection_timeout = timeout
-    return ae
+    def read_response(self, context: ContextResult, *, service: str, message_id: int, sop_class: str | None,
+                      cancelled: bool = False) -> dimse.Response:
+        """Reassemble and judge the next response on ``context`` (PS3.8 Annex E.2)."""
+        command = bytearray()
+        data: bytearray | None = None
+        parsed: Dataset | None = None
+        size = 0
+        while True:
+            pdv = self._next_pdv()
+            if pdv.context_id != context.context_id:
+                raise ProtocolViolation(f"response fragment on presentation context {pdv.context_id}; the request "
+                                        f"used {context.context_id}", pdv.fragment)
+            size += len(pdv.fragment)
+            if size > dimse.MAX_MESSAGE_BYTES:
+                raise dimse.MessageTooLarge(dimse.MAX_MESSAGE_BYTES)
+            if pdv.is_command:
+                if parsed is not None:
+                    raise ProtocolViolation("command fragment after the command set was complete", pdv.fragment)
+                command += pdv.fragment
+                if len(command) > dimse.MAX_COMMAND_BYTES:
+                    raise ProtocolViolation(f"command set larger than {dimse.MAX_COMMAND_BYTES} bytes",
+                                            bytes(command))
+                if pdv.is_last:
+                    parsed = dimse.decode_command(bytes(command))
+                    if not dimse.announces_data_set(parsed, bytes(command)):
+                        return dimse.judge_response(parsed, bytes(command), None, service=service,
+                                                    message_id=message_id, sop_class=sop_class, cancelled=cancelled)
+                    data = bytearray()
+            else:
+                if parsed is None or data is None:
+                    raise ProtocolViolation("data set fragment before the command set", pdv.fragment)
+                data += pdv.fragment
+                if pdv.is_last:
+                    return dimse.judge_response(parsed, bytes(command), bytes(data), service=service,
+                                                message_id=message_id, sop_class=sop_class, cancelled=cancelled)
 
+    # -- ending ------------------------------------------------------------------
+    def abort(self) -> None:
+        """A-ABORT (PS3.8 7.3.1), once; never raises."""
+        if self.stream is not None and not self.ended:
+            try:
+                self.stream.send(encode_abort(), "sending A-ABORT")
+            except PeerError:
+                pass
+        self.broken = self.ended = True
 
-def _attempt_from(assoc: Association, rec: _Recorder, calling: str, called: str, transport: str,
-                  started: float, timeout: float, host: str, port: int) -> AssociationAttempt:
-    elapsed = (time.monotonic() - started) * 1000
-    base = {"calling_aet": calling, "called_aet": called, "transport": transport, "elapsed_ms": elapsed}
-    if assoc.is_established:
-        acc = assoc.acceptor
-        return AssociationAttempt(
-            outcome=Outcome.ACCEPTED,
-            accepted_contexts=tuple(sop_name(c.abstract_syntax) for c in assoc.accepted_contexts),
-            rejected_contexts=tuple(
-                (sop_name(c.abstract_syntax), c.status) for c in assoc.rejected_contexts
-            ),
-            peer_implementation_class_uid=str(acc.implementation_class_uid) if acc.implementation_class_uid else None,
-            peer_implementation_version_name=acc.implementation_version_name,
-            peer_max_pdu=acc.maximum_length,
-            **base,
-        )
-    prim = assoc.acceptor.primitive
-    if prim is not None and prim.result == 0:
-        # A-ASSOCIATE-AC with every presentation context rejected: pynetdicom
-        # then aborts (nothing can be exchanged), but the node did accept.
-        return AssociationAttempt(
-            outcome=Outcome.ACCEPTED,
-            rejected_contexts=tuple((sop_name(c.abstract_syntax), c.status) for c in assoc.rejected_contexts),
-            detail="no presentation context accepted; the scanner aborted the empty association",
-            **base,
-        )
-    if assoc.is_rejected:
-        prim = assoc.acceptor.primitive
-        return AssociationAttempt(
-            outcome=Outcome.REJECTED,
-            rejection=Rejection(int(prim.result), int(prim.result_source), int(prim.diagnostic)),
-            **base,
-        )
-    if rec.reject_pdu is not None:
-        # The node sent A-ASSOCIATE-RJ and closed at once; pynetdicom may see the close first.
-        rj = rec.reject_pdu
-        return AssociationAttempt(outcome=Outcome.REJECTED,
-                                  rejection=Rejection(rj.result, rj.source, rj.reason_diagnostic), **base)
-    if rec.abort_pdu is not None:
-        return AssociationAttempt(
-            outcome=Outcome.ABORTED, abort=Abort(rec.abort_pdu.source, rec.abort_pdu.reason_diagnostic), **base
-        )
-    if not rec.connected:
-        # pynetdicom swallows the socket error; reproduce it to name it.
+    def release(self) -> None:
+        """A-RELEASE-RQ and a short, bounded wait for the RP (PS3.8 7.2); abort if it does not come."""
+        assert self.stream is not None
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                detail = "connection failed during set-up (TLS handshake or reset)"
-                outcome = Outcome.CLOSED
-        except (OSError, TimeoutError) as exc:
-            outcome, detail = classify_os_error(exc)
-        return AssociationAttempt(outcome=outcome, detail=detail, **base)
-    if elapsed >= timeout * 1000 * 0.95:
-        return AssociationAttempt(outcome=Outcome.TIMEOUT, detail=f"no answer within {timeout:g} s", **base)
-    return AssociationAttempt(outcome=Outcome.CLOSED, detail="connection closed by the node without a DICOM answer",
-                              **base)
+            self.stream.send(encode_release_rq(), "sending A-RELEASE-RQ")
+            until_step = min(self.budget.step, RELEASE_WAIT)
+            saved, self.budget.step = self.budget.step, until_step
+            try:
+                pdu = self.stream.read_pdu(MAX_ASSOCIATION_PDU, "waiting for A-RELEASE-RP")
+            finally:
+                self.budget.step = saved
+            if pdu.type != A_RELEASE_RP:
+                self.release_note = f"{pdu.name} in reply to A-RELEASE-RQ; the scanner aborted"
+                self.abort()
+            self.ended = True
+        except PeerError as exc:
+            self.release_note = f"no A-RELEASE-RP ({exc.text}); the scanner aborted"
+            self.abort()
+
+
+def _tls_info(stream: PeerStream, settings: TlsSettings) -> TlsInfo | None:
+    if stream.handshake is None:
+        return None
+    version, cipher, der = stream.handshake
+    return TlsInfo(handshake=True, version=version, cipher=cipher,
+                   client_certificate_sent=settings.has_client_certificate,
+                   peer_certificate=describe_certificate(der) if der else {})
+
+
+def client_certificate_required(alert: str, sent_cert: bool) -> bool | None:
+    """Whether a TLS failure shows that the node wants a client certificate (PS3.15 B.1)."""
+    if "CERTIFICATE_REQUIRED" in alert:  # TLS 1.3 alert 116, after the handshake
+        return True
+    if not sent_cert and ("HANDSHAKE_FAILURE" in alert or "PEER_DID_NOT_RETURN_A_CERTIFICATE" in alert):
+        # OpenSSL servers answer a missing certificate with handshake_failure in TLS 1.2.
+        return True
+    return None
+
+
+def _outcome_for(exc: PeerError, transport: str) -> tuple[Outcome, str]:
+    """The outcome and the wording for an association request that ended in ``exc``."""
+    if isinstance(exc, NotAPdu):
+        if exc.raw and looks_like_tls(exc.raw) and transport == "plaintext":
+            return Outcome.TLS, "TLS record in reply to a plaintext A-ASSOCIATE-RQ"
+        return Outcome.NOT_DICOM, exc.text
+    if isinstance(exc, PeerClosed) and exc.received:
+        if looks_like_tls(exc.received) and transport == "plaintext":
+            return Outcome.TLS, "TLS record in reply to a plaintext A-ASSOCIATE-RQ"
+        return Outcome.NOT_DICOM, f"{len(exc.received)} byte(s) that are not a DICOM PDU, then the connection closed"
+    if isinstance(exc, PeerClosed):
+        return Outcome.CLOSED, "connection closed by the node without a DICOM answer"
+    if isinstance(exc, ProtocolViolation) and exc.text.startswith("protocol violation: no TLS handshake"):
+        return Outcome.NOT_DICOM, exc.text.removeprefix("protocol violation: ")
+    return _outcome_of(exc), exc.text
+
+
+def _request(host: str, port: int, proposal: Proposal, budget: Budget, transport: str,
+             tls: TlsSettings | None) -> tuple[AssociationAttempt, PeerStream | None, Acceptance | None]:
+    """One association request; the stream is returned open only when the association was accepted."""
+    started = time.monotonic()
+    settings = tls or TlsSettings()
+
+    def attempt(outcome: Outcome, stream: PeerStream | None = None, **kw: Any) -> AssociationAttempt:
+        info = kw.pop("tls", None) or (_tls_info(stream, settings) if stream is not None else None)
+        return AssociationAttempt(outcome=outcome, calling_aet=proposal.calling_aet, called_aet=proposal.called_aet,
+                                  transport=transport, elapsed_ms=(time.monotonic() - started) * 1000, tls=info, **kw)
+
+    stream: PeerStream | None = None
+    try:
+        stream = PeerStream.connect(host, port, budget)
+        if transport == "tls":
+            stream.start_tls(settings.client_context(), host if settings.verify_server else None)
+        try:
+            stream.send(proposal.encode(), "sending A-ASSOCIATE-RQ")
+        except (TlsFailure, ConnectionLost):
+            if transport != "tls":
+                raise
+            # TLS 1.3: a node that wants a client certificate says so after the
+            # handshake, and closes; its alert can still be read behind the failed write.
+        pdu = stream.read_pdu(MAX_ASSOCIATION_PDU, "waiting for the association answer")
+        if pdu.type == A_ASSOCIATE_AC:
+            acc = decode_ac(pdu, proposal)
+            result = attempt(
+                Outcome.ACCEPTED, stream,
+                accepted_contexts=tuple(sop_name(c.abstract_syntax) for c in acc.accepted),
+                rejected_contexts=tuple((sop_name(c.abstract_syntax), RESULT_TEXT[c.result])
+                                        for c in acc.contexts if not c.accepted),
+                peer_implementation_class_uid=acc.implementation_class_uid,
+                peer_implementation_version_name=acc.implementation_version_name,
+                peer_max_pdu=acc.max_pdu,
+            )
+            return result, stream, acc
+        if pdu.type == A_ASSOCIATE_RJ:
+            rj = decode_rj(pdu)
+            result = attempt(Outcome.REJECTED, stream, rejection=Rejection(rj.result, rj.source, rj.reason))
+        elif pdu.type == A_ABORT:
+            ab = decode_abort(pdu)
+            result = attempt(Outcome.ABORTED, stream, abort=Abort(ab.source, ab.reason))
+        else:
+            raise ProtocolViolation(f"{pdu.name} in reply to A-ASSOCIATE-RQ", pdu.raw)
+    except PeerError as exc:
+        outcome, detail = _outcome_for(exc, transport)
+        info = None
+        if isinstance(exc, TlsFailure):
+            base = _tls_info(stream, settings) if stream is not None and exc.after_handshake else None
+            info = TlsInfo(handshake=exc.after_handshake, version=base.version if base else None,
+                           cipher=base.cipher if base else None,
+                           client_certificate_sent=settings.has_client_certificate,
+                           peer_certificate=base.peer_certificate if base else {}, error=exc.alert,
+                           client_certificate_required=client_certificate_required(
+                               exc.alert, settings.has_client_certificate))
+        result = attempt(outcome, stream, detail=detail, raw=hex_evidence(exc.raw) if exc.raw else None, tls=info)
+    except BaseException:  # e.g. a client certificate that does not load: the scanner's guard reports it
+        if stream is not None:
+            stream.close()
+        raise
+    if stream is not None:
+        stream.close()
+    return result, None, None
 
 
 @contextmanager
-def associate(
-    host: str,
-    port: int,
-    *,
-    calling_aet: str,
-    called_aet: str,
-    abstract_syntaxes: Sequence[str],
-    timeout: float,
-    transport: str = "plaintext",
-    tls: TlsSettings | None = None,
-) -> Iterator[Session]:
-    """Request an association; yield a :class:`Session`; always release or abort on exit."""
-    ae = _make_ae(calling_aet, timeout)
-    for uid in abstract_syntaxes:
-        ae.add_requested_context(uid)
-    tls_args = None
-    if transport == "tls":
-        tls_args = ((tls or TlsSettings()).client_context(), host)
-    # A close without any PDU is the one outcome a transient glitch can fake; a
-    # verdict rests on it only if it happens twice.
+def associate(host: str, port: int, *, calling_aet: str, called_aet: str, abstract_syntaxes: Sequence[str],
+              budget: Budget, transport: str = "plaintext", tls: TlsSettings | None = None) -> Iterator[Session]:
+    """Request an association; yield a :class:`Session`; release (or abort) and close on exit."""
+    proposal = Proposal.for_syntaxes(calling_aet, called_aet, abstract_syntaxes)
+    # A close without any PDU is the one outcome a transient glitch can fake;
+    # it is tried once more before it is reported.
     for try_no in range(2):
         if try_no:
             time.sleep(0.2)
-        rec = _Recorder()
-        started = time.monotonic()
-        assoc = ae.associate(host, port, ae_title=called_aet, evt_handlers=rec.handlers(), tls_args=tls_args)
-        attempt = _attempt_from(assoc, rec, calling_aet, called_aet, transport, started, timeout, host, port)
-        if not (attempt.outcome is Outcome.CLOSED and rec.connected):
+        attempt, stream, acceptance = _request(host, port, proposal, budget, transport, tls)
+        if not (attempt.outcome is Outcome.CLOSED and attempt.detail and "without a DICOM answer" in attempt.detail
+                and not budget.expired):
             break
-    session = Session(attempt=attempt, assoc=assoc if assoc.is_established else None, recorder=rec)
+    session = Session(attempt=attempt, budget=budget, stream=stream, acceptance=acceptance)
     try:
         yield session
     finally:
-        if assoc.is_established:
-            assoc.release()
-            if assoc.is_established:  # pragma: no cover - release timed out
-                assoc.abort()
-        ae.shutdown()
+        if session.stream is not None:
+            if not session.broken:
+                session.release()
+            session.abort()  # no-op once released or aborted
+            session.stream.close()
 
 
+# -- operations -------------------------------------------------------------------
 @dataclass(frozen=True)
 class DimseReply:
-    """The outcome of one DIMSE request: a status or why there was none."""
+    """One DIMSE request's outcome: a status, the node's A-ABORT, or why neither."""
 
-    status: int | None
-    elapsed_ms: float
     service: str
-    peer_aborted: bool = False
-    abort: dict[str, Any] | None = None
+    elapsed_ms: float
+    status: int | None = None
+    abort: Abort | None = None
+    failure: PeerError | None = None
+    error_comment: str | None = None
 
     @property
     def category(self) -> str:
         return code_to_category(self.status) if self.status is not None else "no response"
 
     def to_evidence(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"status": describe_status(self.status, self.service),
-                             "elapsed_ms": round(self.elapsed_ms, 1)}
-        if self.peer_aborted:
-            d["aborted_by_node"] = self.abort or True
+        d: dict[str, Any] = {"elapsed_ms": round(self.elapsed_ms, 1)}
+        if self.status is not None:
+            d["status"] = describe_status(self.status, self.service)
+        if self.error_comment:
+            d["error_comment"] = self.error_comment
+        if self.abort is not None:
+            d["aborted_by_node"] = self.abort.to_dict()
+        if self.failure is not None:
+            d["undecided"] = self.failure.to_evidence()
         return d
 
 
-def _status_of(ds: Dataset | None) -> int | None:
-    if ds is None or "Status" not in ds:
-        return None
-    return int(ds.Status)
+def _fail(session: Session, exc: PeerError | PeerAborted) -> tuple[Abort | None, PeerError | None]:
+    if isinstance(exc, PeerAborted):
+        session.broken = session.ended = True  # the node ended it; nothing to send back (PS3.8 7.3.2)
+        return exc.abort, None
+    session.abort()
+    return None, exc
 
 
-def echo(session: Session) -> DimseReply:
-    assert session.assoc is not None
+def _simple_operation(session: Session, abstract_syntax: str, service: str, command: bytes,
+                      data_set: bytes | None, message_id: int) -> DimseReply:
+    context = session.context(abstract_syntax)
+    assert context is not None and session.stream is not None
     started = time.monotonic()
-    rsp = session.assoc.send_c_echo()
-    return DimseReply(status=_status_of(rsp), elapsed_ms=(time.monotonic() - started) * 1000, service="verification",
-                      peer_aborted=session.peer_aborted(), abort=session.abort_info())
+    try:
+        session.send_message(context, command, data_set)
+        rsp = session.read_response(context, service=service, message_id=message_id, sop_class=abstract_syntax)
+    except (PeerError, PeerAborted) as exc:
+        abort, failure = _fail(session, exc)
+        return DimseReply(service, (time.monotonic() - started) * 1000, abort=abort, failure=failure)
+    return DimseReply(service, (time.monotonic() - started) * 1000, status=rsp.status,
+                      error_comment=rsp.error_comment)
+
+
+def echo(session: Session, sop_class: str) -> DimseReply:
+    """C-ECHO (PS3.7 9.1.5) on the accepted context of ``sop_class``."""
+    msg_id = session.next_message_id()
+    return _simple_operation(session, sop_class, "verification", dimse.echo_rq(msg_id, sop_class), None, msg_id)
 
 
 def store(session: Session, dataset: Dataset) -> DimseReply:
-    assert session.assoc is not None
-    started = time.monotonic()
-    rsp = session.assoc.send_c_store(dataset)
-    return DimseReply(status=_status_of(rsp), elapsed_ms=(time.monotonic() - started) * 1000, service="store",
-                      peer_aborted=session.peer_aborted(), abort=session.abort_info())
+    """C-STORE (PS3.7 9.1.1) of ``dataset`` in the transfer syntax the node accepted."""
+    sop_class = str(dataset.SOPClassUID)
+    context = session.context(sop_class)
+    assert context is not None and context.transfer_syntax is not None
+    msg_id = session.next_message_id()
+    command = dimse.store_rq(msg_id, sop_class, str(dataset.SOPInstanceUID))
+    return _simple_operation(session, sop_class, "store", command,
+                             dimse.encode_dataset(dataset, context.transfer_syntax), msg_id)
 
 
 @dataclass(frozen=True)
 class FindReply:
-    """What a C-FIND returned, capped: matches read, statuses, whether we cancelled."""
+    """What a C-FIND returned, capped: matches kept, responses counted, how it ended."""
 
     matches: tuple[Dataset, ...]
     final_status: int | None
     cancelled: bool
     responses_read: int
     elapsed_ms: float
-    peer_aborted: bool = False
-    abort: dict[str, Any] | None = None
-    stopped_reading: bool = False  # the node ignored C-CANCEL and we aborted
+    abort: Abort | None = None
+    failure: PeerError | None = None
+    stopped_reading: bool = False  # the node ignored C-CANCEL and the scanner aborted
 
     @property
     def final_category(self) -> str:
@@ -280,43 +462,49 @@ class FindReply:
 
 
 def find(session: Session, identifier: Dataset, model: str, *, cap: int, drain_limit: int = 100) -> FindReply:
-    """Send a C-FIND, keep at most ``cap`` matches, then C-CANCEL (PS3.7 9.3.2.3).
+    """Send a C-FIND, keep at most ``cap`` matches, then C-CANCEL (PS3.4 C.4.1.2.3, PS3.7 9.3.2.3).
 
-    After the cancel, at most ``drain_limit`` further responses are read; a
-    node that keeps streaming past that gets an A-ABORT, so the scanner never
-    reads an archive's worth of data.
+    Every response counts towards the cap, whatever it holds.  After the
+    cancel, at most ``drain_limit`` further responses are read; a node that
+    keeps streaming past that gets an A-ABORT.  Each identifier is decoded
+    strictly (:func:`~dicomaudit.net.dimse.decode_identifier`): one that does
+    not decode ends the query as a protocol violation.
     """
-    assert session.assoc is not None
-    assoc = session.assoc
+    context = session.context(model)
+    assert context is not None and context.transfer_syntax is not None
     started = time.monotonic()
     matches: list[Dataset] = []
-    cancelled = False
+    cancelled = stopped = False
     final: int | None = None
     read = 0
-    stopped = False
-    msg_id = 1
-    context_id = next(c.context_id for c in assoc.accepted_contexts if c.abstract_syntax == model)
-    for status, ident in assoc.send_c_find(identifier, model, msg_id=msg_id):
-        code = _status_of(status)
-        if code is None:
-            break  # timeout, abort or invalid response: pynetdicom yields an empty Dataset
-        read += 1
-        if code in (0xFF00, 0xFF01):
-            if not cancelled:
-                if ident is not None:
-                    matches.append(ident)
-                if len(matches) >= cap:
-                    assoc.send_c_cancel(msg_id, context_id)
-                    cancelled = True
-            elif read > cap + drain_limit:
-                assoc.abort()
+    msg_id = session.next_message_id()
+
+    def reply(**kw: Any) -> FindReply:
+        return FindReply(matches=tuple(matches), final_status=final, cancelled=cancelled, responses_read=read,
+                         elapsed_ms=(time.monotonic() - started) * 1000, stopped_reading=stopped, **kw)
+
+    try:
+        session.send_message(context, dimse.find_rq(msg_id, model),
+                             dimse.encode_dataset(identifier, context.transfer_syntax))
+        while True:
+            rsp = session.read_response(context, service="find", message_id=msg_id, sop_class=model,
+                                        cancelled=cancelled)
+            read += 1
+            if rsp.category != "Pending":
+                final = rsp.status
+                break
+            assert rsp.data_set is not None
+            ident = dimse.decode_identifier(rsp.data_set, context.transfer_syntax)
+            if len(matches) < cap:
+                matches.append(ident)
+            if read >= cap and not cancelled:
+                session.send_message(context, dimse.cancel_rq(msg_id))
+                cancelled = True
+            elif cancelled and read >= cap + drain_limit:
+                session.abort()
                 stopped = True
                 break
-            continue
-        final = code
-        break
-    return FindReply(
-        matches=tuple(matches), final_status=final, cancelled=cancelled, responses_read=read,
-        elapsed_ms=(time.monotonic() - started) * 1000, peer_aborted=session.peer_aborted(),
-        abort=session.abort_info(), stopped_reading=stopped,
-    )
+    except (PeerError, PeerAborted) as exc:
+        abort, failure = _fail(session, exc)
+        return reply(abort=abort, failure=failure)
+    return reply()

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dicomaudit.models import freeze, thaw
+from dicomaudit.models import ErrorReason, freeze, thaw
 
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_ASSOCIATE
@@ -48,10 +48,31 @@ class Outcome(enum.StrEnum):
     TLS = "tls"  # the port answered a plaintext request with TLS
     TLS_FAILED = "tls_failed"  # TLS handshake or session refused us (e.g. client certificate required)
     NOT_DICOM = "not_dicom"  # something answered, but not with a DICOM PDU
+    PROTOCOL_VIOLATION = "protocol_violation"  # a DICOM PDU came back, but malformed or mismatched
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the target's time or byte budget ran out first
 
     @property
     def speaks_dicom(self) -> bool:
+        """A well-formed association answer: the only outcomes a verdict may rest on."""
         return self in (Outcome.ACCEPTED, Outcome.REJECTED, Outcome.ABORTED)
+
+    @property
+    def error_code(self) -> ErrorReason | None:
+        """Why this outcome decides nothing (``None`` for a well-formed answer)."""
+        return _OUTCOME_CODES.get(self)
+
+
+_OUTCOME_CODES = {
+    Outcome.CLOSED: ErrorReason.CONNECTIVITY,
+    Outcome.REFUSED: ErrorReason.CONNECTIVITY,
+    Outcome.UNREACHABLE: ErrorReason.CONNECTIVITY,
+    Outcome.TIMEOUT: ErrorReason.TIMEOUT,
+    Outcome.TLS: ErrorReason.TLS,
+    Outcome.TLS_FAILED: ErrorReason.TLS,
+    Outcome.NOT_DICOM: ErrorReason.PROTOCOL_VIOLATION,
+    Outcome.PROTOCOL_VIOLATION: ErrorReason.PROTOCOL_VIOLATION,
+    Outcome.BUDGET_EXHAUSTED: ErrorReason.BUDGET_EXHAUSTED,
+}
 
 
 # (source, reason) -> the access control a rejection shows (PS3.8 Table 9-21).
@@ -188,6 +209,7 @@ class AssociationAttempt:
     peer_max_pdu: int | None = None
     tls: TlsInfo | None = None
     detail: str | None = None  # human-readable extra (error text, first bytes of a non-DICOM answer)
+    raw: str | None = None  # hex of the first bytes of a malformed or non-DICOM answer
 
     @property
     def enforced_control(self) -> str | None:
@@ -236,4 +258,8 @@ class AssociationAttempt:
             d["tls"] = self.tls.to_dict()
         if self.detail:
             d["detail"] = self.detail
+        if self.raw:
+            d["first_bytes"] = self.raw
+        if self.outcome.error_code is not None:
+            d["reason_code"] = self.outcome.error_code.value
         return d

@@ -16,10 +16,24 @@ import pytest
 
 from dicomaudit.lab import LabPACS
 from dicomaudit.net.outcome import Outcome
-from dicomaudit.net.service import observe_service, probe_plaintext
+from dicomaudit.models import ErrorReason
+from dicomaudit.net import service
 from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net.wire import Budget
 
 TIMEOUT = 2.0
+
+
+def _budget() -> Budget:
+    return Budget.start(step=TIMEOUT, total=12 * TIMEOUT, byte_allowance=16 * 1024 * 1024)
+
+
+def observe_service(host: str, port: int, calling: str, called: str, timeout: float, tls: TlsSettings):
+    return service.observe_service(host, port, calling, called, _budget(), tls)
+
+
+def probe_plaintext(host: str, port: int, calling: str, called: str, timeout: float):
+    return service.probe(host, port, calling, called, _budget(), "plaintext")
 
 
 class _TcpServer:
@@ -112,8 +126,11 @@ def test_closed_port_is_unreachable() -> None:
     assert obs.plaintext.outcome is Outcome.REFUSED
 
 
-def test_tls_server_that_is_not_dicom_is_detected_as_tls(tcp_server, tmp_path: Path) -> None:
-    """Given a TLS server speaking something else, then the probe sees TLS and no DICOM."""
+def test_tls_server_that_is_not_dicom_is_not_a_dicom_service(tcp_server, tmp_path: Path) -> None:
+    """Given a TLS server speaking something else, then the probe sees the TLS handshake but no DICOM.
+
+    Nothing may be built on it: the checks must not treat it as a TLS DICOM port.
+    """
     from dicomaudit.lab.tls import generate_tls_files
 
     files = generate_tls_files(tmp_path)
@@ -129,7 +146,8 @@ def test_tls_server_that_is_not_dicom_is_detected_as_tls(tcp_server, tmp_path: P
 
     server = tcp_server(tls_http)
     obs = observe_service("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", TIMEOUT, TlsSettings())
-    assert obs.transport == "tls"
+    assert obs.transport is None
+    assert obs.error_code is ErrorReason.PROTOCOL_VIOLATION
     assert obs.tls is not None and obs.tls.tls.handshake
     assert obs.tls.outcome is Outcome.NOT_DICOM
 

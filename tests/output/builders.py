@@ -17,6 +17,7 @@ from datetime import date
 from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import (
     CheckResult,
+    ErrorReason,
     InputError,
     PhiFinding,
     RunInfo,
@@ -110,7 +111,7 @@ def down_node() -> TargetResult:
     target = Target("127.0.0.1", 10404, None)
     checks = tuple(
         make_check(cid, Status.ERROR, "Could not be decided", reason="TCP connect timed out after 5.0 s",
-               evidence={"timeout_s": 5.0})
+                   code=ErrorReason.TIMEOUT, evidence={"timeout_s": 5.0})
         for cid in load_catalogue()
     )
     return TargetResult(target, checks)

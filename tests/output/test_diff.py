@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dicomaudit.models import Severity, Status, TargetResult
+from dicomaudit.models import ErrorReason, Severity, Status, TargetResult
 from dicomaudit.report import Change, FindingKey, diff_results, render_diff
 from tests.output.builders import HOSTILE_AET, down_node, file_phi, locked_node, make_check, make_result, open_node
 
 
 def _with(node: TargetResult, check_id: str, status: Status) -> TargetResult:
-    checks = tuple(make_check(c.id, status, f"now {status.value}") if c.id == check_id else c for c in node.checks)
+    code = ErrorReason.TIMEOUT if status is Status.ERROR else None
+    checks = tuple(make_check(c.id, status, f"now {status.value}", code=code) if c.id == check_id else c
+                   for c in node.checks)
     return replace(node, checks=checks)
 
 

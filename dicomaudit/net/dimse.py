@@ -1,0 +1,321 @@
+"""DIMSE messages: requests encoded by pynetdicom, responses judged strictly.
+
+Requests are built from pynetdicom's DIMSE primitives and message classes
+(``pynetdicom.dimse_primitives`` / ``dimse_messages``) and encoded with
+pydicom; what comes back is reassembled from PDVs and validated here before
+anything rests on it:
+
+* every PDV of a response is on the presentation context of the request,
+  command fragments before data fragments (PS3.8 Annex E.2);
+* the command set is well formed Implicit VR Little Endian in group 0000,
+  its Command Group Length matches (PS3.7 6.3.1, 9.3, E.1);
+* the command field is the response to the request, the Message ID Being
+  Responded To is the request's Message ID, the status is one the service
+  defines for that response (PS3.4 Annex A, B, C; PS3.7 Annex C) and the
+  data set is present exactly when the service says so;
+* an identifier's structure is walked element by element before pydicom
+  decodes it: every declared length must fit, nesting is bounded, and the
+  bytes must end exactly where the last element does (PS3.5 7.1, 7.5).
+
+A message larger than :data:`MAX_MESSAGE_BYTES` is not read to the end.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
+from pydicom.uid import ImplicitVRLittleEndian
+from pynetdicom import dimse_messages, dimse_primitives
+from pynetdicom.dsutils import encode
+from pynetdicom.status import code_to_category
+
+from dicomaudit.net.wire import BudgetExhausted, ProtocolViolation
+
+#: A C-FIND identifier is a few hundred bytes; a C-ECHO/C-STORE response has
+#: no data set at all.  Nothing a check needs comes near this.
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: A command set is a handful of short elements.
+MAX_COMMAND_BYTES = 64 * 1024
+#: Deeper than any C-FIND identifier needs (worklist items nest 2-3 levels).
+MAX_DATASET_DEPTH = 16
+
+C_STORE_RSP, C_FIND_RSP, C_ECHO_RSP = 0x8001, 0x8020, 0x8030
+NO_DATA_SET = 0x0101
+
+# Status categories (pynetdicom.status.code_to_category) each response may carry.
+_ALLOWED = {
+    # PS3.7 9.3.5 / PS3.4 A.4: success, or a general failure.
+    "verification": {"Success", "Failure"},
+    # PS3.4 C.4.1.1.4: pending, success, cancel (only after C-CANCEL), failure.
+    "find": {"Pending", "Success", "Cancel", "Failure"},
+    # PS3.4 B.2.3: success, warning (coercion, elements discarded), failure.
+    "store": {"Success", "Warning", "Failure"},
+}
+_RESPONSE_FIELD = {"verification": C_ECHO_RSP, "find": C_FIND_RSP, "store": C_STORE_RSP}
+_COMMAND_NAMES = {
+    0x0001: "C-STORE-RQ", 0x8001: "C-STORE-RSP", 0x0010: "C-GET-RQ", 0x8010: "C-GET-RSP",
+    0x0020: "C-FIND-RQ", 0x8020: "C-FIND-RSP", 0x0021: "C-MOVE-RQ", 0x8021: "C-MOVE-RSP",
+    0x0030: "C-ECHO-RQ", 0x8030: "C-ECHO-RSP", 0x0FFF: "C-CANCEL-RQ",
+    0x0100: "N-EVENT-REPORT-RQ", 0x8100: "N-EVENT-REPORT-RSP", 0x0110: "N-GET-RQ", 0x8110: "N-GET-RSP",
+    0x0120: "N-SET-RQ", 0x8120: "N-SET-RSP", 0x0130: "N-ACTION-RQ", 0x8130: "N-ACTION-RSP",
+    0x0140: "N-CREATE-RQ", 0x8140: "N-CREATE-RSP", 0x0150: "N-DELETE-RQ", 0x8150: "N-DELETE-RSP",
+}
+
+
+def command_name(field: int) -> str:
+    return _COMMAND_NAMES.get(field, f"command field 0x{field:04X}")
+
+
+# -- requests -------------------------------------------------------------------
+def _command_bytes(message: dimse_messages.DIMSEMessage, primitive: object) -> bytes:
+    message.primitive_to_message(primitive)  # type: ignore[arg-type]
+    data = encode(message.command_set, True, True)
+    assert data is not None
+    return data
+
+
+def echo_rq(message_id: int, sop_class: str) -> bytes:
+    p = dimse_primitives.C_ECHO()
+    p.MessageID = message_id
+    p.AffectedSOPClassUID = sop_class
+    return _command_bytes(dimse_messages.C_ECHO_RQ(), p)
+
+
+def find_rq(message_id: int, sop_class: str) -> bytes:
+    p = dimse_primitives.C_FIND()
+    p.MessageID = message_id
+    p.AffectedSOPClassUID = sop_class
+    p.Priority = 2  # LOW (PS3.7 9.3.2.1): an audit never jumps the queue
+    p.Identifier = io.BytesIO(b"\x00")  # marks "a data set follows"; the real one is sent separately
+    return _command_bytes(dimse_messages.C_FIND_RQ(), p)
+
+
+def store_rq(message_id: int, sop_class: str, sop_instance: str) -> bytes:
+    p = dimse_primitives.C_STORE()
+    p.MessageID = message_id
+    p.AffectedSOPClassUID = sop_class
+    p.AffectedSOPInstanceUID = sop_instance
+    p.Priority = 2
+    p.DataSet = io.BytesIO(b"\x00")
+    return _command_bytes(dimse_messages.C_STORE_RQ(), p)
+
+
+def cancel_rq(message_id: int) -> bytes:
+    p = dimse_primitives.C_CANCEL()
+    p.MessageIDBeingRespondedTo = message_id
+    return _command_bytes(dimse_messages.C_CANCEL_RQ(), p)
+
+
+def encode_dataset(ds: Dataset, transfer_syntax: str) -> bytes:
+    data = encode(ds, transfer_syntax == ImplicitVRLittleEndian, True)
+    if data is None:
+        raise ValueError("the data set cannot be encoded")
+    return data
+
+
+# -- responses -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Response:
+    """A validated DIMSE response."""
+
+    command_field: int
+    status: int
+    category: str
+    command: Dataset
+    data_set: bytes | None
+
+    @property
+    def error_comment(self) -> str | None:
+        value = self.command.get("ErrorComment")
+        return str(value) if value else None
+
+
+def _walk_command(data: bytes) -> None:
+    """PS3.7 6.3.1: a command set is group 0000 only, Implicit VR LE, led by its group length."""
+    i = 0
+    first = True
+    while i < len(data):
+        if len(data) - i < 8:
+            raise ProtocolViolation(f"command set ends inside an element header ({len(data) - i} bytes left)",
+                                    data)
+        group, element, length = struct.unpack("<HHI", data[i : i + 8])
+        if group != 0x0000:
+            raise ProtocolViolation(f"command set holds element ({group:04X},{element:04X}) outside group 0000",
+                                    data)
+        if i + 8 + length > len(data):
+            raise ProtocolViolation(f"command element (0000,{element:04X}) announces {length} bytes, "
+                                    f"{len(data) - i - 8} remain", data)
+        if first:
+            if element != 0x0000 or length != 4:
+                raise ProtocolViolation("command set does not start with its Command Group Length", data)
+            (group_length,) = struct.unpack("<I", data[8:12])
+            if group_length != len(data) - 12:
+                raise ProtocolViolation(f"Command Group Length says {group_length} bytes, the command set has "
+                                        f"{len(data) - 12}", data)
+            first = False
+        i += 8 + length
+    if first:
+        raise ProtocolViolation("empty command set", data)
+
+
+def _single_us(ds: Dataset, keyword: str, data: bytes) -> int:
+    value = ds.get(keyword)
+    if value is None:
+        raise ProtocolViolation(f"response command set has no {keyword}", data)
+    if not isinstance(value, int):
+        raise ProtocolViolation(f"{keyword} is not a single unsigned short", data)
+    return int(value)
+
+
+def decode_command(command: bytes) -> Dataset:
+    """A response's command set, decoded only once its structure is known to be sound."""
+    _walk_command(command)
+    try:
+        ds = read_dataset(io.BytesIO(command), True, True)
+        for _ in ds:  # converts every raw element
+            pass
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the peer's malformed data
+        raise ProtocolViolation(f"command set does not decode ({type(exc).__name__})", command) from None
+    return ds
+
+
+def announces_data_set(command: Dataset, raw: bytes) -> bool:
+    """PS3.7 E.1: Command Data Set Type 0x0101 means no data set follows; any other value, one does."""
+    return _single_us(command, "CommandDataSetType", raw) != NO_DATA_SET
+
+
+def judge_response(command: Dataset, raw: bytes, data_set: bytes | None, *, service: str, message_id: int,
+                   sop_class: str | None, cancelled: bool = False) -> Response:
+    """Judge one reassembled response to request ``message_id`` of ``service``."""
+    field = _single_us(command, "CommandField", raw)
+    expected = _RESPONSE_FIELD[service]
+    if field != expected:
+        raise ProtocolViolation(f"{command_name(field)} received in answer to a {command_name(expected & 0x0FFF)}",
+                                raw)
+    responded_to = _single_us(command, "MessageIDBeingRespondedTo", raw)
+    if responded_to != message_id:
+        raise ProtocolViolation(f"{command_name(field)} answers Message ID {responded_to}, the request was "
+                                f"{message_id}", raw)
+    affected = command.get("AffectedSOPClassUID")
+    if sop_class is not None and affected and str(affected).rstrip("\x00 ") != sop_class:
+        raise ProtocolViolation(f"{command_name(field)} names SOP class {affected}, the request was {sop_class}",
+                                raw)
+    status = _single_us(command, "Status", raw)
+    category = code_to_category(status)
+    if category not in _ALLOWED[service] or (category == "Cancel" and not cancelled):
+        why = "before any C-CANCEL was sent" if category == "Cancel" else f"({category.lower()} status)"
+        raise ProtocolViolation(f"status 0x{status:04X} makes no sense for a {command_name(field)} {why}", raw)
+    has_data = data_set is not None
+    wants_data = service == "find" and category == "Pending"
+    if has_data and not wants_data and not (service == "find" and category == "Failure"):
+        # PS3.4 C.4.1.3.1: only pending C-FIND responses (and, optionally,
+        # failures) carry an identifier; echo and store responses never do.
+        raise ProtocolViolation(f"{command_name(field)} with status 0x{status:04X} carries a data set", raw)
+    if wants_data and not has_data:
+        raise ProtocolViolation("pending C-FIND response without an identifier", raw)
+    return Response(field, status, category, command, data_set)
+
+
+# -- data sets ---------------------------------------------------------------------
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+
+
+def _walk_elements(data: bytes, i: int, end: int, explicit: bool, depth: int, *, in_item: bool) -> int:
+    """Walk elements from ``i``; return where they end (after an item delimiter if ``in_item``)."""
+    if depth > MAX_DATASET_DEPTH:
+        raise ProtocolViolation(f"identifier nests sequences deeper than {MAX_DATASET_DEPTH} levels", data)
+    while i < end:
+        if end - i < 8:
+            raise ProtocolViolation(f"identifier ends inside an element header ({end - i} bytes left)", data)
+        group, element = struct.unpack("<HH", data[i : i + 4])
+        tag = (group << 16) | element
+        if tag == _ITEM_END:
+            if not in_item:
+                raise ProtocolViolation("item delimiter outside an item", data)
+            return i + 8
+        if tag in (_ITEM, _SEQ_END):
+            raise ProtocolViolation(f"item tag ({group:04X},{element:04X}) where an element was expected", data)
+        vr = None
+        if explicit:
+            vr = data[i + 4 : i + 6]
+            if vr in _LONG_VRS:
+                if end - i < 12:
+                    raise ProtocolViolation("identifier ends inside an element header", data)
+                (length,) = struct.unpack("<I", data[i + 8 : i + 12])
+                i += 12
+            else:
+                if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+                    raise ProtocolViolation(f"element ({group:04X},{element:04X}) has no valid VR ({vr!r})", data)
+                (length,) = struct.unpack("<H", data[i + 6 : i + 8])
+                i += 8
+        else:
+            (length,) = struct.unpack("<I", data[i + 4 : i + 8])
+            i += 8
+        if length == _UNDEFINED:
+            if explicit and vr not in (b"SQ", b"UN"):
+                raise ProtocolViolation(f"element ({group:04X},{element:04X}) has undefined length", data)
+            i = _walk_sequence(data, i, end, explicit, depth + 1, undefined=True)
+            continue
+        if i + length > end:
+            raise ProtocolViolation(f"element ({group:04X},{element:04X}) announces {length} bytes, only "
+                                    f"{end - i} remain", data)
+        if explicit and vr == b"SQ":
+            _walk_sequence(data, i, i + length, explicit, depth + 1, undefined=False)
+        i += length
+    if in_item:
+        raise ProtocolViolation("item of undefined length without an item delimiter", data)
+    return i
+
+
+def _walk_sequence(data: bytes, i: int, end: int, explicit: bool, depth: int, *, undefined: bool) -> int:
+    """Walk sequence items from ``i``; with ``undefined`` stop after the sequence delimiter."""
+    while i < end:
+        if end - i < 8:
+            raise ProtocolViolation("identifier ends inside a sequence item header", data)
+        group, element, length = struct.unpack("<HHI", data[i : i + 8])
+        tag = (group << 16) | element
+        i += 8
+        if tag == _SEQ_END:
+            if not undefined:
+                raise ProtocolViolation("sequence delimiter in a sequence of defined length", data)
+            return i
+        if tag != _ITEM:
+            raise ProtocolViolation(f"({group:04X},{element:04X}) inside a sequence where an item was expected",
+                                    data)
+        if length == _UNDEFINED:
+            i = _walk_elements(data, i, end, explicit, depth, in_item=True)
+        else:
+            if i + length > end:
+                raise ProtocolViolation(f"sequence item announces {length} bytes, only {end - i} remain", data)
+            _walk_elements(data, i, i + length, explicit, depth, in_item=False)
+            i += length
+    if undefined:
+        raise ProtocolViolation("sequence of undefined length without a sequence delimiter", data)
+    return i
+
+
+def decode_identifier(data: bytes, transfer_syntax: str) -> Dataset:
+    """An identifier (query match, worklist item) decoded only if every byte of it is accounted for."""
+    explicit = transfer_syntax != ImplicitVRLittleEndian
+    if not data:
+        raise ProtocolViolation("empty identifier")
+    _walk_elements(data, 0, len(data), explicit, 0, in_item=False)
+    try:
+        ds = read_dataset(io.BytesIO(data), not explicit, True)
+        for _ in ds.iterall():  # converts every raw element, sequences included
+            pass
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the peer's malformed data
+        raise ProtocolViolation(f"identifier does not decode ({type(exc).__name__})", data) from None
+    return ds
+
+
+class MessageTooLarge(BudgetExhausted):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the response is larger than the {limit // 1024} KiB a single DIMSE message may be "
+                         "(the scanner stopped reading it)")
