@@ -8,8 +8,9 @@ exit status 2 here, at the boundary, never a traceback.
 
 from __future__ import annotations
 
-import os
+import logging
 import shlex
+import ssl
 import sys
 from pathlib import Path
 from datetime import date
@@ -70,6 +71,16 @@ def _aet_option(value: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _log_option(value: Path | None) -> Path | None:
+    from dicomaudit import logs
+
+    try:
+        logs.configure(value)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write the log {value}: {exc.strerror or exc}") from None
+    return value
+
+
 def _command_line() -> str:
     return shlex.join(["dicomaudit", *sys.argv[1:]])
 
@@ -81,6 +92,8 @@ Timeout = Annotated[float, typer.Option("--timeout", min=0.5, max=600, show_defa
                                         help="Seconds to wait for each network step (connect, association, reply).")]
 Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, show_default=True,
                                           help="Targets probed at the same time.")]
+LogFile = Annotated[Path | None, typer.Option("--log", metavar="FILE", callback=_log_option,
+                                              help="Write a debug log (third-party warnings, tracebacks) to FILE.")]
 FailOn = Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
                                             help="Exit 1 if a finding reaches this severity: "
                                                  "info, low, medium, high, critical (default: none, always 0).")]
@@ -187,6 +200,7 @@ def probe(
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
                                                help="Also write JUnit XML (one test case per node and check).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    log: LogFile = None,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
     severity = _severity_option(fail_on)
@@ -209,9 +223,19 @@ def probe(
     for p in (tls_cert, tls_key):
         if p is not None and not p.is_file():
             raise _fail_usage(f"{p}: no such file")
+    tls = TlsSettings(client_cert=tls_cert, client_key=tls_key)
+    if tls_cert is not None:
+        try:
+            tls.client_context()  # a certificate that does not load is bad input, found before any target
+        except ssl.SSLError as exc:
+            why = exc.reason or "not a PEM certificate with its matching private key"
+            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
     settings = ProbeSettings(
         calling_aet=calling_aet, timeout=timeout, concurrency=concurrency, find_cap=find_cap,
-        intrusive=intrusive, tls=TlsSettings(client_cert=tls_cert, client_key=tls_key),
+        intrusive=intrusive, tls=tls,
         checks=tuple(check) if check else None, show_values=show_values,
     )
     result = run_probe(dedupe(targets), settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
@@ -250,6 +274,7 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=True,
                                           help="Where to write the report set.")] = Path("reports/demo"),
     timeout: Timeout = 5.0,
+    log: LogFile = None,
 ) -> None:
     """Start the built-in lab PACS on loopback (an open and a locked node), audit it, write the reports, stop it."""
     from dicomaudit.lab import LabPACS
@@ -298,6 +323,7 @@ def analyze(
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    log: LogFile = None,
 ) -> None:
     """Find identifying data (PHI) in DICOM headers: names, IDs, dates, addresses, free text, private tags."""
     from dicomaudit.console import analyze_with_progress, print_phi_summary
@@ -351,6 +377,7 @@ def report(
                                               help="Judge waiver expiry at this date (default: today).")] = None,
     fail_on: FailOn = None,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML.")] = None,
+    log: LogFile = None,
 ) -> None:
     """Render compliance evidence (HTML, Markdown, CSV, JSON) from a saved result."""
     from dicomaudit.output import parse_formats
@@ -385,6 +412,7 @@ def diff(
     fmt: Annotated[str, typer.Option("--format", show_default=True, help="text or markdown.")] = "text",
     fail_on: Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
                                                 help="Exit 1 if a NEW finding reaches this severity.")] = None,
+    log: LogFile = None,
 ) -> None:
     """List fixed, new and unchanged findings between two results: the evidence that remediation worked."""
     from dicomaudit.report import diff_results, render_diff
@@ -413,6 +441,7 @@ def lab(
                                       help="Port to listen on (0 = any free port).")] = 11112,
     host: Annotated[str, typer.Option("--host", show_default=True,
                                       help="Address to bind; loopback unless you mean it.")] = "127.0.0.1",
+    log: LogFile = None,
 ) -> None:
     """Run the lab PACS alone, until interrupted (Ctrl-C)."""
     from dicomaudit.lab import PROFILES, run_forever
@@ -438,13 +467,17 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: clean errors, documented exit codes."""
+    from dicomaudit import logs
+
+    logs.configure()  # nothing third-party reaches the console unless asked (--log, DICOMAUDIT_DEBUG=1)
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line; DICOMAUDIT_DEBUG=1 shows the traceback
-        if os.environ.get("DICOMAUDIT_DEBUG"):
+        logging.getLogger("dicomaudit").error("internal error", exc_info=exc)
+        if logs.debug_enabled():
             raise
         err.print(f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
                   "(set DICOMAUDIT_DEBUG=1 for details)")

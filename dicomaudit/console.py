@@ -131,6 +131,8 @@ def print_summary(console: Console, result: RunResult, written: Sequence[Path] =
         line.append(f"{c.severity.value:8} " if c.status is Status.FAIL else " " * 9)
         line.append(f"{target} ", style="bold")
         line.append(f"{c.id}: ", style=STATUS_STYLE[c.status])
+        if c.reason_code is not None:
+            line.append(f"[{c.reason_code.value}] ", style=STATUS_STYLE[c.status])
         line.append(c.summary)
         console.print(line)
 

@@ -22,7 +22,6 @@ from typing import Any
 from dicomaudit.checks.base import ProbeContext, ProbeSettings, new_budget, registry
 from dicomaudit.checks.catalogue import get, load_catalogue
 from dicomaudit.models import CheckResult, ErrorReason, Status, Target, TargetResult
-from dicomaudit.net.association import quiet_pynetdicom
 from dicomaudit.net.identity import PLACEHOLDER_CALLED_AET
 from dicomaudit.net.service import observe_service
 
@@ -128,7 +127,6 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
     worker takes its place, and nothing left behind can keep the process
     alive once the results are written.
     """
-    quiet_pynetdicom()
     selected_checks(settings)  # fail early on unknown ids
     n = len(targets)
     results: dict[int, TargetResult] = {}

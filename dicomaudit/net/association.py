@@ -75,11 +75,6 @@ LOGGER = logging.getLogger(__name__)
 RELEASE_WAIT = 2.0
 
 
-def quiet_pynetdicom(level: int = logging.CRITICAL) -> None:
-    """pynetdicom logs every refused association as an ERROR; for a scanner those are results, not errors."""
-    logging.getLogger("pynetdicom").setLevel(level)
-
-
 def sop_name(uid: str) -> str:
     """Human name of a SOP class UID from pydicom's UID dictionary, or the UID itself."""
     name = UID(uid).name

@@ -74,7 +74,7 @@ def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.El
             elif c.status is Status.ERROR:
                 counts["errors"] += 1
                 _sub(case, "error", f"{c.summary}\n\nevidence:\n{evidence}", message=c.reason or c.summary,
-                     type="undecided")
+                     type=c.reason_code.value if c.reason_code else "undecided")
             elif c.status is Status.SKIPPED:
                 counts["skipped"] += 1
                 _sub(case, "skipped", message=c.reason or c.summary)

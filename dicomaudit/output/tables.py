@@ -17,7 +17,7 @@ from dicomaudit.report import NO_WAIVERS, WaiverResult
 
 CHECK_COLUMNS = [
     "host", "port", "called_aet", "node_name", "check_id", "status", "severity", "title", "summary", "enforced",
-    "reason", "compliance", "waived", "waiver_reason", "waiver_expires", "waiver_approved_by", "duration_ms",
+    "reason", "reason_code", "compliance", "waived", "waiver_reason", "waiver_expires", "waiver_approved_by", "duration_ms",
 ]
 PHI_COLUMNS = ["source", "path", "tag", "keyword", "vr", "category", "rule", "severity", "value", "node"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -52,6 +52,7 @@ def checks_frame(result: RunResult, waivers: WaiverResult | None = None) -> pd.D
             "summary": c.summary,
             "enforced": c.enforced,
             "reason": c.reason,
+            "reason_code": c.reason_code.value if c.reason_code else None,
             "compliance": _flatten_compliance(c.compliance),
             "waived": w is not None,
             "waiver_reason": w.reason if w else None,
