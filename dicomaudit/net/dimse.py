@@ -26,6 +26,7 @@ import io
 import struct
 from dataclasses import dataclass
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import ImplicitVRLittleEndian
@@ -265,12 +266,20 @@ def _walk_elements(data: bytes, i: int, end: int, explicit: bool, depth: int, *,
         if i + length > end:
             raise ProtocolViolation(f"element ({group:04X},{element:04X}) announces {length} bytes, only "
                                     f"{end - i} remain", data)
-        if explicit and vr == b"SQ":
+        if vr == b"SQ" or (not explicit and _implicit_vr(tag) == "SQ"):
             _walk_sequence(data, i, i + length, explicit, depth + 1, undefined=False)
         i += length
     if in_item:
         raise ProtocolViolation("item of undefined length without an item delimiter", data)
     return i
+
+
+def _implicit_vr(tag: int) -> str | None:
+    """The VR an Implicit VR reader will give ``tag`` (PS3.5 7.1.3: from the data dictionary)."""
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
 
 
 def _walk_sequence(data: bytes, i: int, end: int, explicit: bool, depth: int, *, undefined: bool) -> int:

@@ -258,11 +258,13 @@ class PeerStream:
                 self._wait(until, read=False, what="TLS handshake")
             except ssl.SSLError as exc:
                 reason = ssl_reason(exc)
+                if isinstance(exc, ssl.SSLEOFError) or "UNEXPECTED_EOF" in reason:
+                    raise PeerClosed("connection closed by the node during the TLS handshake", b"") from None
                 if "ALERT" in reason or "CERTIFICATE_VERIFY_FAILED" in reason:
                     raise TlsFailure(f"TLS handshake failed: {reason}", reason, after_handshake=False) from None
                 raise ProtocolViolation(f"no TLS handshake: {reason}") from None
             except ConnectionResetError:
-                raise ConnectionLost("connection reset by the node during the TLS handshake") from None
+                raise PeerClosed("connection reset by the node during the TLS handshake", b"") from None
             except OSError as exc:
                 raise ConnectionLost(f"TLS handshake failed: {exc.strerror or exc}") from None
 
