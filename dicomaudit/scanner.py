@@ -58,7 +58,7 @@ def _all_errors(target: Target, settings: ProbeSettings, summary: str, reason: s
     return results
 
 
-def _internal(definition_id: str, exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]:
+def _internal(exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]:
     LOGGER.debug("%s raised", where, exc_info=exc)
     text = f"{type(exc).__name__}: {exc}"
     return (f"{where} failed with an internal error: {text}", text,
@@ -80,7 +80,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
         service = observe_service(target.host, target.port, settings.calling_aet,
                                   target.called_aet or PLACEHOLDER_CALLED_AET, budget, settings.tls)
     except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
-        summary, reason, evidence = _internal("service", exc, "the service probe")
+        summary, reason, evidence = _internal(exc, "the service probe")
         results = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
         if progress:
             for r in results:
@@ -98,7 +98,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
             try:
                 result = impls[check_id](ctx)
             except Exception as exc:  # noqa: BLE001 - a bug or an unexpected peer must not stop the scan
-                summary, reason, evidence = _internal(check_id, exc, "the check")
+                summary, reason, evidence = _internal(exc, f"the check {check_id}")
                 result = definition.result(Status.ERROR, summary, reason=reason, code=ErrorReason.INTERNAL,
                                            evidence=evidence)
             result = replace(result, duration_ms=(time.monotonic() - t0) * 1000)
@@ -107,8 +107,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
             progress(target, check_id, result)
     if progress:
         progress(target, None, None)
-    evidence_bytes = {"bytes_read": budget.bytes_read}
-    LOGGER.debug("target %s done: %s", target, evidence_bytes)
+    LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
     return TargetResult(target=target, checks=tuple(results), phi=tuple(ctx.phi), started_at=started,
                         finished_at=now_iso())
 
@@ -142,7 +141,12 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
                     return
                 i = pending.pop()
                 running[i] = time.monotonic()
-            result = scan_target(targets[i], settings, progress)
+            try:
+                result = scan_target(targets[i], settings, progress)
+            except Exception as exc:  # noqa: BLE001 - e.g. a progress callback that raised
+                summary, reason, evidence = _internal(exc, "scanning the target")
+                result = TargetResult(target=targets[i], checks=tuple(
+                    _all_errors(targets[i], settings, summary, reason, ErrorReason.INTERNAL, evidence)))
             with cond:
                 if running.pop(i, None) is not None:  # not given up on meanwhile
                     results[i] = result
