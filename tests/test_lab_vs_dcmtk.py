@@ -6,20 +6,21 @@ loopback, in the open and locked profiles.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from dicomaudit.lab import LabPACS
+from tests.peers.dcmtk import dcmtk_binary
 
 pytestmark = pytest.mark.peers
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def dcmtk(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which(tool)
+    # DCMTK's own tool, not pynetdicom's namesake from an activated virtualenv.
+    binary = dcmtk_binary(tool)
     if binary is None:
         pytest.skip(f"DCMTK {tool} not installed (run scripts/install-peers.sh)")
     # DCMTK prints names in their own character set (ISO_IR 100 here): decode leniently.
@@ -71,3 +72,24 @@ def test_storescu_stores_into_open_lab(tmp_path: Path) -> None:
         result = dcmtk("storescu", "-aet", "MODALITY9", "-aec", lab.ae_title, *addr(lab), str(sample))
         assert result.returncode == 0, result.stdout + result.stderr
         assert len(lab.stored) == 1
+
+
+def test_dcmtk_tools_are_found_when_pynetdicom_shadows_them_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given an activated virtualenv (pynetdicom's echoscu first on PATH), then DCMTK's echoscu is still used."""
+    import os
+    import sys
+
+    venv_bin = str(Path(sys.executable).parent)
+    if not os.path.exists(os.path.join(venv_bin, "echoscu")):
+        pytest.skip("no pynetdicom echoscu in this environment's bin")
+    monkeypatch.setenv("PATH", venv_bin + os.pathsep + os.environ.get("PATH", ""))
+    dcmtk_binary.cache_clear()
+    try:
+        found = dcmtk_binary("echoscu")
+    finally:
+        dcmtk_binary.cache_clear()
+    if found is None:
+        pytest.skip("DCMTK not installed")
+    assert not found.startswith(venv_bin)
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10)
+    assert "$dcmtk:" in version.stdout

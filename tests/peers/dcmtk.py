@@ -13,6 +13,8 @@ all interfaces. Tests send traffic to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +33,6 @@ from tests.peers._process import (
     stop_process,
     tcp_open,
     wait_until,
-    which,
 )
 from tests.peers.data import write_files
 
@@ -43,9 +44,38 @@ STARTUP_TIMEOUT = 15.0
 DCMQRIDX_MAX_STUDIES = 400
 
 
+class WrongTool(RuntimeError):
+    """A program of the right name is there, but it is not DCMTK's."""
+
+
+@functools.cache
 def dcmtk_binary(name: str) -> str | None:
-    """Path of a DCMTK tool (``dcmqrscp``, ``storescu`` ...) or None."""
-    return which(name, f"/usr/bin/{name}")
+    """Path of DCMTK's tool ``name`` (``dcmqrscp``, ``echoscu`` ...), or None when absent.
+
+    pynetdicom installs its own ``echoscu``, ``findscu``, ``storescp`` ... into
+    the virtualenv's ``bin``; with the venv activated they shadow DCMTK's on
+    PATH.  Every candidate (each PATH entry, then /usr/bin) is asked for its
+    version and only one that says ``$dcmtk:`` is taken.  Raises
+    :class:`WrongTool` when only impostors are found.
+    """
+    candidates = [os.path.join(d, name) for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    candidates.append(f"/usr/bin/{name}")
+    impostors = []
+    for path in dict.fromkeys(candidates):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            continue
+        try:
+            probe = subprocess.run([path, "--version"], capture_output=True, text=True, errors="replace",
+                                   timeout=10, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if "$dcmtk:" in probe.stdout + probe.stderr:
+            return path
+        impostors.append(path)
+    if impostors:
+        raise WrongTool(f"{name}: only non-DCMTK programs of that name were found ({', '.join(impostors)}); "
+                        "install DCMTK (scripts/install-peers.sh)")
+    return None
 
 
 class _DcmtkServer:
