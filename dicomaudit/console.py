@@ -1,7 +1,10 @@
 """Terminal rendering: a progress bar while scanning, a results table after.
 
 Only masked values ever reach the terminal (findings arrive masked from the
-analyzer unless ``--show-values`` was given).
+analyzer unless ``--show-values`` was given).  Names from the file system are
+printed escaped (:func:`dicomaudit.textsafe.safe_text`: no control character,
+no byte that is not UTF-8) and never as Rich markup (a file may be called
+``[bold]x.dcm``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +24,7 @@ from rich.text import Text
 from dicomaudit.checks.base import ProbeSettings
 from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import CheckResult, RunResult, Status, Target, TargetResult
+from dicomaudit.textsafe import safe_text, scrub
 
 if TYPE_CHECKING:
     from dicomaudit.phi import AnalysisResult
@@ -92,11 +97,18 @@ def print_phi_summary(console: Console, analysis: AnalysisResult, written: Seque
                   + (" (" + ", ".join(f"{n} {s}" for s, n in by_sev.items()) + ")" if by_sev else "")
                   + f", {len(analysis.errors)} unreadable input(s)")
     for e in analysis.errors[:10]:
-        console.print(Text(f"  not analysed: {e.source}: {e.error}", style="yellow"))
+        # Sources and reasons arrive escaped; scrub again so that an InputError
+        # built elsewhere cannot put a control character on the terminal.
+        console.print(Text(f"  not analysed: {scrub(e.source)}: {scrub(e.error)}", style="yellow"))
     if len(analysis.errors) > 10:
         console.print(Text(f"  ... and {len(analysis.errors) - 10} more (see the JSON 'errors')", style="yellow"))
+    print_written(console, written)
+
+
+def print_written(console: Console, written: Sequence[Path]) -> None:
+    """``wrote <path>`` per file: the path escaped for the terminal and for Rich markup."""
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(safe_text(path))}", soft_wrap=True)
 
 
 def _status_text(status: Status) -> Text:
@@ -135,6 +147,10 @@ def print_summary(console: Console, result: RunResult, written: Sequence[Path] =
             line.append(f"[{c.reason_code.value}] ", style=STATUS_STYLE[c.status])
         line.append(c.summary)
         console.print(line)
+
+    for tr in result.targets:
+        for warning in tr.warnings:
+            console.print(Text(f"warning: {tr.target}: {warning}", style="bold yellow"))
 
     counts = Counter(c.status for _, c in result.all_checks)
     fails = Counter(c.severity.value for _, c in result.all_checks if c.status is Status.FAIL)

@@ -304,6 +304,7 @@ class TargetResult:
     phi: tuple[PhiFinding, ...] = ()
     started_at: str | None = None
     finished_at: str | None = None
+    warnings: tuple[str, ...] = ()  # what the operator must know to read the verdicts right
 
     def check(self, check_id: str) -> CheckResult:
         for c in self.checks:
@@ -319,6 +320,8 @@ class TargetResult:
             d["started_at"] = self.started_at
         if self.finished_at:
             d["finished_at"] = self.finished_at
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         return d
 
     @classmethod
@@ -329,6 +332,7 @@ class TargetResult:
             phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
             started_at=d.get("started_at"),
             finished_at=d.get("finished_at"),
+            warnings=tuple(str(w) for w in d.get("warnings") or ()),
         )
 
 

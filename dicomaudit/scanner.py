@@ -109,7 +109,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
         progress(target, None, None)
     LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
     return TargetResult(target=target, checks=tuple(results), phi=tuple(ctx.phi), started_at=started,
-                        finished_at=now_iso())
+                        finished_at=now_iso(), warnings=tuple(ctx.warnings))
 
 
 #: How long past its budget a target may run before the scanner gives up on it.

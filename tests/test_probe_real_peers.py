@@ -114,3 +114,15 @@ def test_intrusive_store_on_orthanc_stores_one_synthetic_object(orthanc_open: An
         uid = check.evidence.get("stored_object", {}).get("sop_instance_uid")
         if uid:
             orthanc_open.delete_sop_instance(uid)
+
+
+@pytest.mark.parametrize("server_fixture", ["orthanc_allowlist", "dcmqrscp_restricted"])
+def test_a_registered_calling_aet_is_not_reported_as_an_outsider(server_fixture: str,
+                                                                   request: pytest.FixtureRequest) -> None:
+    """Given an allow-listing server and --calling-aet set to the AE title it has registered,
+    when probed, then echo/find/store are asked as an unregistered AE (all refused) and a warning says why."""
+    server = request.getfixturevalue(server_fixture)
+    result = _scan(server, calling_aet="PACSADMIN")
+    for check_id in ("echo.unauthenticated", "find.unauthenticated", "find.phi_exposed", "store.unauthenticated"):
+        assert result.check(check_id).status.value == "pass", result.check(check_id).summary
+    assert any("PACSADMIN" in w for w in result.warnings)

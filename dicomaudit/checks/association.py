@@ -74,8 +74,7 @@ def any_calling_aet(ctx: ProbeContext) -> CheckResult:
     d = get("assoc.any_calling_aet")
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
-    calling = random_aet()
-    attempt = _attempt(ctx, calling, ctx.called_aet)
+    calling, attempt = ctx.random_calling()
     evidence = {"association": attempt.to_evidence(), "random_calling_aet": calling}
     if attempt.outcome is Outcome.ACCEPTED:
         return d.result(Status.FAIL, f"association accepted from the random calling AE title {calling!r}",

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
 from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
 from dicomaudit.net.association import Session, associate
-from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET
+from pynetdicom.sop_class import Verification
+
+from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET, random_aet
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
@@ -85,8 +87,9 @@ class ProbeContext:
         self.service = service
         self.budget = budget or new_budget(settings)
         self.phi: list[PhiFinding] = []
+        self.warnings: list[str] = []
         self._memo: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # memoised computations may use other memos
 
     def associate(self, abstract_syntaxes: Sequence[str], *, calling_aet: str | None = None,
                   called_aet: str | None = None) -> AbstractContextManager[Session]:
@@ -108,6 +111,46 @@ class ProbeContext:
     @property
     def transport(self) -> str:
         return self.service.transport or "plaintext"
+
+    def random_calling(self) -> tuple[str, AssociationAttempt]:
+        """One association from a random calling AE title, asked once per target.
+
+        It is ``assoc.any_calling_aet``'s evidence, and it tells whether the
+        scanner's own ``--calling-aet`` is registered on the node.
+        """
+        def attempt() -> tuple[str, AssociationAttempt]:
+            aet = random_aet()
+            with self.associate([Verification], calling_aet=aet) as session:
+                return aet, session.attempt
+
+        return self.memo("random_calling", attempt)
+
+    @property
+    def unregistered_aet(self) -> str:
+        """The calling AE title that asks as an outsider (echo, find, store).
+
+        Normally ``--calling-aet``.  But when the node accepted the scanner's
+        own title while refusing a random one, the scanner's title is
+        registered there: a C-ECHO or C-FIND that then succeeds shows what a
+        *registered* peer may do, not an unauthenticated exposure.  Those
+        checks then ask as the random (demonstrably unregistered) title, and
+        the target carries a warning saying so.
+        """
+        return self.memo("unregistered_aet", self._pick_unregistered_aet)
+
+    def _pick_unregistered_aet(self) -> str:
+        own = self.service.usable_attempt
+        scanner = self.settings.calling_aet
+        if own is None or own.outcome is not Outcome.ACCEPTED:
+            return scanner
+        aet, attempt = self.random_calling()
+        if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
+            self.warnings.append(
+                f"the scanner's calling AE title {scanner!r} is registered on this node (its association was "
+                f"accepted while the random calling AE title {aet!r} was {attempt.describe()}); the echo, find and "
+                f"store checks asked as {aet!r}, an unregistered AE, instead")
+            return aet
+        return scanner
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         with self._lock:

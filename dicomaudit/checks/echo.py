@@ -19,8 +19,8 @@ def echo_unauthenticated(ctx: ProbeContext) -> CheckResult:
     d = get("echo.unauthenticated")
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
-    calling = ctx.settings.calling_aet
-    with ctx.associate([Verification]) as session:
+    calling = ctx.unregistered_aet
+    with ctx.associate([Verification], calling_aet=calling) as session:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence()}
         if attempt.outcome is not Outcome.ACCEPTED:

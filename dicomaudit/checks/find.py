@@ -121,7 +121,7 @@ class QueryObservation:
 
 
 def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
-    with ctx.associate([query.model]) as session:
+    with ctx.associate([query.model], calling_aet=ctx.unregistered_aet) as session:
         attempt = session.attempt
         if attempt.outcome is not Outcome.ACCEPTED:
             if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
@@ -171,13 +171,13 @@ def find_unauthenticated(ctx: ProbeContext) -> CheckResult:
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
     observations = observe_find(ctx)
-    evidence = {"calling_aet": ctx.settings.calling_aet, "match_cap": ctx.settings.find_cap,
+    evidence = {"calling_aet": ctx.unregistered_aet, "match_cap": ctx.settings.find_cap,
                 "queries": [o.to_evidence() for o in observations]}
     verdicts = Counter(o.verdict for o in observations)
     if verdicts["matched"] and not _violations(observations):
         total = sum(len(o.matches) for o in observations)
         names = ", ".join(o.query.name for o in observations if o.verdict == "matched")
-        return d.result(Status.FAIL, f"wildcard C-FIND from unregistered AE {ctx.settings.calling_aet!r} returned "
+        return d.result(Status.FAIL, f"wildcard C-FIND from unregistered AE {ctx.unregistered_aet!r} returned "
                         f"{total} match(es) ({names})", evidence=evidence)
     if (undecided := _undecided(d, observations, evidence)) is not None:
         return undecided

@@ -44,8 +44,8 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
     d = get("store.unauthenticated")
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
-    calling = ctx.settings.calling_aet
-    with ctx.associate(STORAGE_CLASSES) as session:
+    calling = ctx.unregistered_aet
+    with ctx.associate(STORAGE_CLASSES, calling_aet=calling) as session:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
         if attempt.outcome is not Outcome.ACCEPTED:

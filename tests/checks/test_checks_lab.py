@@ -230,3 +230,31 @@ def test_refusing_nodes_never_fail_an_access_check(fixture: str, request: pytest
     result: TargetResult = request.getfixturevalue(fixture)
     access = [c for c in result.checks if c.id != "transport.plaintext"]
     assert not [c.id for c in access if c.status is Status.FAIL]
+
+
+# -- a registered --calling-aet ---------------------------------------------------
+@pytest.fixture(scope="module")
+def registered_result(lab_locked: LabPACS) -> TargetResult:
+    return _scan(target_of(lab_locked), calling_aet="PACSADMIN")
+
+
+@pytest.mark.parametrize("check_id", ["echo.unauthenticated", "find.unauthenticated", "store.unauthenticated"])
+def test_registered_scanner_aet_is_not_reported_as_unauthenticated_exposure(registered_result: TargetResult,
+                                                                            check_id: str) -> None:
+    """Given a locked lab on which the scanner's --calling-aet is registered, when probed,
+    then echo/find/store are judged as a random, unregistered AE (refused), not as the registered one."""
+    check = registered_result.check(check_id)
+    assert check.status is Status.PASS, check.summary
+    assert "PACSADMIN" not in check.summary
+    calling = check.evidence.get("association", check.evidence.get("queries", [{}])[0].get("association"))
+    assert calling["request"]["calling_aet"] != "PACSADMIN"
+
+
+def test_registered_scanner_aet_is_stated_as_a_warning(registered_result: TargetResult) -> None:
+    """Given the same probe, then the target carries a warning that names the registered AE title."""
+    assert any("PACSADMIN" in w and "registered" in w for w in registered_result.warnings)
+    assert registered_result.check("assoc.any_calling_aet").status is Status.PASS
+
+
+def test_unregistered_scanner_aet_carries_no_warning(locked_result: TargetResult, open_result: TargetResult) -> None:
+    assert locked_result.warnings == () and open_result.warnings == ()
