@@ -228,12 +228,8 @@ class Session:
         assert self.stream is not None
         try:
             self.stream.send(encode_release_rq(), "sending A-RELEASE-RQ")
-            until_step = min(self.budget.step, RELEASE_WAIT)
-            saved, self.budget.step = self.budget.step, until_step
-            try:
-                pdu = self.stream.read_pdu(MAX_ASSOCIATION_PDU, "waiting for A-RELEASE-RP")
-            finally:
-                self.budget.step = saved
+            pdu = self.stream.read_pdu(MAX_ASSOCIATION_PDU, "waiting for A-RELEASE-RP",
+                                       step=min(self.budget.step, RELEASE_WAIT))
             if pdu.type != A_RELEASE_RP:
                 self.release_note = f"{pdu.name} in reply to A-RELEASE-RQ; the scanner aborted"
                 self.abort()

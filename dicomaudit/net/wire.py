@@ -330,15 +330,15 @@ class PeerStream:
             buf += chunk
         return bytes(buf)
 
-    def read_pdu(self, max_body: int, what: str = "waiting for a PDU") -> Pdu:
+    def read_pdu(self, max_body: int, what: str = "waiting for a PDU", step: float | None = None) -> Pdu:
         """Read one PDU whose body may be at most ``max_body`` bytes.
 
         The header is validated before the body is read: an unknown type or an
         announced length above ``max_body`` is a :class:`ProtocolViolation`
         (the announced bytes are never read).  A reply that starts like a TLS
-        record is reported as such.
+        record is reported as such.  ``step`` shortens the step timeout.
         """
-        until = self.budget.step_until()
+        until = self.budget.step_until(step)
         header = self._recv_exact(6, until, what)
         pdu_type = header[0]
         (length,) = struct.unpack(">I", header[2:6])
