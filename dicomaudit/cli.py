@@ -156,8 +156,14 @@ def _read_result(path: Path) -> RunResult:
         return read_json(path)
     except FileNotFoundError:
         raise _fail_usage(f"{path}: no such file") from None
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise _fail_usage(f"{path}: not a dicomaudit result ({exc})") from None
+    except IsADirectoryError:
+        raise _fail_usage(f"{path}: is a folder, not a result JSON") from None
+    except UnicodeDecodeError:
+        raise _fail_usage(f"{path}: not a dicomaudit result (not a UTF-8 text file)") from None
+    except OSError as exc:
+        raise _fail_usage(f"{path}: cannot read ({exc.strerror or 'I/O error'})") from None
+    except ValueError as exc:
+        raise _fail_usage(f"{path}: not a dicomaudit result ({str(exc).removeprefix(f'{path}: ')})") from None
 
 
 # -- probe -------------------------------------------------------------------
@@ -471,7 +477,19 @@ def main() -> None:
 
     logs.configure()  # nothing third-party reaches the console unless asked (--log, DICOMAUDIT_DEBUG=1)
     try:
-        app()
+        # Not standalone: click's usage errors come back here and are printed as
+        # one line like every other usage error (typer would draw a box).
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except typer.TyperException as exc:  # click's UsageError, BadParameter, NoSuchOption ... (vendored by typer)
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "dicomaudit"
+        err.print(f"[bold red]error:[/] {escape(exc.format_message())} (see '{escape(command)} --help')",
+                  soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:  # Ctrl-C inside click's own handling
+        err.print("interrupted")
+        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

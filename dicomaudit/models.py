@@ -413,13 +413,25 @@ class RunResult:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
+    def from_dict(cls, d: Any) -> RunResult:
+        """Rebuild a result from its JSON; ``ValueError`` with a plain reason for anything else."""
+        if not isinstance(d, Mapping):
+            kind = {list: "a list", str: "a string", type(None): "null", bool: "a boolean",
+                    int: "a number", float: "a number"}.get(type(d), type(d).__name__)
+            raise ValueError(f"the JSON holds {kind}, not a result object")
         if d.get("schema") != SCHEMA:
-            raise ValueError(f"not a dicomaudit result (schema {d.get('schema')!r}, expected {SCHEMA!r})")
-        return cls(
-            tool_version=(d.get("tool") or {}).get("version", "unknown"),
-            run=RunInfo.from_dict(d.get("run") or {}),
-            targets=tuple(TargetResult.from_dict(t) for t in d.get("targets", [])),
-            phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
-            errors=tuple(InputError.from_dict(e) for e in d.get("errors", [])),
-        )
+            raise ValueError(f"schema {d.get('schema')!r}, expected {SCHEMA!r}")
+        try:
+            return cls(
+                tool_version=(d.get("tool") or {}).get("version", "unknown"),
+                run=RunInfo.from_dict(d.get("run") or {}),
+                targets=tuple(TargetResult.from_dict(t) for t in d.get("targets", [])),
+                phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
+                errors=tuple(InputError.from_dict(e) for e in d.get("errors", [])),
+            )
+        except KeyError as exc:
+            raise ValueError(f"a required field is missing ({exc.args[0]})") from None
+        except (TypeError, AttributeError) as exc:
+            raise ValueError("a field has the wrong type (e.g. a list where an object belongs)") from exc
+        except ValueError as exc:
+            raise ValueError(f"a field has a value dicomaudit does not know ({exc})") from None

@@ -241,3 +241,35 @@ def test_analyze_with_nothing_readable_exits_2(tmp_path: Path) -> None:
     result = run("analyze", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert "no DICOM file could be read" in result.stderr and "Traceback" not in result.stderr
+
+
+def _one_clean_line(stderr: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and "╭" not in stderr
+    for python_text in ("Error:", "Exception", "'list' object", "NoneType"):
+        assert python_text not in lines[0].split("error:", 1)[-1], stderr
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '"a string"', "42", '{"schema": "dicomaudit/1", "targets": [1]}',
+                                     '{"schema": "dicomaudit/1", "targets": [{"host": "h", "checks": [{}]}]}'])
+@pytest.mark.parametrize("command", ["report", "diff"])
+def test_valid_json_that_is_not_a_result_is_unusable_input(tmp_path: Path, command: str, content: str) -> None:
+    """Given JSON that parses but is not a result object, when report/diff reads it, then exit 2 with one line."""
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    args = [str(path), str(path)] if command == "diff" else [str(path), "--out", str(tmp_path / "out")]
+    result = run(command, *args)
+    assert result.returncode == 2
+    _one_clean_line(result.stderr)
+    assert "not a dicomaudit result" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("probe", "--timeout", "abc", "127.0.0.1"), ("nosuchcommand",),
+                                  ("analyze", "--workers", "0", "."), ("report",)])
+def test_usage_errors_from_the_option_parser_are_one_line_too(args: tuple[str, ...]) -> None:
+    """Given a malformed command line, then the parser's error is one plain line (no box), exit 2."""
+    result = run(*args)
+    assert result.returncode == 2
+    _one_clean_line(result.stderr)
+    assert "--help" in result.stderr
