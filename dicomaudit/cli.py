@@ -94,6 +94,9 @@ Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, show_
                                           help="Targets probed at the same time.")]
 LogFile = Annotated[Path | None, typer.Option("--log", metavar="FILE", callback=_log_option,
                                               help="Write a debug log (third-party warnings, tracebacks) to FILE.")]
+FailOnUndecided = Annotated[bool, typer.Option(
+    "--fail-on-undecided", help="Also exit 1 when a check could not be decided (status error: an unreachable "
+                                "node, a timeout, a malformed answer), so a CI gate never passes silently.")]
 FailOn = Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
                                             help="Exit 1 if a finding reaches this severity: "
                                                  "info, low, medium, high, critical (default: none, always 0).")]
@@ -138,8 +141,9 @@ def _apply_waivers(result: RunResult, waivers: Any, as_of: date | None = None) -
     return apply_waivers(result, waivers, as_of)
 
 
-def _gate(result: RunResult, severity: Severity | None, applied: Any) -> None:
-    """Exit 1 when a finding that is not an accepted risk reaches ``--fail-on``."""
+def _gate(result: RunResult, severity: Severity | None, applied: Any, *, undecided: bool = False) -> None:
+    """Exit 1 when a finding that is not an accepted risk reaches ``--fail-on``,
+    or (``--fail-on-undecided``) when a check could not be decided."""
     from dicomaudit.report import blocking_findings, exit_code
 
     code = exit_code(result, severity, applied)
@@ -147,6 +151,13 @@ def _gate(result: RunResult, severity: Severity | None, applied: Any) -> None:
         blockers = blocking_findings(result, severity, applied)  # type: ignore[arg-type]
         err.print(f"{len(blockers)} finding(s) at or above --fail-on {severity}: exit 1")
         raise typer.Exit(EXIT_FINDINGS)
+    if undecided:
+        open_questions = result.undecided()
+        if open_questions:
+            nodes = len({str(t) for t, _ in open_questions})
+            err.print(f"{len(open_questions)} check(s) on {nodes} node(s) could not be decided "
+                      "(--fail-on-undecided): exit 1")
+            raise typer.Exit(EXIT_FINDINGS)
 
 
 def _read_result(path: Path) -> RunResult:
@@ -206,6 +217,7 @@ def probe(
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
                                                help="Also write JUnit XML (one test case per node and check).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    fail_on_undecided: FailOnUndecided = False,
     log: LogFile = None,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
@@ -252,7 +264,7 @@ def probe(
         from dicomaudit.console import print_summary
 
         print_summary(out, result, written)
-    _gate(result, severity, applied)
+    _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
 def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, operator: str | None = None,
@@ -383,6 +395,7 @@ def report(
                                               help="Judge waiver expiry at this date (default: today).")] = None,
     fail_on: FailOn = None,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML.")] = None,
+    fail_on_undecided: FailOnUndecided = False,
     log: LogFile = None,
 ) -> None:
     """Render compliance evidence (HTML, Markdown, CSV, JSON) from a saved result."""
@@ -401,7 +414,7 @@ def report(
     applied = _apply_waivers(result, _load_waivers(waivers_path), day)
     for path in _emit_reports(result, None, out_dir, formats=fmt, waivers=applied, junit=junit):
         out.print(f"wrote {path}")
-    _gate(result, severity, applied)
+    _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
 # -- diff --------------------------------------------------------------------

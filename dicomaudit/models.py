@@ -392,6 +392,10 @@ class RunResult:
     def all_phi(self) -> tuple[PhiFinding, ...]:
         return tuple(p for t in self.targets for p in t.phi) + self.phi
 
+    def undecided(self) -> list[tuple[Target, CheckResult]]:
+        """Every check that could not be decided (status ``error``)."""
+        return [(t, c) for t, c in self.all_checks if c.status is Status.ERROR]
+
     def worst_failure(self) -> Severity | None:
         """Highest severity among failed checks and PHI findings, if any."""
         severities = [c.severity for _, c in self.all_checks if c.status is Status.FAIL]

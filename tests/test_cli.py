@@ -273,3 +273,22 @@ def test_usage_errors_from_the_option_parser_are_one_line_too(args: tuple[str, .
     assert result.returncode == 2
     _one_clean_line(result.stderr)
     assert "--help" in result.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_node_fails_the_gate_only_when_asked(tmp_path: Path) -> None:
+    """Given a node that does not answer, then probe exits 0 by default and 1 with --fail-on-undecided."""
+    target = f"127.0.0.1:{_closed_port()}"
+    assert run("probe", target, "-q", "--timeout", "1", "--fail-on", "high").returncode == 0
+    gated = run("probe", target, "-q", "--timeout", "1", "--fail-on-undecided", "--json", str(tmp_path / "r.json"))
+    assert gated.returncode == 1
+    assert "could not be decided" in gated.stderr
+    report = run("report", str(tmp_path / "r.json"), "--out", str(tmp_path / "out"), "--fail-on-undecided")
+    assert report.returncode == 1
