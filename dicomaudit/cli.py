@@ -28,7 +28,7 @@ from dicomaudit.net.identity import DEFAULT_CALLING_AET, validate_aet
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.targets import TargetError, dedupe, load_inventory, parse_target
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
     name="dicomaudit",
@@ -264,6 +264,7 @@ def probe(
         from dicomaudit.console import print_summary
 
         print_summary(out, result, written)
+    _interrupted_exit(result, written)
     _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
@@ -273,11 +274,25 @@ def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, o
     from dicomaudit.console import scan_with_progress
     from dicomaudit.scanner import now_iso
 
+    from dicomaudit.scanner import ScanInterrupted
+
     started = now_iso()
-    target_results = scan_with_progress(err, targets, settings, show=not quiet and err.is_terminal)
+    incomplete = False
+    try:
+        target_results = scan_with_progress(err, targets, settings, show=not quiet and err.is_terminal)
+    except ScanInterrupted as stopped:
+        target_results, incomplete = stopped.results, True
     info = RunInfo(command=command, started_at=started, finished_at=now_iso(), settings=settings.to_dict(),
-                   operator=operator, scope_ref=scope_ref)
+                   operator=operator, scope_ref=scope_ref, incomplete=incomplete)
     return RunResult(tool_version=__version__, run=info, targets=tuple(target_results))
+
+
+def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
+    """After a Ctrl-C the partial results are written; say so and exit 130 (CONTRACT)."""
+    if result.run.incomplete:
+        where = f" to {', '.join(str(p) for p in written[:1])}" if written else ""
+        err.print(f"interrupted: the results gathered so far were written{where}, marked incomplete")
+        raise typer.Exit(EXIT_INTERRUPTED)
 
 
 # -- demo --------------------------------------------------------------------
@@ -313,6 +328,7 @@ def demo(
     from dicomaudit.console import print_summary
 
     print_summary(out, result, written)
+    _interrupted_exit(result, written)
     err.print("The lab nodes were stopped. Open the HTML report in a browser, or read the JSON.")
 
 
@@ -502,10 +518,10 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except typer.Abort:  # Ctrl-C inside click's own handling
         err.print("interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside a scan: stop at once
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: say so in one line; DICOMAUDIT_DEBUG=1 shows the traceback
         logging.getLogger("dicomaudit").error("internal error", exc_info=exc)
         if logs.debug_enabled():

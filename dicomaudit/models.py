@@ -66,6 +66,7 @@ class ErrorReason(enum.StrEnum):
     TLS = "tls"  # the TLS layer failed (not a client-certificate refusal, which is a pass)
     BUDGET_EXHAUSTED = "budget_exhausted"  # the target's time or byte budget ran out
     INCONCLUSIVE = "inconclusive"  # well-formed answers that do not decide the question (e.g. placeholder AE title)
+    INTERRUPTED = "interrupted"  # the operator stopped the run (Ctrl-C) before this was decided
     INTERNAL = "internal"  # a bug in dicomaudit
 
 
@@ -346,6 +347,7 @@ class RunInfo:
     settings: Mapping[str, Any] = field(default_factory=dict)
     operator: str | None = None
     scope_ref: str | None = None
+    incomplete: bool = False  # interrupted (Ctrl-C): unfinished targets carry "interrupted" errors
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", freeze(dict(self.settings)))
@@ -358,6 +360,7 @@ class RunInfo:
             "settings": thaw(self.settings),
             "operator": self.operator,
             "scope_ref": self.scope_ref,
+            "incomplete": self.incomplete,
         }
 
     @classmethod
@@ -369,6 +372,7 @@ class RunInfo:
             settings=d.get("settings") or {},
             operator=d.get("operator"),
             scope_ref=d.get("scope_ref"),
+            incomplete=bool(d.get("incomplete", False)),
         )
 
 

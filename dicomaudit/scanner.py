@@ -65,7 +65,8 @@ def _internal(exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]
             {"exception": traceback.format_exception_only(exc)[-1].strip()})
 
 
-def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None) -> TargetResult:
+def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None,
+                stop: threading.Event | None = None) -> TargetResult:
     """Every selected check against one target, within the target's budget.
 
     Nothing raised here escapes: an exception in the service probe or TLS
@@ -73,7 +74,7 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
     check makes that check one.
     """
     started = now_iso()
-    budget = new_budget(settings)  # the service probe draws on it too
+    budget = new_budget(settings, stop)  # the service probe draws on it too
     wanted = selected_checks(settings)
     try:
         impls = registry()
@@ -118,6 +119,18 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
 OVERRUN_GRACE = 5.0
 
 
+class ScanInterrupted(Exception):
+    """The operator interrupted the scan; ``results`` holds every target, unfinished ones as ``interrupted``."""
+
+    def __init__(self, results: list[TargetResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
+#: After an interrupt, how long in-flight targets get to wind down (their waits end within 0.25 s).
+STOP_GRACE = 2.0
+
+
 def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressFunc | None = None) -> list[TargetResult]:
     """Scan targets with at most ``settings.concurrency`` in flight; results keep input order.
 
@@ -125,6 +138,10 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
     than :data:`OVERRUN_GRACE` gets ``budget_exhausted`` errors, a fresh
     worker takes its place, and nothing left behind can keep the process
     alive once the results are written.
+
+    On ``KeyboardInterrupt`` every wait in flight ends within a fraction of a
+    second, no new target starts, and :class:`ScanInterrupted` carries what
+    was gathered (a second interrupt propagates at once).
     """
     selected_checks(settings)  # fail early on unknown ids
     n = len(targets)
@@ -132,17 +149,18 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
     running: dict[int, float] = {}
     pending = list(range(n - 1, -1, -1))  # popped from the end: input order
     cond = threading.Condition()
+    stop = threading.Event()
     limit = settings.budget + OVERRUN_GRACE
 
     def worker() -> None:
         while True:
             with cond:
-                if not pending:
+                if not pending or stop.is_set():
                     return
                 i = pending.pop()
                 running[i] = time.monotonic()
             try:
-                result = scan_target(targets[i], settings, progress)
+                result = scan_target(targets[i], settings, progress, stop)
             except Exception as exc:  # noqa: BLE001 - e.g. a progress callback that raised
                 summary, reason, evidence = _internal(exc, "scanning the target")
                 result = TargetResult(target=targets[i], checks=tuple(
@@ -155,21 +173,36 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
     def start_worker() -> None:
         threading.Thread(target=worker, name="dicomaudit-scan", daemon=True).start()
 
+    def placeholder(i: int, text: str, code: ErrorReason) -> TargetResult:
+        t = targets[i]
+        return TargetResult(target=t, checks=tuple(_all_errors(t, settings, f"undecided: {text}", text, code)))
+
     for _ in range(max(1, min(settings.concurrency, n))):
         start_worker()
-    with cond:
-        while len(results) < n:
-            cond.wait(timeout=0.25)
-            now = time.monotonic()
-            for i, began in list(running.items()):
-                if now - began > limit:
-                    del running[i]
-                    t = targets[i]
-                    text = f"the target did not finish within its budget of {settings.budget:g} s"
-                    results[i] = TargetResult(
-                        target=t, checks=tuple(_all_errors(t, settings, f"undecided: {text}", text,
-                                                           ErrorReason.BUDGET_EXHAUSTED)))
-                    LOGGER.debug("gave up on %s after %.1f s", t, now - began)
-                    if pending:
-                        start_worker()
+    try:
+        with cond:
+            while len(results) < n:
+                cond.wait(timeout=0.25)
+                now = time.monotonic()
+                for i, began in list(running.items()):
+                    if now - began > limit:
+                        del running[i]
+                        results[i] = placeholder(
+                            i, f"the target did not finish within its budget of {settings.budget:g} s",
+                            ErrorReason.BUDGET_EXHAUSTED)
+                        LOGGER.debug("gave up on %s after %.1f s", targets[i], now - began)
+                        if pending:
+                            start_worker()
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + STOP_GRACE
+        with cond:
+            while running and time.monotonic() < deadline:
+                cond.wait(timeout=0.1)
+            for i in range(n):
+                if i not in results:
+                    results[i] = placeholder(i, "the run was interrupted before this target was finished",
+                                             ErrorReason.INTERRUPTED)
+            running.clear()
+        raise ScanInterrupted([results[i] for i in range(n)]) from None
     return [results[i] for i in range(n)]

@@ -292,3 +292,41 @@ def test_an_unreachable_node_fails_the_gate_only_when_asked(tmp_path: Path) -> N
     assert "could not be decided" in gated.stderr
     report = run("report", str(tmp_path / "r.json"), "--out", str(tmp_path / "out"), "--fail-on-undecided")
     assert report.returncode == 1
+
+
+def test_ctrl_c_writes_partial_results_marked_incomplete_and_exits_130(tmp_path: Path) -> None:
+    """Given a probe stuck on silent nodes, when the operator presses Ctrl-C once, then within a couple of
+    seconds the results gathered so far are written, marked incomplete, and the exit status is 130."""
+    import signal
+    import socket
+    import time
+
+    listeners = []
+    for _ in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)  # accepts (kernel backlog) but never answers
+        listeners.append(s)
+    try:
+        out = tmp_path / "r.json"
+        targets = [f"127.0.0.1:{s.getsockname()[1]}" for s in listeners]
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "dicomaudit", "probe", *targets, "--timeout", "20",
+                                 "--concurrency", "1", "-q", "--json", str(out)], env=env, cwd=ROOT,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        for s in listeners:
+            s.close()
+    assert proc.returncode == 130, stderr
+    assert took < 5.0
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    data = json.loads(out.read_text())
+    assert data["run"]["incomplete"] is True
+    assert len(data["targets"]) == 3
+    codes = {c.get("reason_code") for t in data["targets"] for c in t["checks"]}
+    assert "interrupted" in codes

@@ -187,9 +187,8 @@ class ProbeContext:
                                          reason=attempt.detail or "TLS failed",
                                          evidence={"tls": attempt.to_evidence()}, code=ErrorReason.TLS)
         if self.budget.expired:
-            return definition.result(Status.ERROR, "not checked: time budget for this target used up",
-                                     reason=f"target time budget of {self.settings.budget:g} s exhausted",
-                                     code=ErrorReason.BUDGET_EXHAUSTED)
+            why = self.budget.exhausted()
+            return definition.result(Status.ERROR, f"not checked: {why.text}", reason=why.text, code=why.code)
         return None
 
     def undecided(self, definition: CheckDefinition, attempt: AssociationAttempt,
@@ -226,9 +225,10 @@ class ProbeContext:
         return attempt.enforced_control
 
 
-def new_budget(settings: ProbeSettings) -> Budget:
+def new_budget(settings: ProbeSettings, stop: threading.Event | None = None) -> Budget:
     """A target's budget, started now: every step of the target, the service probe included, draws on it."""
-    return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes)
+    return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes,
+                        stop=stop)
 
 
 def undecided_operation(definition: CheckDefinition, operation: str, failure: PeerError,

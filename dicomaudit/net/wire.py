@@ -21,16 +21,20 @@ big-endian length, followed by that many bytes.
 from __future__ import annotations
 
 import errno
+import os
 import select
 import socket
 import ssl
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from dicomaudit.models import ErrorReason
 
+#: The longest a wait goes without looking at the operator's stop request.
+_SLICE = 0.25
 #: The detail of a TCP connect that got no answer (the host may not exist).
 CONNECT_TIMEOUT = "TCP connect timed out"
 #: How many bytes of a peer's answer go into evidence (hex).
@@ -104,6 +108,12 @@ class BudgetExhausted(PeerError):
     code = ErrorReason.BUDGET_EXHAUSTED
 
 
+class Interrupted(PeerError):
+    """The operator stopped the run."""
+
+    code = ErrorReason.INTERRUPTED
+
+
 class TlsFailure(PeerError):
     """The TLS layer failed; ``alert`` is OpenSSL's reason (e.g. TLSV13_ALERT_CERTIFICATE_REQUIRED)."""
 
@@ -130,28 +140,36 @@ class Budget:
     byte_allowance: int
     bytes_read: int = 0
     total: float = field(default=0.0)
+    stop: threading.Event | None = None  # set when the operator interrupts the run
 
     @classmethod
-    def start(cls, step: float, total: float, byte_allowance: int) -> Budget:
-        return cls(step=step, deadline=time.monotonic() + total, byte_allowance=byte_allowance, total=total)
+    def start(cls, step: float, total: float, byte_allowance: int, stop: threading.Event | None = None) -> Budget:
+        return cls(step=step, deadline=time.monotonic() + total, byte_allowance=byte_allowance, total=total,
+                   stop=stop)
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return self.stopped or time.monotonic() >= self.deadline
 
     def step_until(self, step: float | None = None) -> float:
         """The absolute time the next step must end by; raise if the target's time is up."""
         now = time.monotonic()
-        if now >= self.deadline:
+        if self.stopped or now >= self.deadline:
             raise self.exhausted()
         return min(now + (self.step if step is None else step), self.deadline)
 
-    def exhausted(self) -> BudgetExhausted:
+    def exhausted(self) -> PeerError:
+        if self.stopped:
+            return Interrupted("the run was interrupted")
         return BudgetExhausted(f"the target's time budget of {self.total:g} s was used up")
 
     def timed_out(self, until: float, what: str) -> PeerError:
         """The error for a wait that reached ``until``: the step's timeout or the target's deadline."""
-        if until >= self.deadline:
+        if until >= self.deadline or self.stopped:
             return self.exhausted()
         return PeerTimeout(f"{what}: no answer within {self.step:g} s")
 
@@ -226,15 +244,34 @@ class PeerStream:
     # -- opening -------------------------------------------------------------
     @classmethod
     def connect(cls, host: str, port: int, budget: Budget) -> PeerStream:
+        """A non-blocking TCP connect, bounded by the step and watching for an interrupt."""
         until = budget.step_until()
         try:
-            sock = socket.create_connection((host, port), timeout=max(0.001, until - time.monotonic()))
-        except (OSError, TimeoutError) as exc:
-            err = classify_connect_error(exc, port)
-            if isinstance(err, PeerTimeout) and until >= budget.deadline:
-                raise budget.exhausted() from None
-            raise err from None
-        return cls(sock, budget)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise classify_connect_error(exc, port) from None
+        error: BaseException = ConnectionRefusedError()
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            while code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY):
+                remaining = until - time.monotonic()
+                if remaining <= 0 or budget.stopped:
+                    sock.close()
+                    if budget.stopped or until >= budget.deadline:
+                        raise budget.exhausted()
+                    raise PeerTimeout(CONNECT_TIMEOUT)
+                _, writable, _ = select.select([], [sock], [], min(remaining, _SLICE))
+                if writable:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                return cls(sock, budget)
+            sock.close()
+            error = OSError(code, os.strerror(code))
+            if code == errno.ECONNREFUSED:
+                error = ConnectionRefusedError(code, os.strerror(code))
+        raise classify_connect_error(error, port)
 
     def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
         """TLS handshake on the connected socket, bounded like any other step.
@@ -270,15 +307,17 @@ class PeerStream:
 
     # -- waiting ---------------------------------------------------------------
     def _wait(self, until: float, *, read: bool, what: str) -> None:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            raise self.budget.timed_out(until, what)
         fd = self.sock.fileno()
         if fd < 0:
             raise ConnectionLost("connection closed")
-        r, w, _ = select.select([fd] if read else [], [] if read else [fd], [], remaining)
-        if not r and not w:
-            raise self.budget.timed_out(until, what)
+        while True:
+            remaining = until - time.monotonic()
+            if remaining <= 0 or self.budget.stopped:
+                raise self.budget.timed_out(until, what)
+            # Short slices, so an interrupted run stops waiting within a fraction of a second.
+            r, w, _ = select.select([fd] if read else [], [] if read else [fd], [], min(remaining, _SLICE))
+            if r or w:
+                return
 
     # -- writing ---------------------------------------------------------------
     def send(self, data: bytes, what: str = "sending") -> None:
