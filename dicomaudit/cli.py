@@ -462,16 +462,29 @@ def diff(
 
 
 # -- lab ---------------------------------------------------------------------
+def _profiles_help() -> str:
+    from dicomaudit.lab import PROFILES
+
+    return "Lab profile: " + ", ".join(PROFILES) + " (each described below)."
+
+
+def _profiles_epilog() -> str:
+    from dicomaudit.lab import PROFILES
+
+    return "[bold]Profiles[/]\n\n" + "\n\n".join(f"  [bold]{name}[/]: {escape(PROFILES[name].description)}"
+                                                   for name in PROFILES)
+
+
 @app.command(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  dicomaudit lab --profile open --port 11112\n\n"
-        "  dicomaudit lab --profile locked --port 11113   # then: dicomaudit probe 127.0.0.1:11113/DICOMLAB"
+        "  dicomaudit lab --profile locked --port 11113   # then: dicomaudit probe 127.0.0.1:11113/DICOMLAB\n\n"
+        + _profiles_epilog()
     )
 )
 def lab(
-    profile: Annotated[str, typer.Option("--profile", show_default=True,
-                                         help="Lab profile: open, locked, stock or tls.")] = "open",
+    profile: Annotated[str, typer.Option("--profile", show_default=True, help=_profiles_help())] = "open",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, show_default=True,
                                       help="Port to listen on (0 = any free port).")] = 11112,
     host: Annotated[str, typer.Option("--host", show_default=True,
@@ -487,8 +500,9 @@ def lab(
         run_forever(profile, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
     except OSError as exc:
         raise _fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # e.g. a non-loopback address
-        raise _fail_usage(str(exc)) from None
+    except ValueError:  # a non-loopback address
+        raise _fail_usage(f"--host {host}: the lab PACS listens on loopback only (127.0.0.0/8 or ::1), "
+                          "because it is insecure by design; use e.g. --host 127.0.0.1") from None
 
 
 @app.callback(invoke_without_command=True)

@@ -330,3 +330,45 @@ def test_ctrl_c_writes_partial_results_marked_incomplete_and_exits_130(tmp_path:
     assert len(data["targets"]) == 3
     codes = {c.get("reason_code") for t in data["targets"] for c in t["checks"]}
     assert "interrupted" in codes
+
+
+def test_lab_help_lists_every_profile() -> None:
+    from dicomaudit.lab import PROFILES
+
+    result = run("lab", "--help")
+    assert result.returncode == 0
+    assert all(name in result.stdout for name in PROFILES)
+
+
+def test_lab_on_a_non_loopback_host_gets_a_hint() -> None:
+    result = run("lab", "--host", "10.0.0.1", "--port", "0")
+    assert result.returncode == 2
+    _one_clean_line(result.stderr)
+    assert "loopback" in result.stderr and "--host 127.0.0.1" in result.stderr
+
+
+def test_tls_lab_removes_its_key_material_on_sigterm() -> None:
+    """Given `dicomaudit lab --profile tls`, when it gets SIGTERM, then it stops and deletes its TLS files."""
+    import re
+    import signal
+
+    env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dicomaudit", "lab", "--profile", "tls", "--port", "0"],
+                            env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        directory = None
+        assert proc.stdout is not None
+        for _ in range(20):
+            line = proc.stdout.readline()
+            if m := re.search(r"TLS material .*: (\S+)", line):
+                directory = Path(m.group(1))
+                break
+        assert directory is not None and directory.is_dir()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert not directory.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 
@@ -49,6 +50,11 @@ def run_forever(
     stop = stop_event or threading.Event()
     lab = LabPACS(profile=profile, host=host, port=port, on_event=lambda e: echo(describe_event(e)))
     lab.start()
+    # SIGTERM (systemd, docker stop, kill) stops the lab like Ctrl-C does, so the
+    # generated TLS key material is removed either way.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
         p = lab.profile
         echo(f"dicomaudit lab PACS, profile {p.name!r}: {p.description}")
@@ -63,5 +69,7 @@ def run_forever(
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         lab.stop()
         echo("lab PACS stopped")
