@@ -27,6 +27,7 @@ from dicomaudit.models import RunInfo, RunResult, Severity, Target
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, validate_aet
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.targets import TargetError, dedupe, load_inventory, parse_target
+from dicomaudit.textsafe import safe_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -82,7 +83,7 @@ def _log_option(value: Path | None) -> Path | None:
 
 
 def _command_line() -> str:
-    return shlex.join(["dicomaudit", *sys.argv[1:]])
+    return shlex.join(["dicomaudit", *map(safe_text, sys.argv[1:])])
 
 
 # -- shared options ----------------------------------------------------------
@@ -118,7 +119,8 @@ def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | Non
             write_junit(result, junit, waivers)
             written.append(junit)
     except OSError as exc:
-        raise _fail_usage(f"cannot write reports: {exc.strerror or exc} ({exc.filename or ''})") from None
+        raise _fail_usage(f"cannot write reports: {exc.strerror or 'I/O error'} "
+                          f"({safe_text(str(exc.filename or ''))})") from None
     return written
 
 
@@ -368,7 +370,7 @@ def analyze(
     started = now_iso()
     analysis = analyze_with_progress(err, paths, show_values=show_values, workers=workers,
                                      show=not quiet and err.is_terminal)
-    settings = {"paths": [str(p) for p in paths], "show_values": show_values, "workers": workers}
+    settings = {"paths": [safe_text(p) for p in paths], "show_values": show_values, "workers": workers}
     result = RunResult(
         tool_version=__version__,
         run=RunInfo(command=_command_line(), started_at=started, finished_at=now_iso(), settings=settings,
@@ -383,7 +385,7 @@ def analyze(
         try:
             written.append(write_phi_csv(result, csv_path))
         except OSError as exc:
-            raise _fail_usage(f"cannot write {csv_path}: {exc.strerror or exc}") from None
+            raise _fail_usage(f"cannot write {safe_text(csv_path)}: {exc.strerror or 'I/O error'}") from None
     if not quiet:
         print_phi_summary(out, analysis, written)
     if severity is not None and result.reaches(severity):
@@ -428,8 +430,9 @@ def report(
         raise _fail_usage(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
     result = _read_result(result_path)
     applied = _apply_waivers(result, _load_waivers(waivers_path), day)
-    for path in _emit_reports(result, None, out_dir, formats=fmt, waivers=applied, junit=junit):
-        out.print(f"wrote {path}")
+    from dicomaudit.console import print_written
+
+    print_written(out, _emit_reports(result, None, out_dir, formats=fmt, waivers=applied, junit=junit))
     _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
@@ -519,6 +522,11 @@ def main() -> None:
     from dicomaudit import logs
 
     logs.configure()  # nothing third-party reaches the console unless asked (--log, DICOMAUDIT_DEBUG=1)
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show a character (ASCII, Latin-1) gets an escape, not exit 3.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         # Not standalone: click's usage errors come back here and are printed as
         # one line like every other usage error (typer would draw a box).

@@ -99,7 +99,7 @@ def print_phi_summary(console: Console, analysis: AnalysisResult, written: Seque
     for e in analysis.errors[:10]:
         # Sources and reasons arrive escaped; scrub again so that an InputError
         # built elsewhere cannot put a control character on the terminal.
-        console.print(Text(f"  not analysed: {scrub(e.source)}: {scrub(e.error)}", style="yellow"))
+        console.print(Text(shown(console, f"  not analysed: {scrub(e.source)}: {scrub(e.error)}"), style="yellow"))
     if len(analysis.errors) > 10:
         console.print(Text(f"  ... and {len(analysis.errors) - 10} more (see the JSON 'errors')", style="yellow"))
     print_written(console, written)
@@ -108,7 +108,31 @@ def print_phi_summary(console: Console, analysis: AnalysisResult, written: Seque
 def print_written(console: Console, written: Sequence[Path]) -> None:
     """``wrote <path>`` per file: the path escaped for the terminal and for Rich markup."""
     for path in written:
-        console.print(f"wrote {escape(safe_text(path))}", soft_wrap=True)
+        console.print(f"wrote {escape(shown(console, safe_text(path)))}", soft_wrap=True)
+
+
+def shown(console: Console, text: str) -> str:
+    """``text`` with what the console's encoding cannot carry as ``\\uNNNN`` (``\\UNNNNNNNN``).
+
+    A terminal set to ASCII or Latin-1 would otherwise fail on a CJK file
+    name with UnicodeEncodeError (exit status 3) when the summary is printed.
+    """
+    encoding = console.encoding
+    try:
+        text.encode(encoding)
+        return text
+    except LookupError:  # an encoding Python does not know: nothing to go by
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for char in text:
+        try:
+            char.encode(encoding)
+            out.append(char)
+        except UnicodeEncodeError:
+            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+    return "".join(out)
 
 
 def _status_text(status: Status) -> Text:
@@ -162,5 +186,4 @@ def print_summary(console: Console, result: RunResult, written: Sequence[Path] =
         by_cat = Counter(p.category for p in phi)
         console.print("PHI exposed: " + ", ".join(f"{n} {c}" for c, n in by_cat.most_common()) +
                       " (values masked)")
-    for path in written:
-        console.print(f"wrote {path}")
+    print_written(console, written)

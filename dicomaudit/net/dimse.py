@@ -13,9 +13,10 @@ anything rests on it:
   Responded To is the request's Message ID, the status is one the service
   defines for that response (PS3.4 Annex A, B, C; PS3.7 Annex C) and the
   data set is present exactly when the service says so;
-* an identifier's structure is walked element by element before pydicom
-  decodes it: every declared length must fit, nesting is bounded, and the
-  bytes must end exactly where the last element does (PS3.5 7.1, 7.5).
+* an identifier's encoding is walked element by element before pydicom
+  decodes it (:mod:`dicomaudit.structure`): every declared length must fit,
+  nesting is bounded, and the bytes must end exactly where the last element
+  does (PS3.5 7.1, 7.5).
 
 A message larger than :data:`MAX_MESSAGE_BYTES` is not read to the end.
 """
@@ -26,7 +27,6 @@ import io
 import struct
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import ImplicitVRLittleEndian
@@ -35,14 +35,13 @@ from pynetdicom.dsutils import encode
 from pynetdicom.status import code_to_category
 
 from dicomaudit.net.wire import BudgetExhausted, ProtocolViolation
+from dicomaudit.structure import StructureError, check_encoded
 
 #: A C-FIND identifier is a few hundred bytes; a C-ECHO/C-STORE response has
 #: no data set at all.  Nothing a check needs comes near this.
 MAX_MESSAGE_BYTES = 1024 * 1024
 #: A command set is a handful of short elements.
 MAX_COMMAND_BYTES = 64 * 1024
-#: Deeper than any C-FIND identifier needs (worklist items nest 2-3 levels).
-MAX_DATASET_DEPTH = 16
 
 C_STORE_RSP, C_FIND_RSP, C_ECHO_RSP = 0x8001, 0x8020, 0x8030
 NO_DATA_SET = 0x0101
@@ -222,101 +221,23 @@ def judge_response(command: Dataset, raw: bytes, data_set: bytes | None, *, serv
 
 
 # -- data sets ---------------------------------------------------------------------
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-
-
-def _walk_elements(data: bytes, i: int, end: int, explicit: bool, depth: int, *, in_item: bool) -> int:
-    """Walk elements from ``i``; return where they end (after an item delimiter if ``in_item``)."""
-    if depth > MAX_DATASET_DEPTH:
-        raise ProtocolViolation(f"identifier nests sequences deeper than {MAX_DATASET_DEPTH} levels", data)
-    while i < end:
-        if end - i < 8:
-            raise ProtocolViolation(f"identifier ends inside an element header ({end - i} bytes left)", data)
-        group, element = struct.unpack("<HH", data[i : i + 4])
-        tag = (group << 16) | element
-        if tag == _ITEM_END:
-            if not in_item:
-                raise ProtocolViolation("item delimiter outside an item", data)
-            return i + 8
-        if tag in (_ITEM, _SEQ_END):
-            raise ProtocolViolation(f"item tag ({group:04X},{element:04X}) where an element was expected", data)
-        vr = None
-        if explicit:
-            vr = data[i + 4 : i + 6]
-            if vr in _LONG_VRS:
-                if end - i < 12:
-                    raise ProtocolViolation("identifier ends inside an element header", data)
-                (length,) = struct.unpack("<I", data[i + 8 : i + 12])
-                i += 12
-            else:
-                if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-                    raise ProtocolViolation(f"element ({group:04X},{element:04X}) has no valid VR ({vr!r})", data)
-                (length,) = struct.unpack("<H", data[i + 6 : i + 8])
-                i += 8
-        else:
-            (length,) = struct.unpack("<I", data[i + 4 : i + 8])
-            i += 8
-        if length == _UNDEFINED:
-            if explicit and vr not in (b"SQ", b"UN"):
-                raise ProtocolViolation(f"element ({group:04X},{element:04X}) has undefined length", data)
-            i = _walk_sequence(data, i, end, explicit, depth + 1, undefined=True)
-            continue
-        if i + length > end:
-            raise ProtocolViolation(f"element ({group:04X},{element:04X}) announces {length} bytes, only "
-                                    f"{end - i} remain", data)
-        if vr == b"SQ" or (not explicit and _implicit_vr(tag) == "SQ"):
-            _walk_sequence(data, i, i + length, explicit, depth + 1, undefined=False)
-        i += length
-    if in_item:
-        raise ProtocolViolation("item of undefined length without an item delimiter", data)
-    return i
-
-
-def _implicit_vr(tag: int) -> str | None:
-    """The VR an Implicit VR reader will give ``tag`` (PS3.5 7.1.3: from the data dictionary)."""
-    try:
-        return dictionary_VR(tag)
-    except KeyError:
-        return None
-
-
-def _walk_sequence(data: bytes, i: int, end: int, explicit: bool, depth: int, *, undefined: bool) -> int:
-    """Walk sequence items from ``i``; with ``undefined`` stop after the sequence delimiter."""
-    while i < end:
-        if end - i < 8:
-            raise ProtocolViolation("identifier ends inside a sequence item header", data)
-        group, element, length = struct.unpack("<HHI", data[i : i + 8])
-        tag = (group << 16) | element
-        i += 8
-        if tag == _SEQ_END:
-            if not undefined:
-                raise ProtocolViolation("sequence delimiter in a sequence of defined length", data)
-            return i
-        if tag != _ITEM:
-            raise ProtocolViolation(f"({group:04X},{element:04X}) inside a sequence where an item was expected",
-                                    data)
-        if length == _UNDEFINED:
-            i = _walk_elements(data, i, end, explicit, depth, in_item=True)
-        else:
-            if i + length > end:
-                raise ProtocolViolation(f"sequence item announces {length} bytes, only {end - i} remain", data)
-            _walk_elements(data, i, i + length, explicit, depth, in_item=False)
-            i += length
-    if undefined:
-        raise ProtocolViolation("sequence of undefined length without a sequence delimiter", data)
-    return i
-
-
 def decode_identifier(data: bytes, transfer_syntax: str) -> Dataset:
-    """An identifier (query match, worklist item) decoded only if every byte of it is accounted for."""
-    explicit = transfer_syntax != ImplicitVRLittleEndian
+    """An identifier (query match, worklist item) decoded only if every byte of it is accounted for.
+
+    The encoding is walked first (:func:`dicomaudit.structure.check_encoded`,
+    the same walker that checks files): a length that overruns its element,
+    item or sequence, a missing delimiter, a repeated tag or nesting beyond
+    the limit is a protocol violation, and pydicom never sees the bytes.
+    """
+    implicit = transfer_syntax == ImplicitVRLittleEndian
     if not data:
         raise ProtocolViolation("empty identifier")
-    _walk_elements(data, 0, len(data), explicit, 0, in_item=False)
     try:
-        ds = read_dataset(io.BytesIO(data), not explicit, True)
+        check_encoded(data, implicit_vr=implicit)
+    except StructureError as exc:
+        raise ProtocolViolation(f"identifier: {str(exc).removeprefix('malformed DICOM file: ')}", data) from None
+    try:
+        ds = read_dataset(io.BytesIO(data), implicit, True)
         for _ in ds.iterall():  # converts every raw element, sequences included
             pass
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the peer's malformed data

@@ -5,6 +5,15 @@ No writer talks to the network; no check knows about an output format.
 :func:`write_reports` writes a report set (``result.json``, ``report.html``,
 ``report.md``, ``checks.csv`` + ``phi.csv``, optionally ``junit.xml`` and
 ``waivers.json``) and a ``MANIFEST.sha256`` that ``sha256sum -c`` verifies.
+
+Every writer produces UTF-8 and can always encode what it is given.  File
+sources arrive escaped (:func:`dicomaudit.textsafe.safe_text`); everything
+else (a command line, evidence from a hostile node) gets one last pass, so
+that a lone surrogate never raises ``UnicodeEncodeError`` and a control
+character never reaches a terminal that shows the file.  JSON escapes only
+lone surrogates (:func:`~dicomaudit.textsafe.encodable`: it writes control
+characters as its own ``\\u001b`` escapes); the text formats escape both
+(:func:`~dicomaudit.textsafe.scrub`).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from pathlib import Path
 
 from dicomaudit.models import RunResult
 from dicomaudit.report import WaiverResult
+from dicomaudit.textsafe import encodable, map_strings
 
 # Imports of the format modules are deferred into write_reports: write_json/read_json are used by
 # every command and must stay cheap (pandas and jinja2 load only when a report is written).
@@ -35,8 +45,13 @@ def write_json(result: RunResult, path: str | Path) -> Path:
     """Write the result JSON (``schema: dicomaudit/1``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json_text(result.to_dict()), encoding="utf-8")
     return path
+
+
+def json_text(data: object) -> str:
+    """``data`` as indented JSON that can always be written as UTF-8 (lone surrogates escaped)."""
+    return json.dumps(map_strings(data, encodable), indent=2, ensure_ascii=False) + "\n"
 
 
 def read_json(path: str | Path) -> RunResult:
@@ -127,7 +142,7 @@ def write_reports(
             written.append(write_junit(result, out / "junit.xml", waivers))
     if waivers is not None and waivers.waivers:
         path = out / "waivers.json"
-        path.write_text(json.dumps(waivers.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(json_text(waivers.to_dict()), encoding="utf-8")
         written.append(path)
     written.append(write_manifest(out, written))
     return written

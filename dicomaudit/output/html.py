@@ -3,7 +3,8 @@
 Rendered with Jinja2 with autoescaping on: node labels, AE titles, evidence
 and PHI values are data from the network or from files and are escaped
 everywhere; only the SVG charts (escaped by ElementTree) are inserted as
-markup.
+markup.  The rendered document passes through
+:func:`~dicomaudit.textsafe.scrub` (no raw control character, always UTF-8).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dicomaudit.models import RunResult, Severity
 from dicomaudit.output.charts import bar_chart, stacked_bar_chart
 from dicomaudit.output.view import SEVERITIES, STATE_LABELS, ReportView, build_view
 from dicomaudit.report import WaiverResult
+from dicomaudit.textsafe import scrub
 
 PHI_ROWS_IN_HTML = 500  # beyond this the HTML points to phi.csv: a report must stay openable
 
@@ -71,5 +73,5 @@ def write_html(
     """Write the HTML report for ``result`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(build_view(result, waivers, generated_at=generated_at)), encoding="utf-8")
+    path.write_text(scrub(render_html(build_view(result, waivers, generated_at=generated_at))), encoding="utf-8")
     return path

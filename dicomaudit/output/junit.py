@@ -18,13 +18,16 @@ from pathlib import Path
 
 from dicomaudit.models import RunResult, Status, thaw
 from dicomaudit.report import NO_WAIVERS, WaiverResult
+from dicomaudit.textsafe import scrub
 
-# XML 1.0 cannot carry most control characters; evidence from a hostile node may contain them.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# XML 1.0 cannot carry most control characters (evidence from a hostile node may contain them)
+# nor lone surrogates (from file names that are not UTF-8): scrub escapes both as text; the two
+# non-characters it leaves are replaced.
+_XML_ILLEGAL = re.compile("[\ufffe\uffff]")
 
 
 def _x(text: object) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", "" if text is None else str(text))
+    return _XML_ILLEGAL.sub("\ufffd", scrub("" if text is None else str(text)))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object) -> ET.Element:

@@ -3,7 +3,9 @@
 Markdown has no autoescape, so the environment *finalizes* every ``{{ }}``
 expression through :func:`md_escape`: a hostile AE title or evidence string
 cannot open a table cell, a link, emphasis or raw HTML.  Template-authored
-markup that must pass through unescaped is wrapped in :class:`Raw`.
+markup that must pass through unescaped is wrapped in :class:`Raw`.  The
+rendered document passes through :func:`~dicomaudit.textsafe.scrub` (no raw
+control character, always UTF-8).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from dicomaudit.models import RunResult
 from dicomaudit.output.view import SEVERITIES, STATE_LABELS, ReportView, build_view
 from dicomaudit.report import WaiverResult
+from dicomaudit.textsafe import scrub
 
 PHI_ROWS_IN_MARKDOWN = 500
 
@@ -103,5 +106,5 @@ def write_markdown(
     """Write the Markdown report for ``result`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(build_view(result, waivers, generated_at=generated_at)), encoding="utf-8")
+    path.write_text(scrub(render_markdown(build_view(result, waivers, generated_at=generated_at))), encoding="utf-8")
     return path

@@ -3,7 +3,9 @@
 Spreadsheet programs execute cells that start with ``=``, ``+``, ``-``, ``@``
 (CSV/formula injection, OWASP).  Text columns here carry data a remote node
 controls (AE titles, summaries), so such cells are prefixed with ``'`` — the
-convention spreadsheets display as the plain text.
+convention spreadsheets display as the plain text.  Text cells also pass
+through :func:`~dicomaudit.textsafe.scrub`: no control character reaches a
+terminal that shows the file, and no lone surrogate can fail the UTF-8 write.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from dicomaudit.models import RunResult
 from dicomaudit.report import NO_WAIVERS, WaiverResult
+from dicomaudit.textsafe import scrub
 
 CHECK_COLUMNS = [
     "host", "port", "called_aet", "node_name", "check_id", "status", "severity", "title", "summary", "enforced",
@@ -24,9 +27,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _defuse(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = scrub(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _flatten_compliance(compliance: dict[str, tuple[str, ...]] | object) -> str:

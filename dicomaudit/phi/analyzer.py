@@ -66,13 +66,11 @@ from dicomaudit.phi.detectors import (
     is_dummy_time,
     is_placeholder,
 )
+from dicomaudit.phi.inputs import exception_message
 from dicomaudit.phi.masking import mask_value
 from dicomaudit.phi.profile import Treatment, all_rules
-from dicomaudit.phi.propagation import PropagationIndex
-
-#: Deeper than any real IOD (SR trees rarely pass 10); protects the walk
-#: from crafted files nesting sequences thousands deep.
-MAX_DEPTH = 64
+from dicomaudit.phi.propagation import IndexBudgetExceeded, PropagationIndex
+from dicomaudit.structure import MAX_DEPTH  # one limit for the file check and the walk
 
 _BINARY_VRS = frozenset({"OB", "UN", "OW"})
 _SKIP_PRIVATE_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "DS", "IS", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
@@ -645,8 +643,12 @@ def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> l
             walk.findings.sort(key=lambda f: walk.orders.get(f.path, 0))
         except PhiAnalysisError:
             raise
+        except IndexBudgetExceeded as exc:  # a crafted data set: bounded time, honest reason
+            raise PhiAnalysisError(str(exc)) from None
         except RecursionError:
             raise PhiAnalysisError("sequences nested too deep to walk") from None
         except Exception as exc:  # noqa: BLE001 - any pydicom decoding failure
-            raise PhiAnalysisError(f"cannot decode data set: {type(exc).__name__}") from None
+            message = exception_message(exc)  # pydicom's words, quoted values masked
+            raise PhiAnalysisError(f"cannot decode data set: {type(exc).__name__}"
+                                   + (f": {message}" if message else "")) from None
     return walk.findings

@@ -2,23 +2,38 @@
 
 Paths may be files, folders (walked recursively) or DICOMDIRs (PS3.10
 media directories, whose referenced files are analysed too).  Every file is
-read once, header only (``stop_before_pixels``).  Anything that is not a
-usable DICOM file becomes a short, value-free reason: one bad file never
-stops a run, and an error message never echoes header content.
+read once, header only (``stop_before_pixels``), and its encoding checked
+(:mod:`dicomaudit.structure`).  Anything that is not a usable DICOM file,
+and any folder that cannot be listed, becomes a short reason: one bad input
+never stops a run, nothing is skipped silently, and an error message never
+echoes header content (:func:`describe_error` masks quoted values).
+
+Sources (the names shown to the user and written to every report) pass
+through :func:`dicomaudit.textsafe.safe_text`: a file name may hold bytes
+that are not UTF-8, control characters or markup, and must neither break a
+writer nor reach a terminal raw.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
-from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset as read_raw_dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from dicomaudit.phi.masking import mask_quoted
+from dicomaudit.structure import StructureError, check_structure
+from dicomaudit.textsafe import safe_text, scrub
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 _REFERENCED_FILE_ID = 0x00041500
@@ -31,51 +46,82 @@ class UnreadableInput(Exception):
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file to analyse: ``source`` as shown to the user, ``path`` to open."""
+    """One file to analyse: ``source`` as shown to the user (escaped), ``path`` to open (the real name)."""
 
     source: str
     path: str
 
 
-def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[InputFile], list[tuple[str, str]]]:
+Problems = list[tuple[str, str]]
+
+
+def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[InputFile], Problems]:
     """Expand user paths into files; return (files, [(source, reason)]).
 
     Folders are walked recursively in sorted order (hidden entries skipped);
-    sources are the user's path joined with the relative path inside it.
-    A DICOMDIR named directly also contributes the files it references.
+    sources are the user's path joined with the relative path inside it,
+    escaped with :func:`~dicomaudit.textsafe.safe_text`.  A folder that
+    cannot be listed is a problem (``cannot read folder: <OS reason>``), not
+    a silent gap.  A DICOMDIR named directly also contributes the files it
+    references.
     """
     files: list[InputFile] = []
-    problems: list[tuple[str, str]] = []
+    problems: Problems = []
     seen: set[str] = set()
 
     def add(source: str, path: str) -> None:
         key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
-            files.append(InputFile(source, path))
+            files.append(InputFile(safe_text(source), path))
 
     for given in paths:
-        given_str = os.fspath(given)
-        if os.path.isdir(given_str):
-            for root, dirs, names in os.walk(given_str):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith("."):
-                        full = os.path.join(root, name)
-                        add(os.path.join(given_str, os.path.relpath(full, given_str)), full)
-        elif os.path.isfile(given_str):
+        given_str = os.fsdecode(os.fspath(given))
+        try:
+            mode = os.stat(given_str).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            problems.append((safe_text(given_str), "no such file or folder"))
+            continue
+        except OSError as exc:
+            problems.append((safe_text(given_str), f"cannot read: {os_reason(exc)}"))
+            continue
+        except ValueError:  # an embedded NUL: no file can have this name
+            problems.append((safe_text(given_str), "not a valid path"))
+            continue
+        if stat.S_ISDIR(mode):
+            _walk_folder(given_str, add, problems)
+        elif stat.S_ISREG(mode):
             add(given_str, given_str)
             if os.path.basename(given_str).upper() == "DICOMDIR":
-                for source, path in _dicomdir_references(given_str):
-                    add(source, path)
-        elif os.path.exists(given_str):
-            problems.append((given_str, "not a regular file or folder"))
+                for path in _dicomdir_references(given_str):
+                    add(path, path)
         else:
-            problems.append((given_str, "no such file or folder"))
+            problems.append((safe_text(given_str), "not a regular file or folder"))
     return files, problems
 
 
-def _dicomdir_references(dicomdir: str) -> Iterator[tuple[str, str]]:
+def _walk_folder(given: str, add: Callable[[str, str], None], problems: Problems) -> None:
+    """Every file under ``given`` (sorted, hidden entries skipped); unlistable folders become problems."""
+
+    def source_of(path: str) -> str:
+        rel = os.path.relpath(path, given)
+        return given if rel == os.curdir else os.path.join(given, rel)
+
+    def unreadable(exc: OSError) -> None:
+        # os.walk calls this for the top folder too, and for a folder whose
+        # listing fails half-way; without it os.walk skips them silently.
+        where = exc.filename if isinstance(exc.filename, str) else given
+        problems.append((safe_text(source_of(where)), f"cannot read folder: {os_reason(exc)}"))
+
+    for root, dirs, names in os.walk(given, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                full = os.path.join(root, name)
+                add(source_of(full), full)
+
+
+def _dicomdir_references(dicomdir: str) -> Iterator[str]:
     """Files referenced by a DICOMDIR's directory records (PS3.3 F.3)."""
     try:
         ds = read_dataset(dicomdir)
@@ -95,7 +141,7 @@ def _dicomdir_references(dicomdir: str) -> Iterator[tuple[str, str]]:
             continue
         path = os.path.join(base, rel)
         if os.path.isfile(path):
-            yield path, path
+            yield path
 
 
 def _plausible(ds: Dataset) -> bool:
@@ -107,46 +153,55 @@ def _plausible(ds: Dataset) -> bool:
     return first is not None and (first >> 16) <= 0x0040 and (first >> 16) % 2 == 0
 
 
+_NOT_DICOM = "not a DICOM file: no DICM prefix and no parseable data set"
+
+
 def read_dataset(path: str) -> Dataset:
     """Read a file's header (no pixel data) or raise :class:`UnreadableInput`.
 
     Files without the DICM prefix (PS3.10 7.1) are accepted only when they
-    parse as a plausible raw data set (some archives store those).
+    parse as a plausible raw data set (some archives store those).  A file
+    that parses but whose encoding is inconsistent (a value running past its
+    item or the file, a stray delimiter, a duplicate tag...) is rejected too:
+    pydicom reads such files leniently, and what it reads is not what the
+    file says.
     """
     try:
         size = os.path.getsize(path)
     except OSError as exc:
-        raise UnreadableInput(f"cannot read: {exc.strerror or type(exc).__name__}") from None
+        raise UnreadableInput(f"cannot read: {os_reason(exc)}") from None
     if size == 0:
         raise UnreadableInput("empty file")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        forced = False
         try:
             try:
                 ds = dcmread(path, stop_before_pixels=True)
             except InvalidDicomError:
-                try:
-                    ds = dcmread(path, stop_before_pixels=True, force=True)
-                except Exception:  # noqa: BLE001
-                    raise UnreadableInput("not a DICOM file: no DICM prefix and no parseable data set") from None
-                if not _plausible(ds):
-                    raise UnreadableInput("not a DICOM file: no DICM prefix and no parseable data set") from None
+                forced = True
+                ds = dcmread(path, stop_before_pixels=True, force=True)
+            meta = getattr(ds, "file_meta", None)
+            deflated = meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+            little = ds.original_encoding[1] is not False
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types; each becomes a reason
+            raise UnreadableInput(_NOT_DICOM if forced else describe_error(exc)) from None
+        if forced and not _plausible(ds):
+            raise UnreadableInput(_NOT_DICOM)
+        # Outside the catch-all above: an exception from dicomaudit's own
+        # check is a bug to surface ("cannot analyse"), not a file to blame.
+        try:
+            trailing = _check_encoding(path, little, deflated)
         except UnreadableInput:
+            if forced:
+                # Without the DICM prefix, bytes that do not hold together
+                # are most likely not DICOM at all (zeros, text, images).
+                raise UnreadableInput(_NOT_DICOM) from None
             raise
-        except OSError as exc:
-            raise UnreadableInput(f"cannot read: {exc.strerror or type(exc).__name__}") from None
-        except (EOFError, struct.error):
-            raise UnreadableInput("truncated DICOM file: ends inside an element") from None
-        except MemoryError:
-            raise UnreadableInput("malformed DICOM file: absurd element length") from None
-        except RecursionError:
-            raise UnreadableInput("malformed DICOM file: sequences nested too deep") from None
-        except Exception as exc:  # noqa: BLE001 - pydicom raises many types
-            raise UnreadableInput(f"malformed DICOM file: {_reason(exc)}") from None
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None:
-        _check_lengths(meta, size)
-    _check_lengths(ds, size)
+        try:
+            _add_trailing(ds, trailing, little)
+        except Exception as exc:  # noqa: BLE001 - pydicom again
+            raise UnreadableInput(describe_error(exc)) from None
     if not len(ds):
         # Only a file meta group (or nothing): the data set itself is missing or was cut off.
         raise UnreadableInput("not a usable DICOM file: no data elements after the file meta"
@@ -156,30 +211,71 @@ def read_dataset(path: str) -> Dataset:
     return ds
 
 
-_UNDEFINED = 0xFFFFFFFF
+def _check_encoding(path: str, little: bool, deflated: bool) -> list[bytes]:
+    """Check the file's encoding (:func:`check_structure`); return the encoded elements after its pixel data."""
+    try:
+        return check_structure(path, little_endian=little, deflated=deflated)
+    except StructureError as exc:
+        raise UnreadableInput(str(exc)) from None
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read: {os_reason(exc)}") from None
+    except zlib.error:
+        raise UnreadableInput("malformed DICOM file: the deflated data set does not inflate") from None
 
 
-def _check_lengths(ds: Dataset, size: int) -> None:
-    """Reject values shorter than their declared length (PS3.5 7.1).
+def _add_trailing(ds: Dataset, trailing: list[bytes], little: bool) -> None:
+    """Add to ``ds`` the elements found after its pixel data.
 
-    pydicom reads what is there and keeps going; a value cut short means the
-    file is truncated, and a declared length beyond the file is absurd (a
-    crafted or corrupted header).
+    stop_before_pixels means pydicom never saw them; identifying data placed
+    after the image must not go unanalysed.  The structure check has ruled
+    out a different value under a tag already read.
     """
-    for raw in ds._dict.values():  # raw elements, before value conversion
-        if not isinstance(raw, RawDataElement) or raw.length == _UNDEFINED or raw.value is None:
-            continue
-        if isinstance(raw.value, (bytes, bytearray)) and len(raw.value) < raw.length:
-            if raw.length > size:
-                raise UnreadableInput(
-                    f"malformed DICOM file: absurd element length ({raw.length} bytes declared, file has {size})"
-                )
-            raise UnreadableInput("truncated DICOM file: ends inside an element")
+    for encoded in trailing:
+        extra = read_raw_dataset(DicomBytesIO(encoded), True, little, parent_encoding=ds._character_set)
+        for tag, element in extra._dict.items():
+            ds._dict.setdefault(tag, element)
 
 
-def _reason(exc: BaseException) -> str:
-    """An exception as a reason, without echoing any value it quotes."""
-    text = str(exc).split("\n")[0]
-    if "'" in text or '"' in text or len(text) > 120:
-        return type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+def describe_error(exc: BaseException) -> str:
+    """The reason for a file that failed to read or decode, with pydicom's words but no header value.
+
+    * an ``OSError`` with an ``errno`` came from the operating system:
+      ``cannot read: <strerror>``;
+    * pydicom raises ``OSError`` *without* one for parse problems (``No tag
+      to read at file position 1A4``): ``malformed DICOM file: <message>``;
+    * end of file inside an element: ``truncated DICOM file: ...``;
+    * anything else: ``malformed DICOM file: <type>: <message>``.
+
+    Messages go through :func:`~dicomaudit.phi.masking.mask_quoted` (quoted
+    header values are masked) and :func:`~dicomaudit.textsafe.scrub`.
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot read: {os_reason(exc)}"
+    if isinstance(exc, (EOFError, struct.error)):
+        return "truncated DICOM file: ends inside an element"
+    if isinstance(exc, MemoryError):
+        return "malformed DICOM file: absurd element length"
+    if isinstance(exc, RecursionError):
+        return "malformed DICOM file: sequences nested too deep"
+    message = exception_message(exc)
+    if isinstance(exc, OSError):
+        return f"malformed DICOM file: {message or 'unreadable'}"
+    return f"malformed DICOM file: {type(exc).__name__}" + (f": {message}" if message else "")
+
+
+def os_reason(exc: OSError) -> str:
+    """What the operating system said (``Permission denied``), never the file name it names."""
+    return scrub(exc.strerror or type(exc).__name__)
+
+
+_MAX_MESSAGE = 200
+
+
+def exception_message(exc: BaseException) -> str:
+    """First line of an exception's message, quoted values masked, escaped, at most 200 characters."""
+    try:
+        text = str(exc).strip().split("\n")[0].strip()
+    except Exception:  # noqa: BLE001 - a broken __str__ must not turn one bad file into a crash
+        return ""
+    text = scrub(mask_quoted(text))
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3].rstrip() + "..."

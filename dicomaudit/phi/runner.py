@@ -20,7 +20,8 @@ from typing import Any
 from dicomaudit.models import InputError, PhiFinding, Severity
 from dicomaudit.phi.analyzer import PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import Category
-from dicomaudit.phi.inputs import InputFile, UnreadableInput, discover, read_dataset
+from dicomaudit.phi.inputs import InputFile, UnreadableInput, discover, exception_message, read_dataset
+from dicomaudit.textsafe import scrub
 
 #: Below this many files a pool costs more (start-up, pickling) than it saves.
 PARALLEL_THRESHOLD = 64
@@ -84,15 +85,21 @@ def analyze_file(item: InputFile, show_values: bool = False) -> tuple[list[PhiFi
         ds = read_dataset(item.path)
         return analyze_dataset(ds, item.source, show_values=show_values), None
     except UnreadableInput as exc:
-        return [], InputError(item.source, str(exc))
+        return [], InputError(item.source, scrub(str(exc)))
     except PhiAnalysisError as exc:
-        return [], InputError(item.source, f"malformed DICOM file: {exc}")
+        return [], InputError(item.source, scrub(f"malformed DICOM file: {exc}"))
     except RecursionError:
         return [], InputError(item.source, "malformed DICOM file: sequences nested too deep")
     except MemoryError:
         return [], InputError(item.source, "malformed DICOM file: absurd element length")
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-        return [], InputError(item.source, f"cannot analyse: {type(exc).__name__}")
+        return [], InputError(item.source, _cannot_analyse(exc))
+
+
+def _cannot_analyse(exc: BaseException) -> str:
+    """The reason for an unexpected exception (a dicomaudit bug or a worker crash), value-free."""
+    message = exception_message(exc)
+    return f"cannot analyse: {type(exc).__name__}" + (f": {message}" if message else "")
 
 
 # Findings cross the process boundary as plain tuples: the frozen models hold
@@ -191,7 +198,7 @@ def analyze_paths(
                 try:
                     results[i] = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a crashed worker
-                    results[i] = [([], f"cannot analyse: {type(exc).__name__}") for _ in chunks[i]]
+                    results[i] = [([], _cannot_analyse(exc)) for _ in chunks[i]]
                 done += len(chunks[i])
                 if progress:
                     progress(done, total)

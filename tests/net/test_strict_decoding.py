@@ -14,6 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, Verification
 
 from dicomaudit.net import dimse
+from dicomaudit.structure import MAX_DEPTH
 from dicomaudit.net.pdu import (
     APPLICATION_CONTEXT,
     Proposal,
@@ -187,13 +188,13 @@ def test_an_identifier_whose_element_overruns_is_a_protocol_violation(ts: str) -
         raw[at - 4 : at] = struct.pack("<I", 4096)
     else:
         raw[at - 2 : at] = struct.pack("<H", 4096)
-    with pytest.raises(ProtocolViolation, match="announces 4096"):
+    with pytest.raises(ProtocolViolation, match="declares 4096 bytes"):
         dimse.decode_identifier(bytes(raw), ts)
 
 
 def test_an_identifier_with_trailing_bytes_is_a_protocol_violation() -> None:
-    with pytest.raises(ProtocolViolation, match="ends inside"):
-        dimse.decode_identifier(_identifier(ImplicitVRLittleEndian) + b"\x10\x00", ImplicitVRLittleEndian)
+    with pytest.raises(ProtocolViolation, match="crosses the end"):
+        dimse.decode_identifier(_identifier(ImplicitVRLittleEndian) + b"\x10\x00\x20", ImplicitVRLittleEndian)
 
 
 def test_an_undefined_length_sequence_without_delimiter_is_a_protocol_violation() -> None:
@@ -204,7 +205,7 @@ def test_an_undefined_length_sequence_without_delimiter_is_a_protocol_violation(
 
 def test_sequences_nested_too_deep_are_a_protocol_violation() -> None:
     inner = b""
-    for _ in range(dimse.MAX_DATASET_DEPTH + 3):
+    for _ in range(MAX_DEPTH + 3):
         item = struct.pack("<HHI", 0xFFFE, 0xE000, len(inner)) + inner
         inner = struct.pack("<HHI", 0x0008, 0x1032, len(item)) + item
     with pytest.raises(ProtocolViolation, match="deeper"):
