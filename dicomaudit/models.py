@@ -19,7 +19,12 @@ SCHEMA = "dicomaudit/1"
 
 
 class Severity(enum.StrEnum):
-    """How bad an exposure is when its check fails; ordered."""
+    """How bad an exposure is when its check fails.
+
+    Ordered by rank, not by spelling: ``Severity.HIGH > Severity.MEDIUM``,
+    ``max()`` gives the worst, ``sorted(..., reverse=True)`` worst first.
+    (A plain ``StrEnum`` would compare the strings: "high" < "low".)
+    """
 
     INFO = "info"
     LOW = "low"
@@ -30,6 +35,28 @@ class Severity(enum.StrEnum):
     @property
     def rank(self) -> int:
         return _SEVERITY_ORDER.index(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    __hash__ = enum.StrEnum.__hash__
 
     @classmethod
     def parse(cls, value: str) -> Severity:
@@ -404,11 +431,11 @@ class RunResult:
         """Highest severity among failed checks and PHI findings, if any."""
         severities = [c.severity for _, c in self.all_checks if c.status is Status.FAIL]
         severities += [p.severity for p in self.phi]
-        return max(severities, key=lambda s: s.rank) if severities else None
+        return max(severities) if severities else None
 
     def reaches(self, threshold: Severity) -> bool:
         worst = self.worst_failure()
-        return worst is not None and worst.rank >= threshold.rank
+        return worst is not None and worst >= threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {
