@@ -36,8 +36,11 @@ from pathlib import Path
 from pydicom import Dataset, dcmread
 
 from dicomaudit.phi import analyze_paths
-from dicomaudit.phi.corpus import generate_corpus
 from dicomaudit.phi.inputs import discover
+
+# The corpus generator is test tooling (tests/phi/corpus.py), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.phi.corpus import generate_corpus  # noqa: E402
 
 
 def _touch(ds: Dataset) -> int:

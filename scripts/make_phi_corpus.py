@@ -7,7 +7,7 @@ Usage::
 
 Without OUT_DIR a fresh temporary folder is used and printed.  The answer
 key is written as ``OUT_DIR/.answer_key.json`` (a dotfile, so folder walks
-do not analyse it); see :mod:`dicomaudit.phi.corpus` for its format.
+do not analyse it); see :mod:`tests.phi.corpus` for its format.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from pathlib import Path
 
-from dicomaudit.phi.corpus import KEY_NAME, generate_corpus
+# The corpus generator is test tooling (tests/phi/corpus.py), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.phi.corpus import KEY_NAME, generate_corpus  # noqa: E402
+
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from dicomaudit.phi.corpus import AnswerKey, generate_corpus
+from tests.phi.corpus import AnswerKey, generate_corpus
 
 
 @pytest.fixture(scope="session")

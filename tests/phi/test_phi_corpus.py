@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dicomaudit.phi import analyze_paths
-from dicomaudit.phi.corpus import KEY_NAME, SCENARIOS, AnswerKey, score
+from tests.phi.corpus import KEY_NAME, SCENARIOS, AnswerKey, score
 
 
 def test_recall_and_precision_are_complete(corpus):
