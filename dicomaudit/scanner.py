@@ -82,12 +82,12 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
                                   target.called_aet or PLACEHOLDER_CALLED_AET, budget, settings.tls)
     except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
         summary, reason, evidence = _internal(exc, "the service probe")
-        results = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
+        failed = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
         if progress:
-            for r in results:
+            for r in failed:
                 progress(target, r.id, r)
             progress(target, None, None)
-        return TargetResult(target=target, checks=tuple(results), started_at=started, finished_at=now_iso())
+        return TargetResult(target=target, checks=tuple(failed), started_at=started, finished_at=now_iso())
     ctx = ProbeContext(target, settings, service, budget)
     results: list[CheckResult] = []
     for check_id in load_catalogue():

@@ -45,7 +45,7 @@ from pynetdicom import (
     evt,
 )
 from pynetdicom.presentation import PresentationContext
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelFind,
     Verification,
@@ -121,7 +121,7 @@ def _supported_contexts(echo: bool, find: bool, store: bool) -> tuple[Presentati
     if store:
         # The lab keeps objects as received and never decodes pixel data.
         contexts.extend(build_context(cx.abstract_syntax, list(STORAGE_TRANSFER_SYNTAXES))
-                        for cx in StoragePresentationContexts)
+                        for cx in StoragePresentationContexts if cx.abstract_syntax is not None)
     return tuple(contexts)
 
 
@@ -321,12 +321,13 @@ class LabPACS:
                     self.profile.find != Access.NONE,
                     self.profile.store != Access.NONE,
                 )),
-                evt_handlers=self._handlers(),
+                evt_handlers=self._handlers(),  # type: ignore[arg-type]  # pynetdicom types the events narrowly
                 server_class=_LabServer,
             )
         except Exception:
             self._cleanup_tmp()
             raise
+        assert isinstance(server, _LabServer)  # make_server builds the server_class it is given
         server.on_tls_failure = self._tls_failed
         self._ae, self._server = ae, server
         self._port = int(server.server_address[1])

@@ -247,7 +247,8 @@ def load_profile() -> ConfidentialityProfile:
             if len(entry) == 2:
                 actions[(entry[0] << 16) | entry[1]] = code
             else:
-                masked.append(_Masked(*entry, action=code))
+                group, element, group_mask, element_mask = entry
+                masked.append(_Masked(group, element, group_mask, element_mask, action=code))
     return ConfidentialityProfile(actions=actions, masked=tuple(masked))
 
 
