@@ -28,8 +28,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        labs = [stack.enter_context(LabPACS(profile="open" if i % 2 == 0 else "locked", port=0))
-                for i in range(args.nodes)]
+        labs = [
+            stack.enter_context(LabPACS(profile="open" if i % 2 == 0 else "locked", port=0)) for i in range(args.nodes)
+        ]
         targets = [Target(host=lab.host, port=lab.port, called_aet=lab.ae_title) for lab in labs]
         rates = {}
         for concurrency in (1, args.concurrency):
@@ -39,10 +40,14 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             errors = sum(c.status is Status.ERROR for r in results for c in r.checks)
             rates[concurrency] = len(targets) / elapsed
-            print(f"concurrency {concurrency:3d}: {len(targets)} targets in {elapsed:6.2f} s "
-                  f"= {rates[concurrency]:6.1f} targets/s ({errors} undecided checks)")
-        print(f"speed-up with concurrency {args.concurrency}: {rates[args.concurrency] / rates[1]:.2f}x "
-              "the sequential baseline")
+            print(
+                f"concurrency {concurrency:3d}: {len(targets)} targets in {elapsed:6.2f} s "
+                f"= {rates[concurrency]:6.1f} targets/s ({errors} undecided checks)"
+            )
+        print(
+            f"speed-up with concurrency {args.concurrency}: {rates[args.concurrency] / rates[1]:.2f}x "
+            "the sequential baseline"
+        )
 
 
 if __name__ == "__main__":

@@ -38,13 +38,17 @@ def _thread_exception(args: Any) -> None:
         return
     name = args.thread.name if args.thread is not None else "?"
     logging.getLogger("dicomaudit.threads").error(
-        "exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        "exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+    )
 
 
 def _unraisable(args: Any) -> None:
     logging.getLogger("dicomaudit.unraisable").debug(
-        "%s: %r", args.err_msg or "unraisable exception", args.object,
-        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        "%s: %r",
+        args.err_msg or "unraisable exception",
+        args.object,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def configure(log_file: Path | None = None) -> None:

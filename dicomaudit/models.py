@@ -451,8 +451,14 @@ class RunResult:
     def from_dict(cls, d: Any) -> RunResult:
         """Rebuild a result from its JSON; ``ValueError`` with a plain reason for anything else."""
         if not isinstance(d, Mapping):
-            kind = {list: "a list", str: "a string", type(None): "null", bool: "a boolean",
-                    int: "a number", float: "a number"}.get(type(d), type(d).__name__)
+            kind = {
+                list: "a list",
+                str: "a string",
+                type(None): "null",
+                bool: "a boolean",
+                int: "a number",
+                float: "a number",
+            }.get(type(d), type(d).__name__)
             raise ValueError(f"the JSON holds {kind}, not a result object")
         if d.get("schema") != SCHEMA:
             raise ValueError(f"schema {d.get('schema')!r}, expected {SCHEMA!r}")

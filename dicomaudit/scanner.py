@@ -45,8 +45,14 @@ def selected_checks(settings: ProbeSettings) -> list[str]:
     return [c for c in ids if c in settings.checks]
 
 
-def _all_errors(target: Target, settings: ProbeSettings, summary: str, reason: str, code: ErrorReason,
-                evidence: dict[str, Any] | None = None) -> list[CheckResult]:
+def _all_errors(
+    target: Target,
+    settings: ProbeSettings,
+    summary: str,
+    reason: str,
+    code: ErrorReason,
+    evidence: dict[str, Any] | None = None,
+) -> list[CheckResult]:
     wanted = selected_checks(settings)
     results = []
     for check_id in load_catalogue():
@@ -61,12 +67,16 @@ def _all_errors(target: Target, settings: ProbeSettings, summary: str, reason: s
 def _internal(exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]:
     LOGGER.debug("%s raised", where, exc_info=exc)
     text = f"{type(exc).__name__}: {exc}"
-    return (f"{where} failed with an internal error: {text}", text,
-            {"exception": traceback.format_exception_only(exc)[-1].strip()})
+    return (
+        f"{where} failed with an internal error: {text}",
+        text,
+        {"exception": traceback.format_exception_only(exc)[-1].strip()},
+    )
 
 
-def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None,
-                stop: threading.Event | None = None) -> TargetResult:
+def scan_target(
+    target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None, stop: threading.Event | None = None
+) -> TargetResult:
     """Every selected check against one target, within the target's budget.
 
     Nothing raised here escapes: an exception in the service probe or TLS
@@ -78,8 +88,14 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
     wanted = selected_checks(settings)
     try:
         impls = registry()
-        service = observe_service(target.host, target.port, settings.calling_aet,
-                                  target.called_aet or PLACEHOLDER_CALLED_AET, budget, settings.tls)
+        service = observe_service(
+            target.host,
+            target.port,
+            settings.calling_aet,
+            target.called_aet or PLACEHOLDER_CALLED_AET,
+            budget,
+            settings.tls,
+        )
     except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
         summary, reason, evidence = _internal(exc, "the service probe")
         failed = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
@@ -100,8 +116,9 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
                 result = impls[check_id](ctx)
             except Exception as exc:  # noqa: BLE001 - a bug or an unexpected peer must not stop the scan
                 summary, reason, evidence = _internal(exc, f"the check {check_id}")
-                result = definition.result(Status.ERROR, summary, reason=reason, code=ErrorReason.INTERNAL,
-                                           evidence=evidence)
+                result = definition.result(
+                    Status.ERROR, summary, reason=reason, code=ErrorReason.INTERNAL, evidence=evidence
+                )
             result = replace(result, duration_ms=(time.monotonic() - t0) * 1000)
         results.append(result)
         if progress:
@@ -109,8 +126,14 @@ def scan_target(target: Target, settings: ProbeSettings, progress: ProgressFunc 
     if progress:
         progress(target, None, None)
     LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
-    return TargetResult(target=target, checks=tuple(results), phi=tuple(ctx.phi), started_at=started,
-                        finished_at=now_iso(), warnings=tuple(ctx.warnings))
+    return TargetResult(
+        target=target,
+        checks=tuple(results),
+        phi=tuple(ctx.phi),
+        started_at=started,
+        finished_at=now_iso(),
+        warnings=tuple(ctx.warnings),
+    )
 
 
 #: How long past its budget a target may run before the scanner gives up on it.
@@ -131,7 +154,9 @@ class ScanInterrupted(Exception):
 STOP_GRACE = 2.0
 
 
-def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressFunc | None = None) -> list[TargetResult]:
+def scan(
+    targets: Sequence[Target], settings: ProbeSettings, progress: ProgressFunc | None = None
+) -> list[TargetResult]:
     """Scan targets with at most ``settings.concurrency`` in flight; results keep input order.
 
     Workers are daemon threads: a target that overruns its budget by more
@@ -163,8 +188,10 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
                 result = scan_target(targets[i], settings, progress, stop)
             except Exception as exc:  # noqa: BLE001 - e.g. a progress callback that raised
                 summary, reason, evidence = _internal(exc, "scanning the target")
-                result = TargetResult(target=targets[i], checks=tuple(
-                    _all_errors(targets[i], settings, summary, reason, ErrorReason.INTERNAL, evidence)))
+                result = TargetResult(
+                    target=targets[i],
+                    checks=tuple(_all_errors(targets[i], settings, summary, reason, ErrorReason.INTERNAL, evidence)),
+                )
             with cond:
                 if running.pop(i, None) is not None:  # not given up on meanwhile
                     results[i] = result
@@ -188,8 +215,10 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
                     if now - began > limit:
                         del running[i]
                         results[i] = placeholder(
-                            i, f"the target did not finish within its budget of {settings.budget:g} s",
-                            ErrorReason.BUDGET_EXHAUSTED)
+                            i,
+                            f"the target did not finish within its budget of {settings.budget:g} s",
+                            ErrorReason.BUDGET_EXHAUSTED,
+                        )
                         LOGGER.debug("gave up on %s after %.1f s", targets[i], now - began)
                         if pending:
                             start_worker()
@@ -201,8 +230,9 @@ def scan(targets: Sequence[Target], settings: ProbeSettings, progress: ProgressF
                 cond.wait(timeout=0.1)
             for i in range(n):
                 if i not in results:
-                    results[i] = placeholder(i, "the run was interrupted before this target was finished",
-                                             ErrorReason.INTERRUPTED)
+                    results[i] = placeholder(
+                        i, "the run was interrupted before this target was finished", ErrorReason.INTERRUPTED
+                    )
             running.clear()
         raise ScanInterrupted([results[i] for i in range(n)]) from None
     return [results[i] for i in range(n)]

@@ -172,11 +172,14 @@ class _Walker:
     def overrun(self, what: str, pos: int, declared: int, region: _Region) -> StructureError:
         if region.within == "file":
             if declared > self.size:
-                return StructureError(f"malformed DICOM file: absurd element length ({declared} bytes declared, "
-                                      f"file has {self.size})")
+                return StructureError(
+                    f"malformed DICOM file: absurd element length ({declared} bytes declared, file has {self.size})"
+                )
             return StructureError("truncated DICOM file: ends inside an element")
-        return StructureError(f"malformed DICOM file: {what} at offset {pos:#x} declares {declared} bytes, "
-                              f"more than its {region.within} holds")
+        return StructureError(
+            f"malformed DICOM file: {what} at offset {pos:#x} declares {declared} bytes, "
+            f"more than its {region.within} holds"
+        )
 
     def cut(self, what: str, pos: int, region: _Region) -> StructureError:
         if region.within == "file":
@@ -193,9 +196,18 @@ class _Walker:
         b0, b1 = self.src.read(pos + 4, 2)
         return not (0x40 < b0 < 0x5B and 0x40 < b1 < 0x5B)
 
-    def dataset(self, pos: int, region: _Region, implicit: bool, depth: int, *, in_item: bool,
-                stop: Callable[[int], bool] | None = None, seen: dict[int, tuple[int, int]] | None = None,
-                peek: bool = True) -> int:
+    def dataset(
+        self,
+        pos: int,
+        region: _Region,
+        implicit: bool,
+        depth: int,
+        *,
+        in_item: bool,
+        stop: Callable[[int], bool] | None = None,
+        seen: dict[int, tuple[int, int]] | None = None,
+        peek: bool = True,
+    ) -> int:
         """Check the elements from ``pos``; return where the data set ends (after its delimiter, if any).
 
         ``seen`` (tag -> where its first occurrence lies) carries over when one
@@ -210,10 +222,11 @@ class _Walker:
                 return pos
             if pos + 8 > limit:
                 if in_item and region.end is None:
-                    raise StructureError("truncated DICOM file: item without its delimiter (FFFE,E00D)"
-                                         if region.within == "file" else
-                                         f"malformed DICOM file: item without its delimiter (FFFE,E00D) "
-                                         f"in its {region.within}")
+                    raise StructureError(
+                        "truncated DICOM file: item without its delimiter (FFFE,E00D)"
+                        if region.within == "file"
+                        else f"malformed DICOM file: item without its delimiter (FFFE,E00D) in its {region.within}"
+                    )
                 if not in_item and not any(self.src.read(pos, limit - pos)):
                     return pos  # end of file, or NUL padding too short to be an element (pydicom stops there too)
                 raise self.cut("an element header", pos, region)
@@ -224,8 +237,10 @@ class _Walker:
             if tag == _ITEM_DELIMITER:
                 if in_item and region.end is None:
                     return pos + 8
-                raise StructureError(f"malformed DICOM file: item delimiter (FFFE,E00D) at offset {pos:#x} "
-                                     "ends nothing (pydicom would ignore the rest of the data set)")
+                raise StructureError(
+                    f"malformed DICOM file: item delimiter (FFFE,E00D) at offset {pos:#x} "
+                    "ends nothing (pydicom would ignore the rest of the data set)"
+                )
             vr, length, header = self.header(pos, implicit)
             if pos + header > limit:
                 raise self.cut("an element header", pos, region)
@@ -243,8 +258,10 @@ class _Walker:
             # pydicom keeps only the last of two elements with one tag: harmless
             # when they are byte for byte the same, a hidden value otherwise.
             if first[0] != element_start and not self.src.same(first, (element_start, pos)):
-                raise StructureError(f"malformed DICOM file: element {_tag(tag)} appears twice in one data set "
-                                     "with different values (pydicom would keep only the last)")
+                raise StructureError(
+                    f"malformed DICOM file: element {_tag(tag)} appears twice in one data set "
+                    "with different values (pydicom would keep only the last)"
+                )
 
     def header(self, pos: int, implicit: bool) -> tuple[str | None, int, int]:
         """(VR or None, length, header size) of the element at ``pos``, decoded as pydicom decodes it."""
@@ -264,8 +281,7 @@ class _Walker:
             return None, self.u32(head[4:])[0], 8
         return raw_vr.decode("latin-1"), self.u16(head[6:])[0], 8  # unknown VR: 2-byte length, as pydicom
 
-    def undefined_value(self, tag: int, vr: str | None, start: int, implicit: bool, region: _Region,
-                        depth: int) -> int:
+    def undefined_value(self, tag: int, vr: str | None, start: int, implicit: bool, region: _Region, depth: int) -> int:
         """An undefined-length value: a sequence (walked) or bytes up to a sequence delimiter."""
         if vr == "UN" and config.settings.infer_sq_for_un_vr:
             vr = "SQ"  # PS3.5 6.2.2
@@ -278,8 +294,10 @@ class _Walker:
             return self.sequence(start, region.inner(None, "sequence"), implicit, depth + 1)
         found = self.src.find(self.delimiter, start, region.limit)
         if found < 0 or found + 8 > region.limit:
-            raise StructureError(f"malformed DICOM file: undefined-length element {_tag(tag)} without its "
-                                 f"sequence delimiter in its {region.within}")
+            raise StructureError(
+                f"malformed DICOM file: undefined-length element {_tag(tag)} without its "
+                f"sequence delimiter in its {region.within}"
+            )
         return found + 8
 
     # -- the top level ------------------------------------------------------
@@ -344,11 +362,14 @@ class _Walker:
             if tag == _SEQUENCE_DELIMITER:
                 if region.end is None:
                     return pos + 8
-                raise StructureError(f"malformed DICOM file: sequence delimiter at offset {pos:#x} inside a "
-                                     "sequence of defined length (pydicom would ignore the rest of it)")
+                raise StructureError(
+                    f"malformed DICOM file: sequence delimiter at offset {pos:#x} inside a "
+                    "sequence of defined length (pydicom would ignore the rest of it)"
+                )
             if tag != _ITEM:
-                raise StructureError(f"malformed DICOM file: {_tag(tag)} at offset {pos:#x} where a sequence "
-                                     "item (FFFE,E000) must start")
+                raise StructureError(
+                    f"malformed DICOM file: {_tag(tag)} at offset {pos:#x} where a sequence item (FFFE,E000) must start"
+                )
             start = pos + 8
             if length == _UNDEFINED:
                 pos = self.dataset(start, region.inner(None, "item"), implicit, depth, in_item=True)

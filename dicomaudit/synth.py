@@ -149,57 +149,112 @@ _CTE = "Clinique Testville (synthétique)"
 # set handling (ISO_IR 192 = UTF-8, ISO_IR 100 = Latin-1) is exercised.
 _ROSTER: tuple[_Patient, ...] = (
     _Patient(
-        "SYN-0001", "DOE^JANE", "F", date(1980, 3, 14), None,
-        "12 Example Street, Testville, ZZ 00000", "+1 202-555-0143",
+        "SYN-0001",
+        "DOE^JANE",
+        "F",
+        date(1980, 3, 14),
+        None,
+        "12 Example Street, Testville, ZZ 00000",
+        "+1 202-555-0143",
         (
-            _Study("CT CHEST WITH CONTRAST", _SGH, "REFERRER^ALEX^^DR",
-                   (_Series("CT", "AXIAL 5MM", "CHEST", 3), _Series("CT", "CORONAL MPR", "CHEST", 2))),
-            _Study("XR CHEST 2 VIEWS", _SGH, "REFERRER^ALEX^^DR",
-                   (_Series("CR", "PA", "CHEST", 1), _Series("CR", "LATERAL", "CHEST", 1))),
+            _Study(
+                "CT CHEST WITH CONTRAST",
+                _SGH,
+                "REFERRER^ALEX^^DR",
+                (_Series("CT", "AXIAL 5MM", "CHEST", 3), _Series("CT", "CORONAL MPR", "CHEST", 2)),
+            ),
+            _Study(
+                "XR CHEST 2 VIEWS",
+                _SGH,
+                "REFERRER^ALEX^^DR",
+                (_Series("CR", "PA", "CHEST", 1), _Series("CR", "LATERAL", "CHEST", 1)),
+            ),
         ),
     ),
     _Patient(
-        "SYN-0002", "ROE^RICHARD", "M", date(1955, 11, 2), None,
-        None, None,
+        "SYN-0002",
+        "ROE^RICHARD",
+        "M",
+        date(1955, 11, 2),
+        None,
+        None,
+        None,
         (
-            _Study("MR BRAIN WITHOUT CONTRAST", _EIC, "SAMPLE^MORGAN^^DR",
-                   (_Series("MR", "T1 SAG", "HEAD", 2), _Series("MR", "T2 AX", "HEAD", 3),
-                    _Series("MR", "FLAIR AX", "HEAD", 2))),
+            _Study(
+                "MR BRAIN WITHOUT CONTRAST",
+                _EIC,
+                "SAMPLE^MORGAN^^DR",
+                (
+                    _Series("MR", "T1 SAG", "HEAD", 2),
+                    _Series("MR", "T2 AX", "HEAD", 3),
+                    _Series("MR", "FLAIR AX", "HEAD", 2),
+                ),
+            ),
         ),
     ),
     _Patient(
-        "SYN-0003", "DUPONT^HÉLÈNE", "F", date(1992, 7, 30), "ISO_IR 192",
-        "1 Rue de l'Exemple, 75000 Testville", "+33199001234",
+        "SYN-0003",
+        "DUPONT^HÉLÈNE",
+        "F",
+        date(1992, 7, 30),
+        "ISO_IR 192",
+        "1 Rue de l'Exemple, 75000 Testville",
+        "+33199001234",
         (
-            _Study("US ABDOMEN COMPLET", _CTE, "EXEMPLE^CLAUDE^^DR",
-                   (_Series("US", "FOIE", "ABDOMEN", 2), _Series("US", "REINS", "ABDOMEN", 2))),
+            _Study(
+                "US ABDOMEN COMPLET",
+                _CTE,
+                "EXEMPLE^CLAUDE^^DR",
+                (_Series("US", "FOIE", "ABDOMEN", 2), _Series("US", "REINS", "ABDOMEN", 2)),
+            ),
         ),
     ),
     _Patient(
-        "SYN-0004", "FULANO DE TAL^JOSÉ", "M", date(1971, 1, 9), "ISO_IR 100",
-        "Calle Ejemplo 123, 00000 Testville", None,
+        "SYN-0004",
+        "FULANO DE TAL^JOSÉ",
+        "M",
+        date(1971, 1, 9),
+        "ISO_IR 100",
+        "Calle Ejemplo 123, 00000 Testville",
+        None,
         (
             _Study("RX TORAX PA", _SGH, "MENGANO^ANA^^DRA", (_Series("CR", "PA", "CHEST", 1),)),
             _Study("RX TORAX CONTROL", _SGH, "MENGANO^ANA^^DRA", (_Series("CR", "PA", "CHEST", 1),)),
         ),
     ),
     _Patient(
-        "SYN-0005", "BLOGGS^JOE", "M", date(1963, 5, 21), None,
-        "7 Sample Road, Testville TE1 1ST", "020 7946 0018",
+        "SYN-0005",
+        "BLOGGS^JOE",
+        "M",
+        date(1963, 5, 21),
+        None,
+        "7 Sample Road, Testville TE1 1ST",
+        "020 7946 0018",
         (
-            _Study("CT ABDOMEN PELVIS", _EIC, "PLACEHOLDER^SAM^^DR",
-                   (_Series("CT", "PORTAL VENOUS 3MM", "ABDOMEN", 3),)),
-            _Study("DOSE REPORT SCREEN", _EIC, "PLACEHOLDER^SAM^^DR",
-                   (_Series("SC", "DOSE SCREEN CAPTURE", "ABDOMEN", 1),)),
+            _Study(
+                "CT ABDOMEN PELVIS", _EIC, "PLACEHOLDER^SAM^^DR", (_Series("CT", "PORTAL VENOUS 3MM", "ABDOMEN", 3),)
+            ),
+            _Study(
+                "DOSE REPORT SCREEN", _EIC, "PLACEHOLDER^SAM^^DR", (_Series("SC", "DOSE SCREEN CAPTURE", "ABDOMEN", 1),)
+            ),
         ),
         comments="Prefers morning appointments; call 020 7946 0018 (synthetic).",
     ),
     _Patient(
-        "SYN-0006", "MUSTERMANN^ERIKA", "F", date(1988, 12, 1), None,
-        "Beispielstrasse 1, 00000 Testhausen", None,
+        "SYN-0006",
+        "MUSTERMANN^ERIKA",
+        "F",
+        date(1988, 12, 1),
+        None,
+        "Beispielstrasse 1, 00000 Testhausen",
+        None,
         (
-            _Study("MR KNEE RIGHT", _EIC, "BEISPIEL^MAX^^DR",
-                   (_Series("MR", "PD FS COR", "KNEE", 2), _Series("MR", "T1 SAG", "KNEE", 2))),
+            _Study(
+                "MR KNEE RIGHT",
+                _EIC,
+                "BEISPIEL^MAX^^DR",
+                (_Series("MR", "PD FS COR", "KNEE", 2), _Series("MR", "T1 SAG", "KNEE", 2)),
+            ),
         ),
         private_copy=True,
     ),
@@ -299,8 +354,9 @@ def _add_modality_modules(ds: Dataset, modality: str, n: int, seed: int, key: st
         ds.BurnedInAnnotation = "YES"
 
 
-def _instance(seed: int, patient: _Patient, s_idx: int, study: _Study, r_idx: int,
-              series: _Series, i_idx: int) -> Dataset:
+def _instance(
+    seed: int, patient: _Patient, s_idx: int, study: _Study, r_idx: int, series: _Series, i_idx: int
+) -> Dataset:
     study_key = f"{patient.patient_id}/{s_idx}"
     series_key = f"{study_key}/{r_idx}"
     key = f"{series_key}/{i_idx}"
@@ -426,8 +482,12 @@ def relative_path(ds: Dataset) -> Path:
     ``<PatientID>/study<N>/series<N>/<NNNN>.dcm``: human-browsable and stable
     (the synthetic PatientID is not identifying; a real export would use UIDs).
     """
-    return (Path(str(ds.PatientID)) / f"study{ds.StudyID[1:]}"
-            / f"series{int(ds.SeriesNumber)}" / f"{int(ds.InstanceNumber):04d}.dcm")
+    return (
+        Path(str(ds.PatientID))
+        / f"study{ds.StudyID[1:]}"
+        / f"series{int(ds.SeriesNumber)}"
+        / f"{int(ds.InstanceNumber):04d}.dcm"
+    )
 
 
 def write_sample_data(out_dir: str | Path, seed: int = DEFAULT_SEED) -> list[Path]:

@@ -42,9 +42,7 @@ from typing import Any
 # spelling per character.  A lone surrogate is the only way a Python str can
 # hold a surrogate code point (a valid astral character is one code point), so
 # the range \ud800-\udfff matches exactly the text no UTF-8 writer can encode.
-_UNSAFE = re.compile(
-    r"[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # scrub: the same set minus backslash and the three layout characters every
 # output format handles itself (JSON and CSV quote them, HTML and XML allow them).
 _UNSAFE_FOR_WRITERS = re.compile(

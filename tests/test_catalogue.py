@@ -7,8 +7,14 @@ from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import Severity
 
 CONTRACT_IDS = [
-    "dicom.service", "assoc.any_called_aet", "assoc.any_calling_aet", "echo.unauthenticated",
-    "find.unauthenticated", "find.phi_exposed", "store.unauthenticated", "transport.plaintext",
+    "dicom.service",
+    "assoc.any_called_aet",
+    "assoc.any_calling_aet",
+    "echo.unauthenticated",
+    "find.unauthenticated",
+    "find.phi_exposed",
+    "store.unauthenticated",
+    "transport.plaintext",
 ]
 
 

@@ -24,9 +24,15 @@ def dcmtk(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     if binary is None:
         pytest.skip(f"DCMTK {tool} not installed (run scripts/install-peers.sh)")
     # DCMTK prints names in their own character set (ISO_IR 100 here): decode leniently.
-    return subprocess.run([binary, *args], capture_output=True, text=True, errors="replace", timeout=60,
-                          cwd=ROOT / "tests",
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [binary, *args],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+        cwd=ROOT / "tests",
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def addr(lab: LabPACS) -> list[str]:
@@ -51,16 +57,44 @@ def test_echoscu_from_registered_aet_succeeds_on_locked_lab(lab_locked: LabPACS)
 
 
 def test_findscu_wildcard_patient_query_lists_every_lab_patient(lab_open: LabPACS) -> None:
-    result = dcmtk("findscu", "-v", "-P", "-aet", "DICOMAUDIT", "-aec", lab_open.ae_title,
-                   "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientName=*", "-k", "PatientID", *addr(lab_open))
+    result = dcmtk(
+        "findscu",
+        "-v",
+        "-P",
+        "-aet",
+        "DICOMAUDIT",
+        "-aec",
+        lab_open.ae_title,
+        "-k",
+        "QueryRetrieveLevel=PATIENT",
+        "-k",
+        "PatientName=*",
+        "-k",
+        "PatientID",
+        *addr(lab_open),
+    )
     assert result.returncode == 0, result.stderr
     patients = {str(ds.PatientID) for ds in lab_open.datasets}
     assert (result.stdout + result.stderr).count("(Pending)") == len(patients)
 
 
 def test_findscu_study_root_query_lists_every_lab_study(lab_open: LabPACS) -> None:
-    result = dcmtk("findscu", "-v", "-S", "-aet", "DICOMAUDIT", "-aec", lab_open.ae_title,
-                   "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID", "-k", "PatientName", *addr(lab_open))
+    result = dcmtk(
+        "findscu",
+        "-v",
+        "-S",
+        "-aet",
+        "DICOMAUDIT",
+        "-aec",
+        lab_open.ae_title,
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        "StudyInstanceUID",
+        "-k",
+        "PatientName",
+        *addr(lab_open),
+    )
     assert result.returncode == 0, result.stderr
     studies = {str(ds.StudyInstanceUID) for ds in lab_open.datasets}
     assert (result.stdout + result.stderr).count("(Pending)") == len(studies)

@@ -10,7 +10,11 @@ def test_severity_orders_by_rank_not_by_spelling() -> None:
     assert Severity.HIGH > Severity.MEDIUM > Severity.LOW  # as strings, "high" < "low" < "medium"
     assert max([Severity.LOW, Severity.CRITICAL, Severity.HIGH]) is Severity.CRITICAL
     assert sorted([Severity.HIGH, Severity.INFO, Severity.CRITICAL, Severity.LOW], reverse=True) == [
-        Severity.CRITICAL, Severity.HIGH, Severity.LOW, Severity.INFO]
+        Severity.CRITICAL,
+        Severity.HIGH,
+        Severity.LOW,
+        Severity.INFO,
+    ]
 
 
 def test_severity_still_hashes_and_equals_its_value() -> None:

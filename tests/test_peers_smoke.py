@@ -14,10 +14,10 @@ import pytest
 from pydicom.dataset import Dataset
 
 from tests.peers import probe
+from tests.peers._process import tcp_open
 from tests.peers.data import fallback_studies
 from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
 from tests.peers.orthanc import OrthancServer, orthanc_binary
-from tests.peers._process import tcp_open
 
 pytestmark = pytest.mark.peers
 
@@ -27,8 +27,9 @@ RANDOM_CALLING = "YVFMHBNWARVV"
 ALL_CONTEXTS = tuple(probe.CONTEXTS)
 
 
-def _peer(server: OrthancServer | DcmqrscpServer | StorescpServer | WlmscpfsServer,
-          tls: ssl.SSLContext | None = None) -> probe.Peer:
+def _peer(
+    server: OrthancServer | DcmqrscpServer | StorescpServer | WlmscpfsServer, tls: ssl.SSLContext | None = None
+) -> probe.Peer:
     return probe.Peer(server.port, server.aet, tls)
 
 

@@ -21,8 +21,16 @@ from dicomaudit.scanner import scan_target
 
 pytestmark = pytest.mark.peers
 
-CHECKS = ("dicom.service", "assoc.any_called_aet", "assoc.any_calling_aet", "echo.unauthenticated",
-          "find.unauthenticated", "find.phi_exposed", "store.unauthenticated", "transport.plaintext")
+CHECKS = (
+    "dicom.service",
+    "assoc.any_called_aet",
+    "assoc.any_calling_aet",
+    "echo.unauthenticated",
+    "find.unauthenticated",
+    "find.phi_exposed",
+    "store.unauthenticated",
+    "transport.plaintext",
+)
 
 
 def expected(*statuses: str) -> dict[str, str]:
@@ -32,20 +40,19 @@ def expected(*statuses: str) -> dict[str, str]:
 
 #                           service  called   calling  echo    find    phi     store   plaintext
 EXPECTED = {
-    "orthanc_open":        expected("info", "fail", "fail", "fail", "fail", "fail", "fail", "fail"),
+    "orthanc_open": expected("info", "fail", "fail", "fail", "fail", "fail", "fail", "fail"),
     # Orthanc's shipped defaults: called-AE check off, echo and store open to any AE,
     # C-FIND from an unknown AE answered with A-ABORT (a refusal: nothing leaked).
-    "orthanc_stock":       expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
-    "orthanc_allowlist":   expected("info", "pass", "pass", "pass", "pass", "pass", "pass", "fail"),
+    "orthanc_stock": expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
+    "orthanc_allowlist": expected("info", "pass", "pass", "pass", "pass", "pass", "pass", "fail"),
     # TLS only with client certificates: nothing can be asked without a trusted certificate.
-    "orthanc_tls":         expected("info", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped",
-                                    "pass"),
-    "dcmqrscp_open":       expected("info", "pass", "fail", "fail", "fail", "fail", "fail", "fail"),
+    "orthanc_tls": expected("info", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "pass"),
+    "dcmqrscp_open": expected("info", "pass", "fail", "fail", "fail", "fail", "fail", "fail"),
     "dcmqrscp_restricted": expected("info", "pass", "pass", "pass", "pass", "pass", "pass", "fail"),
     # storescp accepts any AE title and offers no query service.
-    "storescp_server":     expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
+    "storescp_server": expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
     # wlmscpfs checks the called AE (worklist folder), offers Verification and worklist only.
-    "wlmscpfs_server":     expected("info", "pass", "fail", "fail", "pass", "pass", "pass", "fail"),
+    "wlmscpfs_server": expected("info", "pass", "fail", "fail", "pass", "pass", "pass", "fail"),
 }
 
 
@@ -77,8 +84,9 @@ def test_orthanc_allowlist_rejections_name_the_control(orthanc_allowlist: Any) -
     assert result.check("assoc.any_calling_aet").enforced == "calling AE title allow-list"
 
 
-def test_orthanc_open_find_evidence_lists_returned_attributes_not_values(orthanc_open: Any,
-                                                                        peer_datasets: list) -> None:
+def test_orthanc_open_find_evidence_lists_returned_attributes_not_values(
+    orthanc_open: Any, peer_datasets: list
+) -> None:
     result = _scan(orthanc_open, checks=("find.unauthenticated", "find.phi_exposed"))
     find = result.check("find.unauthenticated")
     attrs = set(find.evidence["queries"][0]["response"]["attributes_returned"])
@@ -117,8 +125,9 @@ def test_intrusive_store_on_orthanc_stores_one_synthetic_object(orthanc_open: An
 
 
 @pytest.mark.parametrize("server_fixture", ["orthanc_allowlist", "dcmqrscp_restricted"])
-def test_a_registered_calling_aet_is_not_reported_as_an_outsider(server_fixture: str,
-                                                                   request: pytest.FixtureRequest) -> None:
+def test_a_registered_calling_aet_is_not_reported_as_an_outsider(
+    server_fixture: str, request: pytest.FixtureRequest
+) -> None:
     """Given an allow-listing server and --calling-aet set to the AE title it has registered,
     when probed, then echo/find/store are asked as an unregistered AE (all refused) and a warning says why."""
     server = request.getfixturevalue(server_fixture)

@@ -103,8 +103,15 @@ DIMSE_LEVEL: dict[str, Broken] = {
 }
 
 #: Well-formed answers that show real exposures.
-OPEN_NODE_FAILS = ("assoc.any_called_aet", "assoc.any_calling_aet", "echo.unauthenticated", "find.unauthenticated",
-                   "find.phi_exposed", "store.unauthenticated", "transport.plaintext")
+OPEN_NODE_FAILS = (
+    "assoc.any_called_aet",
+    "assoc.any_calling_aet",
+    "echo.unauthenticated",
+    "find.unauthenticated",
+    "find.phi_exposed",
+    "store.unauthenticated",
+    "transport.plaintext",
+)
 ALL_NAMES = [b.name for b in all_behaviours()]
 
 
@@ -164,8 +171,7 @@ def run(fleet: RogueFleet) -> ScanRun:
 
     def work() -> None:
         try:
-            outcome["results"] = scan(list(targets.values()), ProbeSettings(timeout=TIMEOUT, concurrency=8),
-                                      progress)
+            outcome["results"] = scan(list(targets.values()), ProbeSettings(timeout=TIMEOUT, concurrency=8), progress)
         except BaseException as exc:  # reported in the main thread
             outcome["error"] = exc
 
@@ -284,8 +290,9 @@ def test_huge_value_is_not_read_to_the_end(run: ScanRun) -> None:
 def test_no_release_rp_still_shows_the_open_echo(run: ScanRun) -> None:
     """Given a node that answers C-ECHO with success but never answers A-RELEASE-RQ, when scanned, then
     echo.unauthenticated is fail: the verdict rests on the echo, which was well-formed."""
-    assert run.check("no_release_rp", "echo.unauthenticated").status is Status.FAIL, \
-        _statuses(run.result("no_release_rp"))
+    assert run.check("no_release_rp", "echo.unauthenticated").status is Status.FAIL, _statuses(
+        run.result("no_release_rp")
+    )
 
 
 # -- real exposures ---------------------------------------------------------------------------------
@@ -310,13 +317,22 @@ def test_open_node_phi_is_found(run: ScanRun) -> None:
 def test_endless_valid_find_is_an_exposure(run: ScanRun, check_id: str) -> None:
     """Given a node that streams well-formed matches forever and ignores C-CANCEL, when scanned, then
     the C-FIND checks fail (the matches were real) and the scanner stopped reading on its own."""
-    assert run.check("endless_pending_find", check_id).status is Status.FAIL, \
-        _statuses(run.result("endless_pending_find"))
+    assert run.check("endless_pending_find", check_id).status is Status.FAIL, _statuses(
+        run.result("endless_pending_find")
+    )
 
 
 # -- the command line ------------------------------------------------------------------------------
-CLI_ROGUES = ("ac_undecodable", "silent", "drip", "tls_record_garbage", "endless_pending_find", "huge_value_find",
-              "no_release_rp", "open")
+CLI_ROGUES = (
+    "ac_undecodable",
+    "silent",
+    "drip",
+    "tls_record_garbage",
+    "endless_pending_find",
+    "huge_value_find",
+    "no_release_rp",
+    "open",
+)
 CLI_BOUND = 12 * TIMEOUT + 10.0
 CLI_MAX_RSS_KIB = 300 * 1024
 
@@ -348,8 +364,9 @@ def _run_child(cmd: list[str], cwd: Path, timeout: float) -> ChildRun:
                 break
             time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
-    return ChildRun(proc.returncode, time.monotonic() - started, usage.ru_maxrss,
-                    err_path.read_text(errors="replace"), timed_out)
+    return ChildRun(
+        proc.returncode, time.monotonic() - started, usage.ru_maxrss, err_path.read_text(errors="replace"), timed_out
+    )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
@@ -360,8 +377,18 @@ def test_cli_probe_of_rogues_ends_in_time_within_memory_and_without_traceback(tm
     out = tmp_path / "result.json"
     with RogueFleet(get_behaviour(n) for n in CLI_ROGUES) as rogues:
         specs = [f"{rogues[n].host}:{rogues[n].port}/{CALLED_AET}" for n in CLI_ROGUES]
-        cmd = [sys.executable, "-c", "from dicomaudit.cli import main; main()", "probe", *specs,
-               "--timeout", "1", "--json", str(out), "-q"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from dicomaudit.cli import main; main()",
+            "probe",
+            *specs,
+            "--timeout",
+            "1",
+            "--json",
+            str(out),
+            "-q",
+        ]
         child = _run_child(cmd, tmp_path, CLI_BOUND + 30)
     assert not child.timed_out and child.elapsed <= CLI_BOUND, f"{child.elapsed:.1f} s"
     assert child.returncode in (0, 1), child.stderr

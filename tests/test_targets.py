@@ -45,8 +45,10 @@ def test_parse_target_rejects_bad_input_with_a_reason(text: str, message: str) -
 
 def test_inventory_keeps_extra_columns(tmp_path: Path) -> None:
     inv = tmp_path / "inv.csv"
-    inv.write_text("host,port,called_aet,name,location\n127.0.0.1,4242,ORTHANC,pacs-1,Radiology\n"
-                   "# a comment line\n127.0.0.1,11112,,lab,\n")
+    inv.write_text(
+        "host,port,called_aet,name,location\n127.0.0.1,4242,ORTHANC,pacs-1,Radiology\n"
+        "# a comment line\n127.0.0.1,11112,,lab,\n"
+    )
     targets = load_inventory(inv)
     assert [(t.port, t.called_aet, t.name) for t in targets] == [(4242, "ORTHANC", "pacs-1"), (11112, None, "lab")]
     assert targets[0].attributes["location"] == "Radiology"

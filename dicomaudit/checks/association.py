@@ -25,8 +25,15 @@ def _attempt(ctx: ProbeContext, calling: str, called: str) -> AssociationAttempt
         return session.attempt
 
 
-def verdict_for_refusal(ctx: ProbeContext, d: CheckDefinition, attempt: AssociationAttempt, what: str, *,
-                        evidence: Mapping[str, Any] | None = None, called_is_targets: bool = True) -> CheckResult:
+def verdict_for_refusal(
+    ctx: ProbeContext,
+    d: CheckDefinition,
+    attempt: AssociationAttempt,
+    what: str,
+    *,
+    evidence: Mapping[str, Any] | None = None,
+    called_is_targets: bool = True,
+) -> CheckResult:
     """Turn an association that was *not* accepted into pass or error.
 
     Only a well-formed A-ASSOCIATE-RJ or A-ABORT from the node is a refusal
@@ -42,8 +49,12 @@ def verdict_for_refusal(ctx: ProbeContext, d: CheckDefinition, attempt: Associat
         return inconclusive
     if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
         control = ctx.refusal_control(attempt, called_is_targets=called_is_targets)
-        return d.result(Status.PASS, f"{what}: association {attempt.describe()}",
-                        evidence={"association": attempt.to_evidence(), **(evidence or {})}, enforced=control)
+        return d.result(
+            Status.PASS,
+            f"{what}: association {attempt.describe()}",
+            evidence={"association": attempt.to_evidence(), **(evidence or {})},
+            enforced=control,
+        )
     return ctx.undecided(d, attempt, dict(evidence or {}))
 
 
@@ -56,17 +67,27 @@ def any_called_aet(ctx: ProbeContext) -> CheckResult:
     attempt = _attempt(ctx, ctx.settings.calling_aet, called)
     evidence = {"association": attempt.to_evidence(), "random_called_aet": called}
     if attempt.outcome is Outcome.ACCEPTED:
-        return d.result(Status.FAIL, f"association accepted for the random called AE title {called!r}",
-                        evidence=evidence)
+        return d.result(
+            Status.FAIL, f"association accepted for the random called AE title {called!r}", evidence=evidence
+        )
     rej = attempt.rejection
     if attempt.outcome is Outcome.REJECTED and rej is not None and rej.calling_aet_unrecognised:
         # The node refused our calling AE first: the called-AE check itself was not observable.
-        return d.result(Status.PASS,
-                        f"refused, by the calling AE title allow-list: {attempt.describe()} (whether the called "
-                        "AE title is also checked cannot be seen from an unregistered AE)",
-                        evidence=evidence, enforced=rej.control)
-    return verdict_for_refusal(ctx, d, attempt, f"random called AE title {called!r} refused",
-                               evidence={"random_called_aet": called}, called_is_targets=False)
+        return d.result(
+            Status.PASS,
+            f"refused, by the calling AE title allow-list: {attempt.describe()} (whether the called "
+            "AE title is also checked cannot be seen from an unregistered AE)",
+            evidence=evidence,
+            enforced=rej.control,
+        )
+    return verdict_for_refusal(
+        ctx,
+        d,
+        attempt,
+        f"random called AE title {called!r} refused",
+        evidence={"random_called_aet": called},
+        called_is_targets=False,
+    )
 
 
 @check("assoc.any_calling_aet")
@@ -77,7 +98,9 @@ def any_calling_aet(ctx: ProbeContext) -> CheckResult:
     calling, attempt = ctx.random_calling()
     evidence = {"association": attempt.to_evidence(), "random_calling_aet": calling}
     if attempt.outcome is Outcome.ACCEPTED:
-        return d.result(Status.FAIL, f"association accepted from the random calling AE title {calling!r}",
-                        evidence=evidence)
-    return verdict_for_refusal(ctx, d, attempt, f"random calling AE title {calling!r} refused",
-                               evidence={"random_calling_aet": calling})
+        return d.result(
+            Status.FAIL, f"association accepted from the random calling AE title {calling!r}", evidence=evidence
+        )
+    return verdict_for_refusal(
+        ctx, d, attempt, f"random calling AE title {calling!r} refused", evidence={"random_calling_aet": calling}
+    )

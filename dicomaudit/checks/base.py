@@ -15,11 +15,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pynetdicom.sop_class import Verification
+
 from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
 from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
 from dicomaudit.net.association import Session, associate
-from pynetdicom.sop_class import Verification
-
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET, random_aet
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 from dicomaudit.net.service import ServiceObservation
@@ -80,8 +80,9 @@ class ProbeSettings:
 class ProbeContext:
     """What one target's checks share: target, settings, the service observation, a memo."""
 
-    def __init__(self, target: Target, settings: ProbeSettings, service: ServiceObservation,
-                 budget: Budget | None = None) -> None:
+    def __init__(
+        self, target: Target, settings: ProbeSettings, service: ServiceObservation, budget: Budget | None = None
+    ) -> None:
         self.target = target
         self.settings = settings
         self.service = service
@@ -91,13 +92,20 @@ class ProbeContext:
         self._memo: dict[str, Any] = {}
         self._lock = threading.RLock()  # memoised computations may use other memos
 
-    def associate(self, abstract_syntaxes: Sequence[str], *, calling_aet: str | None = None,
-                  called_aet: str | None = None) -> AbstractContextManager[Session]:
+    def associate(
+        self, abstract_syntaxes: Sequence[str], *, calling_aet: str | None = None, called_aet: str | None = None
+    ) -> AbstractContextManager[Session]:
         """The one way a check opens an association: this target, its transport, its budget."""
-        return associate(self.target.host, self.target.port,
-                         calling_aet=calling_aet or self.settings.calling_aet,
-                         called_aet=called_aet or self.called_aet, abstract_syntaxes=abstract_syntaxes,
-                         budget=self.budget, transport=self.transport, tls=self.settings.tls)
+        return associate(
+            self.target.host,
+            self.target.port,
+            calling_aet=calling_aet or self.settings.calling_aet,
+            called_aet=called_aet or self.called_aet,
+            abstract_syntaxes=abstract_syntaxes,
+            budget=self.budget,
+            transport=self.transport,
+            tls=self.settings.tls,
+        )
 
     # -- identities ---------------------------------------------------------
     @property
@@ -118,6 +126,7 @@ class ProbeContext:
         It is ``assoc.any_calling_aet``'s evidence, and it tells whether the
         scanner's own ``--calling-aet`` is registered on the node.
         """
+
         def attempt() -> tuple[str, AssociationAttempt]:
             aet = random_aet()
             with self.associate([Verification], calling_aet=aet) as session:
@@ -148,7 +157,8 @@ class ProbeContext:
             self.warnings.append(
                 f"the scanner's calling AE title {scanner!r} is registered on this node (its association was "
                 f"accepted while the random calling AE title {aet!r} was {attempt.describe()}); the echo, find and "
-                f"store checks asked as {aet!r}, an unregistered AE, instead")
+                f"store checks asked as {aet!r}, an unregistered AE, instead"
+            )
             return aet
         return scanner
 
@@ -163,13 +173,19 @@ class ProbeContext:
         """A ``skipped``/``error`` result when no association can be attempted, else ``None``."""
         svc = self.service
         if not svc.reachable:
-            return definition.result(Status.ERROR, f"not checked: target unreachable ({svc.error})",
-                                     reason=f"target unreachable: {svc.error}",
-                                     code=svc.error_code or ErrorReason.CONNECTIVITY)
+            return definition.result(
+                Status.ERROR,
+                f"not checked: target unreachable ({svc.error})",
+                reason=f"target unreachable: {svc.error}",
+                code=svc.error_code or ErrorReason.CONNECTIVITY,
+            )
         if svc.transport is None:
-            return definition.result(Status.ERROR, f"not checked: {service_problem(svc)}",
-                                     reason=svc.error or "no DICOM answer",
-                                     code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION)
+            return definition.result(
+                Status.ERROR,
+                f"not checked: {service_problem(svc)}",
+                reason=svc.error or "no DICOM answer",
+                code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
+            )
         if svc.transport == "tls":
             attempt = svc.tls
             if attempt is not None and attempt.outcome is Outcome.TLS_FAILED:
@@ -178,26 +194,37 @@ class ProbeContext:
                     return definition.result(
                         Status.SKIPPED,
                         "not applicable: the node requires a TLS client certificate before any DICOM exchange",
-                        reason=("TLS client certificate required: peers without a trusted certificate cannot "
-                                "associate at all (give --tls-cert/--tls-key to test what a certified peer may do)"),
+                        reason=(
+                            "TLS client certificate required: peers without a trusted certificate cannot "
+                            "associate at all (give --tls-cert/--tls-key to test what a certified peer may do)"
+                        ),
                         enforced="TLS client certificate required",
                         evidence={"tls": attempt.to_evidence()},
                     )
-                return definition.result(Status.ERROR, "not checked: TLS session could not be established",
-                                         reason=attempt.detail or "TLS failed",
-                                         evidence={"tls": attempt.to_evidence()}, code=ErrorReason.TLS)
+                return definition.result(
+                    Status.ERROR,
+                    "not checked: TLS session could not be established",
+                    reason=attempt.detail or "TLS failed",
+                    evidence={"tls": attempt.to_evidence()},
+                    code=ErrorReason.TLS,
+                )
         if self.budget.expired:
             why = self.budget.exhausted()
             return definition.result(Status.ERROR, f"not checked: {why.text}", reason=why.text, code=why.code)
         return None
 
-    def undecided(self, definition: CheckDefinition, attempt: AssociationAttempt,
-                  evidence: dict[str, Any] | None = None) -> CheckResult:
+    def undecided(
+        self, definition: CheckDefinition, attempt: AssociationAttempt, evidence: dict[str, Any] | None = None
+    ) -> CheckResult:
         """An association that was neither accepted nor refused well-formedly decides nothing."""
         code = attempt.outcome.error_code or ErrorReason.PROTOCOL_VIOLATION
-        return definition.result(Status.ERROR, f"undecided: association {attempt.describe()}",
-                                 reason=attempt.detail or attempt.outcome.value, code=code,
-                                 evidence={"association": attempt.to_evidence(), **(evidence or {})})
+        return definition.result(
+            Status.ERROR,
+            f"undecided: association {attempt.describe()}",
+            reason=attempt.detail or attempt.outcome.value,
+            code=code,
+            evidence={"association": attempt.to_evidence(), **(evidence or {})},
+        )
 
     def inconclusive_called_aet(self, definition: CheckDefinition, attempt: AssociationAttempt) -> CheckResult | None:
         """The node rejected our *called* AE title, so a check about something else learns nothing."""
@@ -207,10 +234,18 @@ class ProbeContext:
                 # The operator vouches for the AE title: a refusal, reported with its
                 # ambiguity by refusal_control().
                 return None
-            hint = (f"no AE title was given for this target and the node rejects the placeholder "
-                    f"{self.called_aet!r}; give it as HOST:PORT/AET")
-            return definition.result(Status.ERROR, f"inconclusive: {hint}", reason=hint, code=ErrorReason.INCONCLUSIVE,
-                                     enforced=rej.control, evidence={"association": attempt.to_evidence()})
+            hint = (
+                f"no AE title was given for this target and the node rejects the placeholder "
+                f"{self.called_aet!r}; give it as HOST:PORT/AET"
+            )
+            return definition.result(
+                Status.ERROR,
+                f"inconclusive: {hint}",
+                reason=hint,
+                code=ErrorReason.INCONCLUSIVE,
+                enforced=rej.control,
+                evidence={"association": attempt.to_evidence()},
+            )
         return None
 
     def refusal_control(self, attempt: AssociationAttempt, *, called_is_targets: bool = True) -> str | None:
@@ -227,15 +262,20 @@ class ProbeContext:
 
 def new_budget(settings: ProbeSettings, stop: threading.Event | None = None) -> Budget:
     """A target's budget, started now: every step of the target, the service probe included, draws on it."""
-    return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes,
-                        stop=stop)
+    return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes, stop=stop)
 
 
-def undecided_operation(definition: CheckDefinition, operation: str, failure: PeerError,
-                        evidence: dict[str, Any]) -> CheckResult:
+def undecided_operation(
+    definition: CheckDefinition, operation: str, failure: PeerError, evidence: dict[str, Any]
+) -> CheckResult:
     """A DIMSE operation whose answer was malformed, mismatched, late or missing: ``error``, never a verdict."""
-    return definition.result(Status.ERROR, f"undecided: {operation}: {failure.text}", reason=failure.text,
-                             code=failure.code, evidence=evidence)
+    return definition.result(
+        Status.ERROR,
+        f"undecided: {operation}: {failure.text}",
+        reason=failure.text,
+        code=failure.code,
+        evidence=evidence,
+    )
 
 
 def service_problem(svc: ServiceObservation) -> str:

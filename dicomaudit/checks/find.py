@@ -26,7 +26,6 @@ from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status
 from dicomaudit.net import association as net
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 
-
 _ANALYZER_LOCK = threading.Lock()
 
 
@@ -62,9 +61,18 @@ QUERIES: tuple[FindQuery, ...] = (
         model=StudyRootQueryRetrieveInformationModelFind,
         level="STUDY",
         keys=(
-            ("PatientName", "*"), ("PatientID", ""), ("PatientBirthDate", ""), ("PatientSex", ""),
-            ("StudyInstanceUID", ""), ("StudyDate", ""), ("StudyTime", ""), ("AccessionNumber", ""),
-            ("StudyID", ""), ("StudyDescription", ""), ("ReferringPhysicianName", ""), ("ModalitiesInStudy", ""),
+            ("PatientName", "*"),
+            ("PatientID", ""),
+            ("PatientBirthDate", ""),
+            ("PatientSex", ""),
+            ("StudyInstanceUID", ""),
+            ("StudyDate", ""),
+            ("StudyTime", ""),
+            ("AccessionNumber", ""),
+            ("StudyID", ""),
+            ("StudyDescription", ""),
+            ("ReferringPhysicianName", ""),
+            ("ModalitiesInStudy", ""),
         ),
     ),
 )
@@ -96,8 +104,12 @@ class QueryObservation:
 
     def to_evidence(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "query": {"model": self.query.name, "sop_class_uid": self.query.model, "level": self.query.level,
-                      "keys": {k: v for k, v in self.query.keys}},
+            "query": {
+                "model": self.query.name,
+                "sop_class_uid": self.query.model,
+                "level": self.query.level,
+                "keys": {k: v for k, v in self.query.keys},
+            },
             "association": self.attempt.to_evidence(),
             "verdict": self.verdict,
             "summary": self.summary,
@@ -127,37 +139,62 @@ def _run_query(ctx: ProbeContext, query: FindQuery) -> QueryObservation:
             if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
                 rej = attempt.rejection
                 if rej is not None and rej.called_aet_unrecognised and not ctx.called_aet_known:
-                    return QueryObservation(query, attempt, "undecided",
-                                            f"the node rejected the placeholder called AE title "
-                                            f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET",
-                                            code=ErrorReason.INCONCLUSIVE)
-                return QueryObservation(query, attempt, "refused", f"association {attempt.describe()}",
-                                        enforced=ctx.refusal_control(attempt))
-            return QueryObservation(query, attempt, "undecided", f"association {attempt.describe()}",
-                                    code=attempt.outcome.error_code)
+                    return QueryObservation(
+                        query,
+                        attempt,
+                        "undecided",
+                        f"the node rejected the placeholder called AE title "
+                        f"{ctx.called_aet!r}; give the node's AE title as HOST:PORT/AET",
+                        code=ErrorReason.INCONCLUSIVE,
+                    )
+                return QueryObservation(
+                    query,
+                    attempt,
+                    "refused",
+                    f"association {attempt.describe()}",
+                    enforced=ctx.refusal_control(attempt),
+                )
+            return QueryObservation(
+                query, attempt, "undecided", f"association {attempt.describe()}", code=attempt.outcome.error_code
+            )
         if not session.accepted(query.model):
-            return QueryObservation(query, attempt, "refused",
-                                    f"association accepted but {query.name} C-FIND was not offered",
-                                    enforced="query SOP class refused for this AE")
+            return QueryObservation(
+                query,
+                attempt,
+                "refused",
+                f"association accepted but {query.name} C-FIND was not offered",
+                enforced="query SOP class refused for this AE",
+            )
         reply = net.find(session, query.identifier(), query.model, cap=ctx.settings.find_cap)
     if reply.failure is not None:
         # One malformed, mismatched, late or oversized response and nothing of
         # the stream is evidence: no verdict rests on it, whatever came before.
-        return QueryObservation(query, attempt, "undecided", f"C-FIND {reply.failure.text}", reply,
-                                code=reply.failure.code)
+        return QueryObservation(
+            query, attempt, "undecided", f"C-FIND {reply.failure.text}", reply, code=reply.failure.code
+        )
     if reply.abort is not None and not reply.matches:
-        return QueryObservation(query, attempt, "refused", "the node aborted the association instead of answering",
-                                reply, enforced="association aborted by the node")
+        return QueryObservation(
+            query,
+            attempt,
+            "refused",
+            "the node aborted the association instead of answering",
+            reply,
+            enforced="association aborted by the node",
+        )
     if reply.matches:
         more = " (cap reached, C-CANCEL sent)" if reply.cancelled else ""
         return QueryObservation(query, attempt, "matched", f"{len(reply.matches)} match(es) returned{more}", reply)
     if reply.final_category == "Success":
         return QueryObservation(query, attempt, "no_matches", "the query was answered, with no matches", reply)
     status = net.describe_status(reply.final_status, "find")
-    return QueryObservation(query, attempt, "refused",
-                            f"C-FIND refused with status {status['code']} "
-                            f"({status.get('description', status['category'])})",
-                            reply, enforced="C-FIND refused by status")
+    return QueryObservation(
+        query,
+        attempt,
+        "refused",
+        f"C-FIND refused with status {status['code']} ({status.get('description', status['category'])})",
+        reply,
+        enforced="C-FIND refused by status",
+    )
 
 
 def observe_find(ctx: ProbeContext) -> tuple[QueryObservation, ...]:
@@ -171,31 +208,45 @@ def find_unauthenticated(ctx: ProbeContext) -> CheckResult:
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
     observations = observe_find(ctx)
-    evidence = {"calling_aet": ctx.unregistered_aet, "match_cap": ctx.settings.find_cap,
-                "queries": [o.to_evidence() for o in observations]}
+    evidence = {
+        "calling_aet": ctx.unregistered_aet,
+        "match_cap": ctx.settings.find_cap,
+        "queries": [o.to_evidence() for o in observations],
+    }
     verdicts = Counter(o.verdict for o in observations)
     if verdicts["matched"] and not _violations(observations):
         total = sum(len(o.matches) for o in observations)
         names = ", ".join(o.query.name for o in observations if o.verdict == "matched")
-        return d.result(Status.FAIL, f"wildcard C-FIND from unregistered AE {ctx.unregistered_aet!r} returned "
-                        f"{total} match(es) ({names})", evidence=evidence)
+        return d.result(
+            Status.FAIL,
+            f"wildcard C-FIND from unregistered AE {ctx.unregistered_aet!r} returned {total} match(es) ({names})",
+            evidence=evidence,
+        )
     if (undecided := _undecided(d, observations, evidence)) is not None:
         return undecided
     if verdicts["no_matches"]:
-        return d.result(Status.INFO, "queries from an unregistered AE are answered, but returned no matches "
-                        "(nothing leaked now; the node would answer once it holds data)", evidence=evidence)
+        return d.result(
+            Status.INFO,
+            "queries from an unregistered AE are answered, but returned no matches "
+            "(nothing leaked now; the node would answer once it holds data)",
+            evidence=evidence,
+        )
     enforced = "; ".join(dict.fromkeys(o.enforced for o in observations if o.enforced))
-    return d.result(Status.PASS, "every wildcard query was refused: " +
-                    "; ".join(f"{o.query.name}: {o.summary}" for o in observations),
-                    evidence=evidence, enforced=enforced or None)
+    return d.result(
+        Status.PASS,
+        "every wildcard query was refused: " + "; ".join(f"{o.query.name}: {o.summary}" for o in observations),
+        evidence=evidence,
+        enforced=enforced or None,
+    )
 
 
 def _violations(observations: tuple[QueryObservation, ...]) -> list[QueryObservation]:
     return [o for o in observations if o.code is ErrorReason.PROTOCOL_VIOLATION]
 
 
-def _undecided(d: CheckDefinition, observations: tuple[QueryObservation, ...],
-               evidence: dict[str, Any]) -> CheckResult | None:
+def _undecided(
+    d: CheckDefinition, observations: tuple[QueryObservation, ...], evidence: dict[str, Any]
+) -> CheckResult | None:
     """``error`` when a query decided nothing; a protocol violation in any query taints every verdict."""
     undecided = [o for o in observations if o.verdict == "undecided"]
     if not undecided:
@@ -203,8 +254,13 @@ def _undecided(d: CheckDefinition, observations: tuple[QueryObservation, ...],
     # The most telling reason first: a violation, then the rest in query order.
     first = (_violations(observations) or undecided)[0]
     reasons = "; ".join(f"{o.query.name}: {o.summary}" for o in undecided)
-    return d.result(Status.ERROR, f"undecided: {reasons}", reason=reasons, evidence=evidence,
-                    code=first.code or ErrorReason.PROTOCOL_VIOLATION)
+    return d.result(
+        Status.ERROR,
+        f"undecided: {reasons}",
+        reason=reasons,
+        evidence=evidence,
+        code=first.code or ErrorReason.PROTOCOL_VIOLATION,
+    )
 
 
 def _source(ctx: ProbeContext, obs: QueryObservation, index: int) -> str:
@@ -217,22 +273,30 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
     if (blocked := ctx.association_blocker(d)) is not None:
         return blocked
     from dicomaudit.phi import PhiAnalysisError, analyze_dataset  # imported lazily: the heaviest module
+
     observations = observe_find(ctx)
     matched = [o for o in observations if o.verdict == "matched"]
     if not matched or _violations(observations):
         if (undecided := _undecided(d, observations, {"see": "find.unauthenticated"})) is not None:
             return undecided
-        return d.result(Status.PASS, "no C-FIND matches were returned to an unregistered AE, so none carried "
-                        "identifying data", evidence={"matches": 0})
+        return d.result(
+            Status.PASS,
+            "no C-FIND matches were returned to an unregistered AE, so none carried identifying data",
+            evidence={"matches": 0},
+        )
     findings: list[PhiFinding] = []
     unreadable: list[str] = []
     for obs in matched:
         for i, ds in enumerate(obs.matches):
             if ctx.budget.expired:
                 # Analysis is bounded by the target's deadline like the network steps.
-                return d.result(Status.ERROR, "undecided: the target's time budget ran out during PHI analysis",
-                                reason=ctx.budget.exhausted().text, code=ErrorReason.BUDGET_EXHAUSTED,
-                                evidence={"matches_analyzed": i, "findings_so_far": len(findings)})
+                return d.result(
+                    Status.ERROR,
+                    "undecided: the target's time budget ran out during PHI analysis",
+                    reason=ctx.budget.exhausted().text,
+                    code=ErrorReason.BUDGET_EXHAUSTED,
+                    evidence={"matches_analyzed": i, "findings_so_far": len(findings)},
+                )
             source = _source(ctx, obs, i)
             # The analyzer silences pydicom warnings with warnings.catch_warnings, which is
             # process-global state: targets are scanned in threads, so analyse one at a time.
@@ -255,7 +319,14 @@ def find_phi_exposed(ctx: ProbeContext) -> CheckResult:
         evidence["responses_not_analyzed"] = unreadable
     if findings:
         cats = ", ".join(f"{n} {c}" for c, n in by_category.most_common())
-        return d.result(Status.FAIL, f"C-FIND responses to an unregistered AE carry identifying data: {cats} "
-                        f"(attributes: {', '.join(attributes)})", evidence=evidence)
-    return d.result(Status.PASS, "C-FIND matches were returned, but the analyzer found no identifying data in them",
-                    evidence=evidence)
+        return d.result(
+            Status.FAIL,
+            f"C-FIND responses to an unregistered AE carry identifying data: {cats} "
+            f"(attributes: {', '.join(attributes)})",
+            evidence=evidence,
+        )
+    return d.result(
+        Status.PASS,
+        "C-FIND matches were returned, but the analyzer found no identifying data in them",
+        evidence=evidence,
+    )

@@ -28,11 +28,21 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
     svc = ctx.service
     evidence = _service_evidence(ctx)
     if not svc.reachable:
-        return d.result(Status.ERROR, f"unreachable: {svc.error}", reason=svc.error, evidence=evidence,
-                        code=svc.error_code or ErrorReason.CONNECTIVITY)
+        return d.result(
+            Status.ERROR,
+            f"unreachable: {svc.error}",
+            reason=svc.error,
+            evidence=evidence,
+            code=svc.error_code or ErrorReason.CONNECTIVITY,
+        )
     if svc.transport is None:
-        return d.result(Status.ERROR, service_problem(svc), reason=svc.error, evidence=evidence,
-                        code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION)
+        return d.result(
+            Status.ERROR,
+            service_problem(svc),
+            reason=svc.error,
+            evidence=evidence,
+            code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
+        )
     attempt = svc.usable_attempt
     assert attempt is not None
     impl = attempt.peer_implementation_version_name or attempt.peer_implementation_class_uid
@@ -40,12 +50,19 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
     if svc.transport == "plaintext":
         summary = f"speaks DICOM in plaintext: A-ASSOCIATE-RQ {attempt.describe()}{impl_text}"
     elif attempt.outcome.speaks_dicom:
-        summary = f"speaks DICOM over TLS ({attempt.tls.version if attempt.tls else 'TLS'}): {attempt.describe()}{impl_text}"
+        summary = (
+            f"speaks DICOM over TLS ({attempt.tls.version if attempt.tls else 'TLS'}): {attempt.describe()}{impl_text}"
+        )
     elif svc.error_code is None:
         summary = f"speaks TLS; no DICOM exchange possible without credentials: {attempt.describe()}"
     else:
-        return d.result(Status.ERROR, f"speaks TLS, but the TLS session failed: {attempt.describe()}",
-                        reason=svc.error, evidence=evidence, code=svc.error_code)
+        return d.result(
+            Status.ERROR,
+            f"speaks TLS, but the TLS session failed: {attempt.describe()}",
+            reason=svc.error,
+            evidence=evidence,
+            code=svc.error_code,
+        )
     return d.result(Status.INFO, summary, evidence=evidence, enforced=ctx.refusal_control(attempt))
 
 
@@ -55,19 +72,35 @@ def transport_plaintext(ctx: ProbeContext) -> CheckResult:
     svc = ctx.service
     evidence = _service_evidence(ctx)
     if not svc.reachable:
-        return d.result(Status.ERROR, f"not checked: unreachable ({svc.error})", reason=svc.error, evidence=evidence,
-                        code=svc.error_code or ErrorReason.CONNECTIVITY)
+        return d.result(
+            Status.ERROR,
+            f"not checked: unreachable ({svc.error})",
+            reason=svc.error,
+            evidence=evidence,
+            code=svc.error_code or ErrorReason.CONNECTIVITY,
+        )
     if svc.transport == "plaintext":
         assert svc.plaintext is not None
-        return d.result(Status.FAIL,
-                        f"DICOM is spoken without TLS: a plaintext A-ASSOCIATE-RQ was {svc.plaintext.describe()}",
-                        evidence=evidence)
+        return d.result(
+            Status.FAIL,
+            f"DICOM is spoken without TLS: a plaintext A-ASSOCIATE-RQ was {svc.plaintext.describe()}",
+            evidence=evidence,
+        )
     if svc.transport == "tls" and svc.error_code is None:
         plain = svc.plaintext
         how = plain.describe() if plain is not None else "not attempted"
         if plain is not None and plain.outcome is Outcome.TLS:
             how = "answered with a TLS record"
-        return d.result(Status.PASS, f"only TLS is spoken: a plaintext A-ASSOCIATE-RQ was {how}",
-                        evidence=evidence, enforced="TLS required")
-    return d.result(Status.ERROR, f"not checked: {service_problem(svc)}", reason=svc.error, evidence=evidence,
-                    code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION)
+        return d.result(
+            Status.PASS,
+            f"only TLS is spoken: a plaintext A-ASSOCIATE-RQ was {how}",
+            evidence=evidence,
+            enforced="TLS required",
+        )
+    return d.result(
+        Status.ERROR,
+        f"not checked: {service_problem(svc)}",
+        reason=svc.error,
+        evidence=evidence,
+        code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
+    )

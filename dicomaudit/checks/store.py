@@ -49,14 +49,22 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
         attempt = session.attempt
         evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
         if attempt.outcome is not Outcome.ACCEPTED:
-            return verdict_for_refusal(ctx, d, attempt, f"storage from unregistered AE {calling!r} refused",
-                                       evidence={"intrusive": ctx.settings.intrusive, "object_stored": False})
+            return verdict_for_refusal(
+                ctx,
+                d,
+                attempt,
+                f"storage from unregistered AE {calling!r} refused",
+                evidence={"intrusive": ctx.settings.intrusive, "object_stored": False},
+            )
         accepted = [net.sop_name(uid) for uid in STORAGE_CLASSES if session.accepted(uid)]
         evidence["storage_contexts_accepted"] = accepted
         if not accepted:
-            return d.result(Status.PASS, "association accepted but every storage SOP class was refused",
-                            evidence={**evidence, "object_stored": False},
-                            enforced="storage SOP classes refused for this AE")
+            return d.result(
+                Status.PASS,
+                "association accepted but every storage SOP class was refused",
+                evidence={**evidence, "object_stored": False},
+                enforced="storage SOP classes refused for this AE",
+            )
         if not ctx.settings.intrusive:
             return d.result(
                 Status.FAIL,
@@ -68,22 +76,43 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
 
         ds = synthetic_test_instance()
         if not session.accepted(ds.SOPClassUID):
-            return d.result(Status.FAIL, "storage contexts accepted (not Secondary Capture, so nothing was stored)",
-                            evidence={**evidence, "object_stored": False})
+            return d.result(
+                Status.FAIL,
+                "storage contexts accepted (not Secondary Capture, so nothing was stored)",
+                evidence={**evidence, "object_stored": False},
+            )
         reply = net.store(session, ds)
-    uids = {"patient_id": str(ds.PatientID), "study_instance_uid": str(ds.StudyInstanceUID),
-            "series_instance_uid": str(ds.SeriesInstanceUID), "sop_instance_uid": str(ds.SOPInstanceUID)}
+    uids = {
+        "patient_id": str(ds.PatientID),
+        "study_instance_uid": str(ds.StudyInstanceUID),
+        "series_instance_uid": str(ds.SeriesInstanceUID),
+        "sop_instance_uid": str(ds.SOPInstanceUID),
+    }
     evidence["c_store"] = reply.to_evidence()
     if reply.failure is not None:
-        return undecided_operation(d, f"C-STORE (the synthetic object {uids['sop_instance_uid']} may have been "
-                                   "stored)", reply.failure,
-                                   {**evidence, "object_stored": "unknown", "stored_object": uids})
+        return undecided_operation(
+            d,
+            f"C-STORE (the synthetic object {uids['sop_instance_uid']} may have been stored)",
+            reply.failure,
+            {**evidence, "object_stored": "unknown", "stored_object": uids},
+        )
     if reply.status is not None and reply.category in ("Success", "Warning"):
-        return d.result(Status.FAIL, f"a synthetic object was stored by unregistered AE {calling!r} "
-                        f"(status 0x{reply.status:04X}); delete it: SOP Instance UID {uids['sop_instance_uid']}",
-                        evidence={**evidence, "object_stored": True, "stored_object": uids})
+        return d.result(
+            Status.FAIL,
+            f"a synthetic object was stored by unregistered AE {calling!r} "
+            f"(status 0x{reply.status:04X}); delete it: SOP Instance UID {uids['sop_instance_uid']}",
+            evidence={**evidence, "object_stored": True, "stored_object": uids},
+        )
     if reply.status is not None:
-        return d.result(Status.PASS, f"storage negotiated, but C-STORE refused with status 0x{reply.status:04X}",
-                        evidence={**evidence, "object_stored": False}, enforced="C-STORE refused by status")
-    return d.result(Status.PASS, "the node aborted the association instead of storing",
-                    evidence={**evidence, "object_stored": False}, enforced="association aborted by the node")
+        return d.result(
+            Status.PASS,
+            f"storage negotiated, but C-STORE refused with status 0x{reply.status:04X}",
+            evidence={**evidence, "object_stored": False},
+            enforced="C-STORE refused by status",
+        )
+    return d.result(
+        Status.PASS,
+        "the node aborted the association instead of storing",
+        evidence={**evidence, "object_stored": False},
+        enforced="association aborted by the node",
+    )

@@ -247,8 +247,9 @@ def _keys(identifier: Dataset) -> Iterator[DataElement]:
         yield elem
 
 
-def response_for(entity: Entity, identifier: Dataset, level: str,
-                 extra: dict[BaseTag, DataElement] | None = None) -> Dataset | None:
+def response_for(
+    entity: Entity, identifier: Dataset, level: str, extra: dict[BaseTag, DataElement] | None = None
+) -> Dataset | None:
     """The C-FIND response identifier for `entity`, or ``None`` if it does not match.
 
     Parameters
@@ -284,8 +285,9 @@ def response_for(entity: Entity, identifier: Dataset, level: str,
     return response
 
 
-def find(datasets: SequenceABC[Dataset], identifier: Dataset, model: str,
-         extra: dict[BaseTag, DataElement] | None = None) -> Iterator[Dataset]:
+def find(
+    datasets: SequenceABC[Dataset], identifier: Dataset, model: str, extra: dict[BaseTag, DataElement] | None = None
+) -> Iterator[Dataset]:
     """Yield the response identifiers matching a C-FIND request, lazily.
 
     Raises

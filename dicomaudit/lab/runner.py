@@ -59,8 +59,10 @@ def run_forever(
         p = lab.profile
         echo(f"dicomaudit lab PACS, profile {p.name!r}: {p.description}")
         scheme = "DICOM over TLS" if p.tls else "DICOM"
-        echo(f"listening on {lab.host}:{lab.port} ({scheme}), AE title {lab.ae_title!r}, "
-             f"{len(lab.datasets)} synthetic instances; Ctrl-C to stop")
+        echo(
+            f"listening on {lab.host}:{lab.port} ({scheme}), AE title {lab.ae_title!r}, "
+            f"{len(lab.datasets)} synthetic instances; Ctrl-C to stop"
+        )
         if lab.tls_files is not None:
             echo(f"TLS material (CA, server and client cert/key): {lab.tls_files.directory}")
         # Event.wait with a timeout keeps the main thread responsive to Ctrl-C.

@@ -120,8 +120,11 @@ def _supported_contexts(echo: bool, find: bool, store: bool) -> tuple[Presentati
         contexts.append(build_context(StudyRootQueryRetrieveInformationModelFind))
     if store:
         # The lab keeps objects as received and never decodes pixel data.
-        contexts.extend(build_context(cx.abstract_syntax, list(STORAGE_TRANSFER_SYNTAXES))
-                        for cx in StoragePresentationContexts if cx.abstract_syntax is not None)
+        contexts.extend(
+            build_context(cx.abstract_syntax, list(STORAGE_TRANSFER_SYNTAXES))
+            for cx in StoragePresentationContexts
+            if cx.abstract_syntax is not None
+        )
     return tuple(contexts)
 
 
@@ -316,11 +319,13 @@ class LabPACS:
                 (self.host, self._requested_port),
                 ae_title=self.profile.ae_title,
                 ssl_context=ssl_context,
-                contexts=list(_supported_contexts(
-                    self.profile.echo != Access.NONE,
-                    self.profile.find != Access.NONE,
-                    self.profile.store != Access.NONE,
-                )),
+                contexts=list(
+                    _supported_contexts(
+                        self.profile.echo != Access.NONE,
+                        self.profile.find != Access.NONE,
+                        self.profile.store != Access.NONE,
+                    )
+                ),
                 evt_handlers=self._handlers(),  # type: ignore[arg-type]  # pynetdicom types the events narrowly
                 server_class=_LabServer,
             )
@@ -419,15 +424,17 @@ class LabPACS:
 
     def _on_rejected(self, event: Any) -> None:
         rj = event.assoc.acceptor.primitive
-        self._record({
-            "kind": "association",
-            "outcome": "rejected",
-            **self._who(event.assoc),
-            "result": rj.result,
-            "source": rj.result_source,
-            "diagnostic": rj.diagnostic,
-            "reason": rj.reason_str.lower(),
-        })
+        self._record(
+            {
+                "kind": "association",
+                "outcome": "rejected",
+                **self._who(event.assoc),
+                "result": rj.result,
+                "source": rj.result_source,
+                "diagnostic": rj.diagnostic,
+                "reason": rj.reason_str.lower(),
+            }
+        )
 
     def _on_released(self, event: Any) -> None:
         self._record({"kind": "association", "outcome": "released", **self._who(event.assoc)})
@@ -437,12 +444,14 @@ class LabPACS:
 
     def _tls_failed(self, client_address: Any, exc: BaseException) -> None:
         host, port = client_address[0], client_address[1]
-        self._record({
-            "kind": "tls",
-            "outcome": "handshake_failed",
-            "peer": f"{host}:{port}",
-            "reason": getattr(exc, "reason", None) or str(exc) or type(exc).__name__,
-        })
+        self._record(
+            {
+                "kind": "tls",
+                "outcome": "handshake_failed",
+                "peer": f"{host}:{port}",
+                "reason": getattr(exc, "reason", None) or str(exc) or type(exc).__name__,
+            }
+        )
 
     def _service_event(self, kind: str, event: Any, status: int, **more: Any) -> None:
         outcome = {0x0000: "success", STATUS_CANCEL: "cancelled"}.get(
@@ -513,8 +522,9 @@ class LabPACS:
                 response = next(matches, None)
         finally:
             # Also reached when the association dies mid-stream (generator closed).
-            self._service_event("C-FIND", event, status, matches=sent,
-                                level=str(identifier.get("QueryRetrieveLevel", "")), model=model)
+            self._service_event(
+                "C-FIND", event, status, matches=sent, level=str(identifier.get("QueryRetrieveLevel", "")), model=model
+            )
 
     def _retrieve_keys(self) -> dict[Any, DataElement]:
         """Attributes the SCP itself answers: where to retrieve from, and availability."""

@@ -53,7 +53,6 @@ from dicomaudit.net.wire import (
     A_ASSOCIATE_AC,
     A_ASSOCIATE_RJ,
     A_RELEASE_RP,
-    A_RELEASE_RQ,
     P_DATA_TF,
     Budget,
     BudgetExhausted,
@@ -177,8 +176,9 @@ class Session:
                 raise ProtocolViolation(f"{pdu.name} received while waiting for a DIMSE response", pdu.raw)
         return self._pdvs.popleft()
 
-    def read_response(self, context: ContextResult, *, service: str, message_id: int, sop_class: str | None,
-                      cancelled: bool = False) -> dimse.Response:
+    def read_response(
+        self, context: ContextResult, *, service: str, message_id: int, sop_class: str | None, cancelled: bool = False
+    ) -> dimse.Response:
         """Reassemble and judge the next response on ``context`` (PS3.8 Annex E.2)."""
         command = bytearray()
         data: bytearray | None = None
@@ -187,8 +187,11 @@ class Session:
         while True:
             pdv = self._next_pdv()
             if pdv.context_id != context.context_id:
-                raise ProtocolViolation(f"response fragment on presentation context {pdv.context_id}; the request "
-                                        f"used {context.context_id}", pdv.fragment)
+                raise ProtocolViolation(
+                    f"response fragment on presentation context {pdv.context_id}; the request "
+                    f"used {context.context_id}",
+                    pdv.fragment,
+                )
             size += len(pdv.fragment)
             if size > dimse.MAX_MESSAGE_BYTES:
                 raise dimse.MessageTooLarge(dimse.MAX_MESSAGE_BYTES)
@@ -197,21 +200,34 @@ class Session:
                     raise ProtocolViolation("command fragment after the command set was complete", pdv.fragment)
                 command += pdv.fragment
                 if len(command) > dimse.MAX_COMMAND_BYTES:
-                    raise ProtocolViolation(f"command set larger than {dimse.MAX_COMMAND_BYTES} bytes",
-                                            bytes(command))
+                    raise ProtocolViolation(f"command set larger than {dimse.MAX_COMMAND_BYTES} bytes", bytes(command))
                 if pdv.is_last:
                     parsed = dimse.decode_command(bytes(command))
                     if not dimse.announces_data_set(parsed, bytes(command)):
-                        return dimse.judge_response(parsed, bytes(command), None, service=service,
-                                                    message_id=message_id, sop_class=sop_class, cancelled=cancelled)
+                        return dimse.judge_response(
+                            parsed,
+                            bytes(command),
+                            None,
+                            service=service,
+                            message_id=message_id,
+                            sop_class=sop_class,
+                            cancelled=cancelled,
+                        )
                     data = bytearray()
             else:
                 if parsed is None or data is None:
                     raise ProtocolViolation("data set fragment before the command set", pdv.fragment)
                 data += pdv.fragment
                 if pdv.is_last:
-                    return dimse.judge_response(parsed, bytes(command), bytes(data), service=service,
-                                                message_id=message_id, sop_class=sop_class, cancelled=cancelled)
+                    return dimse.judge_response(
+                        parsed,
+                        bytes(command),
+                        bytes(data),
+                        service=service,
+                        message_id=message_id,
+                        sop_class=sop_class,
+                        cancelled=cancelled,
+                    )
 
     # -- ending ------------------------------------------------------------------
     def abort(self) -> None:
@@ -228,8 +244,9 @@ class Session:
         assert self.stream is not None
         try:
             self.stream.send(encode_release_rq(), "sending A-RELEASE-RQ")
-            pdu = self.stream.read_pdu(MAX_ASSOCIATION_PDU, "waiting for A-RELEASE-RP",
-                                       step=min(self.budget.step, RELEASE_WAIT))
+            pdu = self.stream.read_pdu(
+                MAX_ASSOCIATION_PDU, "waiting for A-RELEASE-RP", step=min(self.budget.step, RELEASE_WAIT)
+            )
             if pdu.type != A_RELEASE_RP:
                 self.release_note = f"{pdu.name} in reply to A-RELEASE-RQ; the scanner aborted"
                 self.abort()
@@ -243,9 +260,13 @@ def _tls_info(stream: PeerStream, settings: TlsSettings) -> TlsInfo | None:
     if stream.handshake is None:
         return None
     version, cipher, der = stream.handshake
-    return TlsInfo(handshake=True, version=version, cipher=cipher,
-                   client_certificate_sent=settings.has_client_certificate,
-                   peer_certificate=describe_certificate(der) if der else {})
+    return TlsInfo(
+        handshake=True,
+        version=version,
+        cipher=cipher,
+        client_certificate_sent=settings.has_client_certificate,
+        peer_certificate=describe_certificate(der) if der else {},
+    )
 
 
 def client_certificate_required(alert: str, sent_cert: bool) -> bool | None:
@@ -275,16 +296,24 @@ def _outcome_for(exc: PeerError, transport: str) -> tuple[Outcome, str]:
     return _outcome_of(exc), exc.text
 
 
-def _request(host: str, port: int, proposal: Proposal, budget: Budget, transport: str,
-             tls: TlsSettings | None) -> tuple[AssociationAttempt, PeerStream | None, Acceptance | None]:
+def _request(
+    host: str, port: int, proposal: Proposal, budget: Budget, transport: str, tls: TlsSettings | None
+) -> tuple[AssociationAttempt, PeerStream | None, Acceptance | None]:
     """One association request; the stream is returned open only when the association was accepted."""
     started = time.monotonic()
     settings = tls or TlsSettings()
 
     def attempt(outcome: Outcome, stream: PeerStream | None = None, **kw: Any) -> AssociationAttempt:
         info = kw.pop("tls", None) or (_tls_info(stream, settings) if stream is not None else None)
-        return AssociationAttempt(outcome=outcome, calling_aet=proposal.calling_aet, called_aet=proposal.called_aet,
-                                  transport=transport, elapsed_ms=(time.monotonic() - started) * 1000, tls=info, **kw)
+        return AssociationAttempt(
+            outcome=outcome,
+            calling_aet=proposal.calling_aet,
+            called_aet=proposal.called_aet,
+            transport=transport,
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            tls=info,
+            **kw,
+        )
 
     stream: PeerStream | None = None
     try:
@@ -302,10 +331,12 @@ def _request(host: str, port: int, proposal: Proposal, budget: Budget, transport
         if pdu.type == A_ASSOCIATE_AC:
             acc = decode_ac(pdu, proposal)
             result = attempt(
-                Outcome.ACCEPTED, stream,
+                Outcome.ACCEPTED,
+                stream,
                 accepted_contexts=tuple(sop_name(c.abstract_syntax) for c in acc.accepted),
-                rejected_contexts=tuple((sop_name(c.abstract_syntax), RESULT_TEXT[c.result])
-                                        for c in acc.contexts if not c.accepted),
+                rejected_contexts=tuple(
+                    (sop_name(c.abstract_syntax), RESULT_TEXT[c.result]) for c in acc.contexts if not c.accepted
+                ),
                 peer_implementation_class_uid=acc.implementation_class_uid,
                 peer_implementation_version_name=acc.implementation_version_name,
                 peer_max_pdu=acc.max_pdu,
@@ -324,12 +355,15 @@ def _request(host: str, port: int, proposal: Proposal, budget: Budget, transport
         info = None
         if isinstance(exc, TlsFailure):
             base = _tls_info(stream, settings) if stream is not None and exc.after_handshake else None
-            info = TlsInfo(handshake=exc.after_handshake, version=base.version if base else None,
-                           cipher=base.cipher if base else None,
-                           client_certificate_sent=settings.has_client_certificate,
-                           peer_certificate=base.peer_certificate if base else {}, error=exc.alert,
-                           client_certificate_required=client_certificate_required(
-                               exc.alert, settings.has_client_certificate))
+            info = TlsInfo(
+                handshake=exc.after_handshake,
+                version=base.version if base else None,
+                cipher=base.cipher if base else None,
+                client_certificate_sent=settings.has_client_certificate,
+                peer_certificate=base.peer_certificate if base else {},
+                error=exc.alert,
+                client_certificate_required=client_certificate_required(exc.alert, settings.has_client_certificate),
+            )
         result = attempt(outcome, stream, detail=detail, raw=hex_evidence(exc.raw) if exc.raw else None, tls=info)
     except BaseException:  # e.g. a client certificate that does not load: the scanner's guard reports it
         if stream is not None:
@@ -341,8 +375,17 @@ def _request(host: str, port: int, proposal: Proposal, budget: Budget, transport
 
 
 @contextmanager
-def associate(host: str, port: int, *, calling_aet: str, called_aet: str, abstract_syntaxes: Sequence[str],
-              budget: Budget, transport: str = "plaintext", tls: TlsSettings | None = None) -> Iterator[Session]:
+def associate(
+    host: str,
+    port: int,
+    *,
+    calling_aet: str,
+    called_aet: str,
+    abstract_syntaxes: Sequence[str],
+    budget: Budget,
+    transport: str = "plaintext",
+    tls: TlsSettings | None = None,
+) -> Iterator[Session]:
     """Request an association; yield a :class:`Session`; release (or abort) and close on exit."""
     proposal = Proposal.for_syntaxes(calling_aet, called_aet, abstract_syntaxes)
     # A close without any PDU is the one outcome a transient glitch can fake;
@@ -351,8 +394,12 @@ def associate(host: str, port: int, *, calling_aet: str, called_aet: str, abstra
         if try_no:
             time.sleep(0.2)
         attempt, stream, acceptance = _request(host, port, proposal, budget, transport, tls)
-        if not (attempt.outcome is Outcome.CLOSED and attempt.detail and "without a DICOM answer" in attempt.detail
-                and not budget.expired):
+        if not (
+            attempt.outcome is Outcome.CLOSED
+            and attempt.detail
+            and "without a DICOM answer" in attempt.detail
+            and not budget.expired
+        ):
             break
     session = Session(attempt=attempt, budget=budget, stream=stream, acceptance=acceptance)
     try:
@@ -402,8 +449,9 @@ def _fail(session: Session, exc: PeerError | PeerAborted) -> tuple[Abort | None,
     return None, exc
 
 
-def _simple_operation(session: Session, abstract_syntax: str, service: str, command: bytes,
-                      data_set: bytes | None, message_id: int) -> DimseReply:
+def _simple_operation(
+    session: Session, abstract_syntax: str, service: str, command: bytes, data_set: bytes | None, message_id: int
+) -> DimseReply:
     context = session.context(abstract_syntax)
     assert context is not None and session.stream is not None
     started = time.monotonic()
@@ -413,8 +461,7 @@ def _simple_operation(session: Session, abstract_syntax: str, service: str, comm
     except (PeerError, PeerAborted) as exc:
         abort, failure = _fail(session, exc)
         return DimseReply(service, (time.monotonic() - started) * 1000, abort=abort, failure=failure)
-    return DimseReply(service, (time.monotonic() - started) * 1000, status=rsp.status,
-                      error_comment=rsp.error_comment)
+    return DimseReply(service, (time.monotonic() - started) * 1000, status=rsp.status, error_comment=rsp.error_comment)
 
 
 def echo(session: Session, sop_class: str) -> DimseReply:
@@ -430,8 +477,9 @@ def store(session: Session, dataset: Dataset) -> DimseReply:
     assert context is not None and context.transfer_syntax is not None
     msg_id = session.next_message_id()
     command = dimse.store_rq(msg_id, sop_class, str(dataset.SOPInstanceUID))
-    return _simple_operation(session, sop_class, "store", command,
-                             dimse.encode_dataset(dataset, context.transfer_syntax), msg_id)
+    return _simple_operation(
+        session, sop_class, "store", command, dimse.encode_dataset(dataset, context.transfer_syntax), msg_id
+    )
 
 
 @dataclass(frozen=True)
@@ -471,15 +519,24 @@ def find(session: Session, identifier: Dataset, model: str, *, cap: int, drain_l
     msg_id = session.next_message_id()
 
     def reply(**kw: Any) -> FindReply:
-        return FindReply(matches=tuple(matches), final_status=final, cancelled=cancelled, responses_read=read,
-                         elapsed_ms=(time.monotonic() - started) * 1000, stopped_reading=stopped, **kw)
+        return FindReply(
+            matches=tuple(matches),
+            final_status=final,
+            cancelled=cancelled,
+            responses_read=read,
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            stopped_reading=stopped,
+            **kw,
+        )
 
     try:
-        session.send_message(context, dimse.find_rq(msg_id, model),
-                             dimse.encode_dataset(identifier, context.transfer_syntax))
+        session.send_message(
+            context, dimse.find_rq(msg_id, model), dimse.encode_dataset(identifier, context.transfer_syntax)
+        )
         while True:
-            rsp = session.read_response(context, service="find", message_id=msg_id, sop_class=model,
-                                        cancelled=cancelled)
+            rsp = session.read_response(
+                context, service="find", message_id=msg_id, sop_class=model, cancelled=cancelled
+            )
             read += 1
             if rsp.category != "Pending":
                 final = rsp.status

@@ -57,12 +57,29 @@ _ALLOWED = {
 }
 _RESPONSE_FIELD = {"verification": C_ECHO_RSP, "find": C_FIND_RSP, "store": C_STORE_RSP}
 _COMMAND_NAMES = {
-    0x0001: "C-STORE-RQ", 0x8001: "C-STORE-RSP", 0x0010: "C-GET-RQ", 0x8010: "C-GET-RSP",
-    0x0020: "C-FIND-RQ", 0x8020: "C-FIND-RSP", 0x0021: "C-MOVE-RQ", 0x8021: "C-MOVE-RSP",
-    0x0030: "C-ECHO-RQ", 0x8030: "C-ECHO-RSP", 0x0FFF: "C-CANCEL-RQ",
-    0x0100: "N-EVENT-REPORT-RQ", 0x8100: "N-EVENT-REPORT-RSP", 0x0110: "N-GET-RQ", 0x8110: "N-GET-RSP",
-    0x0120: "N-SET-RQ", 0x8120: "N-SET-RSP", 0x0130: "N-ACTION-RQ", 0x8130: "N-ACTION-RSP",
-    0x0140: "N-CREATE-RQ", 0x8140: "N-CREATE-RSP", 0x0150: "N-DELETE-RQ", 0x8150: "N-DELETE-RSP",
+    0x0001: "C-STORE-RQ",
+    0x8001: "C-STORE-RSP",
+    0x0010: "C-GET-RQ",
+    0x8010: "C-GET-RSP",
+    0x0020: "C-FIND-RQ",
+    0x8020: "C-FIND-RSP",
+    0x0021: "C-MOVE-RQ",
+    0x8021: "C-MOVE-RSP",
+    0x0030: "C-ECHO-RQ",
+    0x8030: "C-ECHO-RSP",
+    0x0FFF: "C-CANCEL-RQ",
+    0x0100: "N-EVENT-REPORT-RQ",
+    0x8100: "N-EVENT-REPORT-RSP",
+    0x0110: "N-GET-RQ",
+    0x8110: "N-GET-RSP",
+    0x0120: "N-SET-RQ",
+    0x8120: "N-SET-RSP",
+    0x0130: "N-ACTION-RQ",
+    0x8130: "N-ACTION-RSP",
+    0x0140: "N-CREATE-RQ",
+    0x8140: "N-CREATE-RSP",
+    0x0150: "N-DELETE-RQ",
+    0x8150: "N-DELETE-RSP",
 }
 
 
@@ -140,22 +157,22 @@ def _walk_command(data: bytes) -> None:
     first = True
     while i < len(data):
         if len(data) - i < 8:
-            raise ProtocolViolation(f"command set ends inside an element header ({len(data) - i} bytes left)",
-                                    data)
+            raise ProtocolViolation(f"command set ends inside an element header ({len(data) - i} bytes left)", data)
         group, element, length = struct.unpack("<HHI", data[i : i + 8])
         if group != 0x0000:
-            raise ProtocolViolation(f"command set holds element ({group:04X},{element:04X}) outside group 0000",
-                                    data)
+            raise ProtocolViolation(f"command set holds element ({group:04X},{element:04X}) outside group 0000", data)
         if i + 8 + length > len(data):
-            raise ProtocolViolation(f"command element (0000,{element:04X}) announces {length} bytes, "
-                                    f"{len(data) - i - 8} remain", data)
+            raise ProtocolViolation(
+                f"command element (0000,{element:04X}) announces {length} bytes, {len(data) - i - 8} remain", data
+            )
         if first:
             if element != 0x0000 or length != 4:
                 raise ProtocolViolation("command set does not start with its Command Group Length", data)
             (group_length,) = struct.unpack("<I", data[8:12])
             if group_length != len(data) - 12:
-                raise ProtocolViolation(f"Command Group Length says {group_length} bytes, the command set has "
-                                        f"{len(data) - 12}", data)
+                raise ProtocolViolation(
+                    f"Command Group Length says {group_length} bytes, the command set has {len(data) - 12}", data
+                )
             first = False
         i += 8 + length
     if first:
@@ -188,22 +205,29 @@ def announces_data_set(command: Dataset, raw: bytes) -> bool:
     return _single_us(command, "CommandDataSetType", raw) != NO_DATA_SET
 
 
-def judge_response(command: Dataset, raw: bytes, data_set: bytes | None, *, service: str, message_id: int,
-                   sop_class: str | None, cancelled: bool = False) -> Response:
+def judge_response(
+    command: Dataset,
+    raw: bytes,
+    data_set: bytes | None,
+    *,
+    service: str,
+    message_id: int,
+    sop_class: str | None,
+    cancelled: bool = False,
+) -> Response:
     """Judge one reassembled response to request ``message_id`` of ``service``."""
     field = _single_us(command, "CommandField", raw)
     expected = _RESPONSE_FIELD[service]
     if field != expected:
-        raise ProtocolViolation(f"{command_name(field)} received in answer to a {command_name(expected & 0x0FFF)}",
-                                raw)
+        raise ProtocolViolation(f"{command_name(field)} received in answer to a {command_name(expected & 0x0FFF)}", raw)
     responded_to = _single_us(command, "MessageIDBeingRespondedTo", raw)
     if responded_to != message_id:
-        raise ProtocolViolation(f"{command_name(field)} answers Message ID {responded_to}, the request was "
-                                f"{message_id}", raw)
+        raise ProtocolViolation(
+            f"{command_name(field)} answers Message ID {responded_to}, the request was {message_id}", raw
+        )
     affected = command.get("AffectedSOPClassUID")
     if sop_class is not None and affected and str(affected).rstrip("\x00 ") != sop_class:
-        raise ProtocolViolation(f"{command_name(field)} names SOP class {affected}, the request was {sop_class}",
-                                raw)
+        raise ProtocolViolation(f"{command_name(field)} names SOP class {affected}, the request was {sop_class}", raw)
     status = _single_us(command, "Status", raw)
     category = code_to_category(status)
     if category not in _ALLOWED[service] or (category == "Cancel" and not cancelled):
@@ -247,5 +271,7 @@ def decode_identifier(data: bytes, transfer_syntax: str) -> Dataset:
 
 class MessageTooLarge(BudgetExhausted):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the response is larger than the {limit // 1024} KiB a single DIMSE message may be "
-                         "(the scanner stopped reading it)")
+        super().__init__(
+            f"the response is larger than the {limit // 1024} KiB a single DIMSE message may be "
+            "(the scanner stopped reading it)"
+        )

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dicomaudit.models import ErrorReason, freeze, thaw
-
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import A_ASSOCIATE
+
+from dicomaudit.models import ErrorReason, freeze, thaw
 
 
 @contextlib.contextmanager
@@ -138,9 +138,12 @@ class Rejection:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "result": self.result, "result_text": self.result_text,
-            "source": self.source, "source_text": self.source_text,
-            "reason": self.reason, "reason_text": self.reason_text,
+            "result": self.result,
+            "result_text": self.result_text,
+            "source": self.source,
+            "source_text": self.source_text,
+            "reason": self.reason,
+            "reason_text": self.reason_text,
         }
 
 
@@ -181,7 +184,9 @@ class TlsInfo:
 
     def to_dict(self) -> dict[str, Any]:
         d = {
-            "handshake": self.handshake, "version": self.version, "cipher": self.cipher,
+            "handshake": self.handshake,
+            "version": self.version,
+            "cipher": self.cipher,
             "client_certificate_required": self.client_certificate_required,
             "client_certificate_sent": self.client_certificate_sent,
             "peer_certificate": thaw(self.peer_certificate),
@@ -234,8 +239,7 @@ class AssociationAttempt:
 
     def to_evidence(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "request": {"calling_aet": self.calling_aet, "called_aet": self.called_aet,
-                        "transport": self.transport},
+            "request": {"calling_aet": self.calling_aet, "called_aet": self.called_aet, "transport": self.transport},
             "outcome": self.outcome.value,
             "elapsed_ms": round(self.elapsed_ms, 1),
         }

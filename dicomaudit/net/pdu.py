@@ -73,8 +73,7 @@ class Proposal:
         uids = list(dict.fromkeys(str(u) for u in abstract_syntaxes))
         if not uids or len(uids) > MAX_CONTEXTS:
             raise ValueError(f"an association proposes 1 to {MAX_CONTEXTS} presentation contexts, not {len(uids)}")
-        return cls(calling_aet, called_aet,
-                   tuple(ProposedContext(2 * i + 1, uid) for i, uid in enumerate(uids)))
+        return cls(calling_aet, called_aet, tuple(ProposedContext(2 * i + 1, uid) for i, uid in enumerate(uids)))
 
     def by_id(self) -> dict[int, ProposedContext]:
         return {c.context_id: c for c in self.contexts}
@@ -120,8 +119,11 @@ class ContextResult:
 
 
 RESULT_TEXT = {
-    0: "acceptance", 1: "user-rejection", 2: "no-reason (provider rejection)",
-    3: "abstract-syntax-not-supported (provider rejection)", 4: "transfer-syntaxes-not-supported (provider rejection)",
+    0: "acceptance",
+    1: "user-rejection",
+    2: "no-reason (provider rejection)",
+    3: "abstract-syntax-not-supported (provider rejection)",
+    4: "transfer-syntaxes-not-supported (provider rejection)",
 }
 
 
@@ -161,8 +163,9 @@ def _items(data: bytes, start: int, end: int, what: str, whole: bytes) -> list[t
         item_type = data[i]
         (length,) = struct.unpack(">H", data[i + 2 : i + 4])
         if i + 4 + length > end:
-            raise ProtocolViolation(f"{what}: item 0x{item_type:02X} announces {length} bytes, only "
-                                    f"{end - i - 4} remain", whole)
+            raise ProtocolViolation(
+                f"{what}: item 0x{item_type:02X} announces {length} bytes, only {end - i - 4} remain", whole
+            )
         items.append((item_type, data[i + 4 : i + 4 + length]))
         i += 4 + length
     return items
@@ -195,13 +198,15 @@ def decode_ac(pdu: Pdu, proposal: Proposal) -> Acceptance:
                 raise ProtocolViolation("A-ASSOCIATE-AC has two user information items", raw)
             user_info = value
         else:
-            raise ProtocolViolation(f"A-ASSOCIATE-AC contains an item of type 0x{item_type:02X}, not allowed there",
-                                    raw)
+            raise ProtocolViolation(
+                f"A-ASSOCIATE-AC contains an item of type 0x{item_type:02X}, not allowed there", raw
+            )
     if app_context is None:
         raise ProtocolViolation("A-ASSOCIATE-AC has no application context item", raw)
     if app_context != APPLICATION_CONTEXT:
-        raise ProtocolViolation(f"A-ASSOCIATE-AC names application context {app_context}, not the DICOM one "
-                                "that was proposed", raw)
+        raise ProtocolViolation(
+            f"A-ASSOCIATE-AC names application context {app_context}, not the DICOM one that was proposed", raw
+        )
     if not results:
         raise ProtocolViolation("A-ASSOCIATE-AC has no presentation context results", raw)
     missing = sorted(set(proposed) - set(results))
@@ -219,8 +224,9 @@ def _decode_context_result(value: bytes, proposed: dict[int, ProposedContext], r
         raise ProtocolViolation(f"presentation context result item of {len(value)} bytes (at least 4)", raw)
     context_id, result = value[0], value[2]
     if context_id not in proposed:
-        raise ProtocolViolation(f"A-ASSOCIATE-AC answers presentation context {context_id}, which was not proposed",
-                                raw)
+        raise ProtocolViolation(
+            f"A-ASSOCIATE-AC answers presentation context {context_id}, which was not proposed", raw
+        )
     if result not in RESULT_TEXT:
         raise ProtocolViolation(f"presentation context {context_id}: result {result} is not defined (0-4)", raw)
     abstract = proposed[context_id].abstract_syntax
@@ -230,13 +236,16 @@ def _decode_context_result(value: bytes, proposed: dict[int, ProposedContext], r
     subs = _items(value, 4, len(value), f"presentation context {context_id}", raw)
     syntaxes = [v for t, v in subs if t == 0x40]
     if len(syntaxes) != 1 or len(subs) != 1:
-        raise ProtocolViolation(f"accepted presentation context {context_id} must carry exactly one transfer "
-                                f"syntax sub-item, it has {len(syntaxes)} (and {len(subs) - len(syntaxes)} other)",
-                                raw)
+        raise ProtocolViolation(
+            f"accepted presentation context {context_id} must carry exactly one transfer "
+            f"syntax sub-item, it has {len(syntaxes)} (and {len(subs) - len(syntaxes)} other)",
+            raw,
+        )
     ts = _uid(syntaxes[0], f"transfer syntax of presentation context {context_id}", raw)
     if ts not in proposed[context_id].transfer_syntaxes:
-        raise ProtocolViolation(f"presentation context {context_id} accepted with transfer syntax {ts}, which was "
-                                "not proposed", raw)
+        raise ProtocolViolation(
+            f"presentation context {context_id} accepted with transfer syntax {ts}, which was not proposed", raw
+        )
     return ContextResult(context_id, abstract, 0, ts)
 
 
@@ -323,8 +332,7 @@ def decode_p_data(pdu: Pdu) -> list[Pdv]:
             raise ProtocolViolation(f"P-DATA-TF: {len(body) - i} stray byte(s) after the last PDV", pdu.raw)
         (length,) = struct.unpack(">I", body[i : i + 4])
         if length < 2 or i + 4 + length > len(body):
-            raise ProtocolViolation(f"P-DATA-TF: a PDV announces {length} bytes, {len(body) - i - 4} remain",
-                                    pdu.raw)
+            raise ProtocolViolation(f"P-DATA-TF: a PDV announces {length} bytes, {len(body) - i - 4} remain", pdu.raw)
         context_id, control = body[i + 4], body[i + 5]
         items.append(Pdv(context_id, bool(control & 1), bool(control & 2), body[i + 6 : i + 4 + length]))
         i += 4 + length

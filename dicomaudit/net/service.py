@@ -55,11 +55,26 @@ class ServiceObservation:
         return self.tls
 
 
-def probe(host: str, port: int, calling: str, called: str, budget: Budget, transport: str,
-          tls_settings: TlsSettings | None = None) -> AssociationAttempt:
+def probe(
+    host: str,
+    port: int,
+    calling: str,
+    called: str,
+    budget: Budget,
+    transport: str,
+    tls_settings: TlsSettings | None = None,
+) -> AssociationAttempt:
     """One Verification-only association request over ``transport``, released cleanly if accepted."""
-    with associate(host, port, calling_aet=calling, called_aet=called, abstract_syntaxes=[Verification],
-                   budget=budget, transport=transport, tls=tls_settings) as session:
+    with associate(
+        host,
+        port,
+        calling_aet=calling,
+        called_aet=called,
+        abstract_syntaxes=[Verification],
+        budget=budget,
+        transport=transport,
+        tls=tls_settings,
+    ) as session:
         pass
     attempt = session.attempt
     if session.release_note and attempt.detail is None:
@@ -67,31 +82,56 @@ def probe(host: str, port: int, calling: str, called: str, budget: Budget, trans
     return attempt
 
 
-def observe_service(host: str, port: int, calling: str, called: str, budget: Budget,
-                    tls_settings: TlsSettings) -> ServiceObservation:
+def observe_service(
+    host: str, port: int, calling: str, called: str, budget: Budget, tls_settings: TlsSettings
+) -> ServiceObservation:
     """Plaintext first; TLS when the port is open but gave no DICOM answer in plaintext."""
     plain = probe(host, port, calling, called, budget, "plaintext")
     if plain.outcome.speaks_dicom:
         return ServiceObservation(reachable=True, transport="plaintext", plaintext=plain, tls=None)
     if plain.outcome in (Outcome.REFUSED, Outcome.UNREACHABLE) or plain.detail == CONNECT_TIMEOUT:
-        return ServiceObservation(reachable=False, transport=None, plaintext=plain, tls=None, error=plain.detail,
-                                  error_code=plain.outcome.error_code)
+        return ServiceObservation(
+            reachable=False,
+            transport=None,
+            plaintext=plain,
+            tls=None,
+            error=plain.detail,
+            error_code=plain.outcome.error_code,
+        )
     if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
         # It framed its answer as DICOM, but the answer is malformed: nothing is
         # to be gained from TLS, and nothing may be built on it.
-        return ServiceObservation(reachable=True, transport=None, plaintext=plain, tls=None,
-                                  error=plain.detail, error_code=plain.outcome.error_code)
+        return ServiceObservation(
+            reachable=True,
+            transport=None,
+            plaintext=plain,
+            tls=None,
+            error=plain.detail,
+            error_code=plain.outcome.error_code,
+        )
     tls = probe(host, port, calling, called, budget, "tls", tls_settings)
     if tls.outcome.speaks_dicom:
         return ServiceObservation(reachable=True, transport="tls", plaintext=plain, tls=tls)
     if tls.outcome is Outcome.TLS_FAILED:
         # A TLS peer that refused us with an alert: a TLS port, not (yet) a DICOM exchange.
         code = None if tls.tls is not None and tls.tls.client_certificate_required else ErrorReason.TLS
-        return ServiceObservation(reachable=True, transport="tls", plaintext=plain, tls=tls,
-                                  error=None if code is None else tls.detail, error_code=code)
+        return ServiceObservation(
+            reachable=True,
+            transport="tls",
+            plaintext=plain,
+            tls=tls,
+            error=None if code is None else tls.detail,
+            error_code=code,
+        )
     if tls.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
-        return ServiceObservation(reachable=True, transport=None, plaintext=plain, tls=tls, error=tls.detail,
-                                  error_code=tls.outcome.error_code)
+        return ServiceObservation(
+            reachable=True,
+            transport=None,
+            plaintext=plain,
+            tls=tls,
+            error=tls.detail,
+            error_code=tls.outcome.error_code,
+        )
     # Neither transport gave a DICOM answer: say what each did.  Silence on
     # both is a timeout, not "something that is not DICOM".
     if plain.outcome is Outcome.TIMEOUT and tls.outcome is Outcome.TIMEOUT:
@@ -100,6 +140,11 @@ def observe_service(host: str, port: int, calling: str, called: str, budget: Bud
         code = ErrorReason.PROTOCOL_VIOLATION
     else:
         code = plain.outcome.error_code or tls.outcome.error_code or ErrorReason.CONNECTIVITY
-    return ServiceObservation(reachable=True, transport=None, plaintext=plain, tls=tls,
-                              error=f"no DICOM answer: plaintext {plain.describe()}; TLS {tls.describe()}",
-                              error_code=code)
+    return ServiceObservation(
+        reachable=True,
+        transport=None,
+        plaintext=plain,
+        tls=tls,
+        error=f"no DICOM answer: plaintext {plain.describe()}; TLS {tls.describe()}",
+        error_code=code,
+    )

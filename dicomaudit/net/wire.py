@@ -41,8 +41,13 @@ CONNECT_TIMEOUT = "TCP connect timed out"
 EVIDENCE_BYTES = 48
 
 PDU_TYPES = {
-    0x01: "A-ASSOCIATE-RQ", 0x02: "A-ASSOCIATE-AC", 0x03: "A-ASSOCIATE-RJ", 0x04: "P-DATA-TF",
-    0x05: "A-RELEASE-RQ", 0x06: "A-RELEASE-RP", 0x07: "A-ABORT",
+    0x01: "A-ASSOCIATE-RQ",
+    0x02: "A-ASSOCIATE-AC",
+    0x03: "A-ASSOCIATE-RJ",
+    0x04: "P-DATA-TF",
+    0x05: "A-RELEASE-RQ",
+    0x06: "A-RELEASE-RP",
+    0x07: "A-ABORT",
 }
 A_ASSOCIATE_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ, P_DATA_TF, A_RELEASE_RQ, A_RELEASE_RP, A_ABORT = range(1, 8)
 
@@ -97,8 +102,9 @@ class ConnectionLost(PeerError):
 
     code = ErrorReason.CONNECTIVITY
 
-    def __init__(self, text: str, raw: bytes | None = None, *, refused: bool = False,
-                 unreachable: bool = False) -> None:
+    def __init__(
+        self, text: str, raw: bytes | None = None, *, refused: bool = False, unreachable: bool = False
+    ) -> None:
         super().__init__(text, raw)
         self.refused = refused
         self.unreachable = unreachable
@@ -144,8 +150,7 @@ class Budget:
 
     @classmethod
     def start(cls, step: float, total: float, byte_allowance: int, stop: threading.Event | None = None) -> Budget:
-        return cls(step=step, deadline=time.monotonic() + total, byte_allowance=byte_allowance, total=total,
-                   stop=stop)
+        return cls(step=step, deadline=time.monotonic() + total, byte_allowance=byte_allowance, total=total, stop=stop)
 
     @property
     def stopped(self) -> bool:
@@ -176,8 +181,9 @@ class Budget:
     def charge(self, n: int) -> None:
         self.bytes_read += n
         if self.bytes_read > self.byte_allowance:
-            raise BudgetExhausted(f"the node sent more than the {self.byte_allowance // (1024 * 1024)} MiB "
-                                  "a target may send")
+            raise BudgetExhausted(
+                f"the node sent more than the {self.byte_allowance // (1024 * 1024)} MiB a target may send"
+            )
 
 
 def classify_connect_error(exc: BaseException, port: int) -> PeerError:
@@ -192,8 +198,9 @@ def classify_connect_error(exc: BaseException, port: int) -> PeerError:
         return ConnectionLost("connection reset by the node")
     if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
         return ConnectionLost(f"no route to host ({exc.strerror})", unreachable=True)
-    return ConnectionLost(f"cannot connect: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
-                          unreachable=True)
+    return ConnectionLost(
+        f"cannot connect: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}", unreachable=True
+    )
 
 
 def ssl_reason(exc: ssl.SSLError) -> str:
@@ -333,8 +340,7 @@ class PeerStream:
                 self._wait(until, read=True, what=what)
             except ssl.SSLError as exc:
                 reason = ssl_reason(exc)
-                raise TlsFailure(f"TLS session failed while {what}: {reason}", reason,
-                                 after_handshake=True) from None
+                raise TlsFailure(f"TLS session failed while {what}: {reason}", reason, after_handshake=True) from None
             except (BrokenPipeError, ConnectionResetError):
                 raise ConnectionLost(f"connection closed by the node while {what}") from None
             except OSError as exc:
@@ -357,8 +363,7 @@ class PeerStream:
                 reason = ssl_reason(exc)
                 if isinstance(exc, ssl.SSLEOFError):
                     raise PeerClosed(f"connection closed by the node while {what}", bytes(buf)) from None
-                raise TlsFailure(f"TLS session failed while {what}: {reason}", reason,
-                                 after_handshake=True) from None
+                raise TlsFailure(f"TLS session failed while {what}: {reason}", reason, after_handshake=True) from None
             except ConnectionResetError:
                 raise PeerClosed(f"connection reset by the node while {what}", bytes(buf)) from None
             except OSError as exc:
@@ -388,8 +393,9 @@ class PeerStream:
             text = "".join(chr(b) if 32 <= b < 127 else "." for b in seen)
             raise NotAPdu(f"not a DICOM PDU (unknown PDU type 0x{pdu_type:02X}; the answer starts {text!r})", seen)
         if length > max_body:
-            raise ProtocolViolation(f"{PDU_TYPES[pdu_type]} announces {length} bytes, more than the {max_body} "
-                                    "accepted here", header)
+            raise ProtocolViolation(
+                f"{PDU_TYPES[pdu_type]} announces {length} bytes, more than the {max_body} accepted here", header
+            )
         body = self._recv_exact(length, until, f"reading a {length}-byte {PDU_TYPES[pdu_type]}")
         return Pdu(pdu_type, body)
 

@@ -99,8 +99,7 @@ def test_any_calling_aet_passes_on_locked_node(locked_result: TargetResult) -> N
 
 def test_any_calling_aet_is_inconclusive_when_called_aet_unknown(lab_locked: LabPACS) -> None:
     """Given a locked lab probed without its AE title, then the calling-AE question is an error, not a pass."""
-    result = _scan(target_of(lab_locked, called_aet=None), calling_aet="PACSADMIN",
-                   checks=("assoc.any_calling_aet",))
+    result = _scan(target_of(lab_locked, called_aet=None), calling_aet="PACSADMIN", checks=("assoc.any_calling_aet",))
     check = result.check("assoc.any_calling_aet")
     assert check.status is Status.ERROR
     assert "HOST:PORT/AET" in (check.reason or "")
@@ -203,8 +202,13 @@ def test_plaintext_passes_on_tls_only_node(tls_result: TargetResult) -> None:
 
 def test_tls_node_with_client_cert_required_skips_association_checks(tls_result: TargetResult) -> None:
     """Given a TLS-only node requiring client certificates, then association checks are skipped with the reason."""
-    for cid in ("assoc.any_called_aet", "assoc.any_calling_aet", "echo.unauthenticated",
-                "find.unauthenticated", "store.unauthenticated"):
+    for cid in (
+        "assoc.any_called_aet",
+        "assoc.any_calling_aet",
+        "echo.unauthenticated",
+        "find.unauthenticated",
+        "store.unauthenticated",
+    ):
         check = tls_result.check(cid)
         assert check.status is Status.SKIPPED, cid
         assert "certificate" in (check.reason or "")
@@ -239,8 +243,9 @@ def registered_result(lab_locked: LabPACS) -> TargetResult:
 
 
 @pytest.mark.parametrize("check_id", ["echo.unauthenticated", "find.unauthenticated", "store.unauthenticated"])
-def test_registered_scanner_aet_is_not_reported_as_unauthenticated_exposure(registered_result: TargetResult,
-                                                                            check_id: str) -> None:
+def test_registered_scanner_aet_is_not_reported_as_unauthenticated_exposure(
+    registered_result: TargetResult, check_id: str
+) -> None:
     """Given a locked lab on which the scanner's --calling-aet is registered, when probed,
     then echo/find/store are judged as a random, unregistered AE (refused), not as the registered one."""
     check = registered_result.check(check_id)

@@ -92,8 +92,9 @@ def test_response_holds_only_requested_keys_and_empty_ones_for_missing_attribute
     assert result["PatientBirthDate"].is_empty
 
 
-@pytest.mark.parametrize(("model", "level"), [(STUDY_ROOT_FIND, "PATIENT"), (PATIENT_ROOT_FIND, ""),
-                                              (PATIENT_ROOT_FIND, "FRAME")])
+@pytest.mark.parametrize(
+    ("model", "level"), [(STUDY_ROOT_FIND, "PATIENT"), (PATIENT_ROOT_FIND, ""), (PATIENT_ROOT_FIND, "FRAME")]
+)
 def test_invalid_level_raises_a900(model, level):
     q = Dataset()
     q.QueryRetrieveLevel = level

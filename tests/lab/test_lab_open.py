@@ -73,8 +73,13 @@ def test_study_root_study_level_find_with_counts(start_lab, scu):
     lab = start_lab("open")
     assoc = scu().associate(lab.host, lab.port)
     # When a STUDY-level Study Root query asks for computed attributes of DOE^JANE
-    query = _query(QueryRetrieveLevel="STUDY", PatientID="SYN-0001", StudyInstanceUID="",
-                   ModalitiesInStudy="", NumberOfStudyRelatedInstances="")
+    query = _query(
+        QueryRetrieveLevel="STUDY",
+        PatientID="SYN-0001",
+        StudyInstanceUID="",
+        ModalitiesInStudy="",
+        NumberOfStudyRelatedInstances="",
+    )
     matches, final = _find(assoc, query, STUDY_ROOT)
     assoc.release()
     # Then her two studies come back with modalities and instance counts
@@ -87,10 +92,12 @@ def test_series_and_image_levels(start_lab, scu):
     lab = start_lab("open")
     assoc = scu().associate(lab.host, lab.port)
     # When SERIES then IMAGE level queries are scoped to one patient's MR study
-    series, _ = _find(assoc, _query(QueryRetrieveLevel="SERIES", PatientID="SYN-0002",
-                                    SeriesInstanceUID="", Modality=""), PATIENT_ROOT)
-    images, _ = _find(assoc, _query(QueryRetrieveLevel="IMAGE", PatientID="SYN-0002",
-                                    SOPInstanceUID=""), PATIENT_ROOT)
+    series, _ = _find(
+        assoc,
+        _query(QueryRetrieveLevel="SERIES", PatientID="SYN-0002", SeriesInstanceUID="", Modality=""),
+        PATIENT_ROOT,
+    )
+    images, _ = _find(assoc, _query(QueryRetrieveLevel="IMAGE", PatientID="SYN-0002", SOPInstanceUID=""), PATIENT_ROOT)
     assoc.release()
     # Then 3 series and 7 instances
     assert len(series) == 3 and {s.Modality for s in series} == {"MR"}
@@ -122,8 +129,7 @@ def test_date_range_matching(start_lab, scu):
 def test_accented_names_keep_their_character_set(start_lab, scu):
     lab = start_lab("open")
     assoc = scu().associate(lab.host, lab.port)
-    matches, _ = _find(assoc, _query(QueryRetrieveLevel="PATIENT", PatientID="SYN-0003", PatientName=""),
-                       PATIENT_ROOT)
+    matches, _ = _find(assoc, _query(QueryRetrieveLevel="PATIENT", PatientID="SYN-0003", PatientName=""), PATIENT_ROOT)
     assoc.release()
     assert str(matches[0].PatientName) == "DUPONT^HÉLÈNE"
     assert matches[0].SpecificCharacterSet == "ISO_IR 192"
@@ -160,8 +166,7 @@ def test_cancel_stops_the_responses(start_lab, scu):
     assoc = scu().associate(lab.host, lab.port)
     # When the client cancels after a cap of 3 matches
     pending, final = 0, None
-    for status, _ in assoc.send_c_find(_query(QueryRetrieveLevel="IMAGE", SOPInstanceUID=""), PATIENT_ROOT,
-                                       msg_id=5):
+    for status, _ in assoc.send_c_find(_query(QueryRetrieveLevel="IMAGE", SOPInstanceUID=""), PATIENT_ROOT, msg_id=5):
         if status.Status == 0xFF00:
             pending += 1
             if pending == 3:

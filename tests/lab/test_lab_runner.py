@@ -37,6 +37,16 @@ def test_run_forever_logs_associations_and_stops_cleanly(scu):
 
 
 def test_describe_event_mentions_find_matches():
-    line = describe_event({"kind": "C-FIND", "outcome": "success", "status": 0, "calling_aet": "X",
-                           "called_aet": "Y", "peer": "127.0.0.1:1", "matches": 6, "level": "PATIENT"})
+    line = describe_event(
+        {
+            "kind": "C-FIND",
+            "outcome": "success",
+            "status": 0,
+            "calling_aet": "X",
+            "called_aet": "Y",
+            "peer": "127.0.0.1:1",
+            "matches": 6,
+            "level": "PATIENT",
+        }
+    )
     assert "6 match(es) at PATIENT level" in line

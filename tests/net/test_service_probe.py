@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from dicomaudit.lab import LabPACS
-from dicomaudit.net.outcome import Outcome
 from dicomaudit.models import ErrorReason
 from dicomaudit.net import service
+from dicomaudit.net.outcome import Outcome
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.net.wire import Budget
 

@@ -14,7 +14,6 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, Verification
 
 from dicomaudit.net import dimse
-from dicomaudit.structure import MAX_DEPTH
 from dicomaudit.net.pdu import (
     APPLICATION_CONTEXT,
     Proposal,
@@ -24,6 +23,7 @@ from dicomaudit.net.pdu import (
     decode_rj,
 )
 from dicomaudit.net.wire import Pdu, ProtocolViolation
+from dicomaudit.structure import MAX_DEPTH
 
 PROPOSAL = Proposal.for_syntaxes("DICOMAUDIT", "ANY-SCP", [Verification, PatientRootQueryRetrieveInformationModelFind])
 
@@ -42,8 +42,11 @@ def _user_info(max_pdu: bool = True) -> bytes:
 
 
 def _ac(items: bytes, fixed: bytes | None = None) -> Pdu:
-    fixed = fixed if fixed is not None else struct.pack(">H", 1) + b"\0\0" + b"ANY-SCP".ljust(16) + \
-        b"DICOMAUDIT".ljust(16) + b"\0" * 32
+    fixed = (
+        fixed
+        if fixed is not None
+        else struct.pack(">H", 1) + b"\0\0" + b"ANY-SCP".ljust(16) + b"DICOMAUDIT".ljust(16) + b"\0" * 32
+    )
     return Pdu(0x02, fixed + items)
 
 
@@ -66,19 +69,22 @@ def test_a_well_formed_ac_decodes_against_the_proposal() -> None:
     assert acc.max_pdu == 16384 and acc.implementation_class_uid == "1.2.3.4"
 
 
-@pytest.mark.parametrize("pdu, why", [
-    (_ac(b"", fixed=b"\0\1" + b"\0" * 20), "truncated"),
-    (_ac(_good_items(ctx=b"")), "no presentation context results"),
-    (_ac(_good_items(ctx=_context(1, 0) + _context(99, 0))), "not proposed"),
-    (_ac(_good_items(ctx=_context(1, 0))), "unanswered"),
-    (_ac(_good_items(ctx=_context(1, 0, "1.2.840.10008.1.2.2") + _context(3, 3))), "not proposed"),
-    (_ac(_good_items(ctx=_context(1, 0) + _context(1, 3))), "twice"),
-    (_ac(_good_items(ctx=_context(1, 9) + _context(3, 3))), "not defined"),
-    (_ac(_good_items(user=_user_info(max_pdu=False))), "maximum length"),
-    (_ac(_good_items(app=_item(0x10, b"1.2.3"))), "application context"),
-    (_ac(_good_items()[:-3]), "remain"),
-    (_ac(_good_items() + b"\x77\x00\x00\x00"), "not allowed"),
-])
+@pytest.mark.parametrize(
+    "pdu, why",
+    [
+        (_ac(b"", fixed=b"\0\1" + b"\0" * 20), "truncated"),
+        (_ac(_good_items(ctx=b"")), "no presentation context results"),
+        (_ac(_good_items(ctx=_context(1, 0) + _context(99, 0))), "not proposed"),
+        (_ac(_good_items(ctx=_context(1, 0))), "unanswered"),
+        (_ac(_good_items(ctx=_context(1, 0, "1.2.840.10008.1.2.2") + _context(3, 3))), "not proposed"),
+        (_ac(_good_items(ctx=_context(1, 0) + _context(1, 3))), "twice"),
+        (_ac(_good_items(ctx=_context(1, 9) + _context(3, 3))), "not defined"),
+        (_ac(_good_items(user=_user_info(max_pdu=False))), "maximum length"),
+        (_ac(_good_items(app=_item(0x10, b"1.2.3"))), "application context"),
+        (_ac(_good_items()[:-3]), "remain"),
+        (_ac(_good_items() + b"\x77\x00\x00\x00"), "not allowed"),
+    ],
+)
 def test_a_malformed_or_mismatched_ac_is_a_protocol_violation(pdu: Pdu, why: str) -> None:
     """Given an AC broken in one way, when decoded, then it is a violation naming the problem, with the bytes."""
     with pytest.raises(ProtocolViolation, match=why) as info:
@@ -86,13 +92,16 @@ def test_a_malformed_or_mismatched_ac_is_a_protocol_violation(pdu: Pdu, why: str
     assert info.value.raw
 
 
-@pytest.mark.parametrize("body, ok", [
-    (bytes([0, 1, 1, 3]), True),  # permanent, service user, calling AE title not recognised
-    (bytes([0, 2, 3, 1]), True),  # transient, presentation provider, temporary congestion
-    (bytes([0, 1, 1, 4]), False),  # reason 4 is reserved for source 1
-    (bytes([0, 3, 1, 3]), False),  # result 3 is not defined
-    (bytes([0, 1, 1, 3, 0]), False),  # wrong length
-])
+@pytest.mark.parametrize(
+    "body, ok",
+    [
+        (bytes([0, 1, 1, 3]), True),  # permanent, service user, calling AE title not recognised
+        (bytes([0, 2, 3, 1]), True),  # transient, presentation provider, temporary congestion
+        (bytes([0, 1, 1, 4]), False),  # reason 4 is reserved for source 1
+        (bytes([0, 3, 1, 3]), False),  # result 3 is not defined
+        (bytes([0, 1, 1, 3, 0]), False),  # wrong length
+    ],
+)
 def test_only_a_defined_rejection_decodes(body: bytes, ok: bool) -> None:
     pdu = Pdu(0x03, body)
     if ok:
@@ -102,10 +111,16 @@ def test_only_a_defined_rejection_decodes(body: bytes, ok: bool) -> None:
             decode_rj(pdu)
 
 
-@pytest.mark.parametrize("body, ok", [
-    (bytes([0, 0, 0, 0]), True), (bytes([0, 0, 2, 6]), True), (bytes([0, 0, 1, 0]), False),
-    (bytes([0, 0, 2, 3]), False), (bytes([0, 0, 0]), False),
-])
+@pytest.mark.parametrize(
+    "body, ok",
+    [
+        (bytes([0, 0, 0, 0]), True),
+        (bytes([0, 0, 2, 6]), True),
+        (bytes([0, 0, 1, 0]), False),
+        (bytes([0, 0, 2, 3]), False),
+        (bytes([0, 0, 0]), False),
+    ],
+)
 def test_only_a_defined_abort_decodes(body: bytes, ok: bool) -> None:
     pdu = Pdu(0x07, body)
     if ok:
@@ -136,8 +151,9 @@ def _echo_rsp(status: int, *, msg_id: int = 7, field: int = dimse.C_ECHO_RSP, da
 
 def _judge(raw: bytes, service: str = "verification", data: bytes | None = None, cancelled: bool = False):
     cmd = dimse.decode_command(raw)
-    return dimse.judge_response(cmd, raw, data, service=service, message_id=7, sop_class=Verification,
-                                cancelled=cancelled)
+    return dimse.judge_response(
+        cmd, raw, data, service=service, message_id=7, sop_class=Verification, cancelled=cancelled
+    )
 
 
 def test_a_well_formed_echo_response_is_accepted() -> None:
@@ -145,14 +161,17 @@ def test_a_well_formed_echo_response_is_accepted() -> None:
     assert _judge(_echo_rsp(0x0122)).category == "Failure"
 
 
-@pytest.mark.parametrize("raw, why", [
-    (_echo_rsp(0xFF00), "makes no sense"),
-    (_echo_rsp(0xFE00), "makes no sense"),
-    (_echo_rsp(0x0000, msg_id=8), "Message ID"),
-    (_echo_rsp(0x0000, field=dimse.C_FIND_RSP), "C-FIND-RSP"),
-    (_echo_rsp(0x0000)[:-3], "announces|ends inside|Group Length"),
-    (b"\x00\x00\x00\x00\x04\x00\x00\x00\xff\x00\x00\x00" + _echo_rsp(0x0000)[12:], "Group Length"),
-])
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (_echo_rsp(0xFF00), "makes no sense"),
+        (_echo_rsp(0xFE00), "makes no sense"),
+        (_echo_rsp(0x0000, msg_id=8), "Message ID"),
+        (_echo_rsp(0x0000, field=dimse.C_FIND_RSP), "C-FIND-RSP"),
+        (_echo_rsp(0x0000)[:-3], "announces|ends inside|Group Length"),
+        (b"\x00\x00\x00\x00\x04\x00\x00\x00\xff\x00\x00\x00" + _echo_rsp(0x0000)[12:], "Group Length"),
+    ],
+)
 def test_a_nonsensical_echo_response_is_a_protocol_violation(raw: bytes, why: str) -> None:
     with pytest.raises(ProtocolViolation, match=why):
         _judge(raw)

@@ -59,8 +59,7 @@ def wait_until(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise PeerStartError(
-                f"{what} exited with status {proc.returncode} during start-up; log tail:\n"
-                + log_tail(log)
+                f"{what} exited with status {proc.returncode} during start-up; log tail:\n" + log_tail(log)
             )
         if ready():
             return

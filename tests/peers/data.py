@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
     CTImageStorage,
     ExplicitVRLittleEndian,
-    PYDICOM_IMPLEMENTATION_UID,
 )
 
 #: (PatientName, PatientID, PatientBirthDate, PatientSex, StudyDescription)
@@ -131,7 +131,7 @@ def to_part10(ds: Dataset) -> bytes:
     return buf.getvalue()
 
 
-def write_files(datasets: Sequence[Dataset], folder: "os.PathLike[str] | str") -> list[str]:
+def write_files(datasets: Sequence[Dataset], folder: os.PathLike[str] | str) -> list[str]:
     """Write each dataset as ``<folder>/NNNN.dcm``; return the paths."""
     os.makedirs(folder, exist_ok=True)
     paths = []

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Self
 
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 from tests.peers._process import (
     LOOPBACK,
@@ -65,16 +65,24 @@ def dcmtk_binary(name: str) -> str | None:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             continue
         try:
-            probe = subprocess.run([path, "--version"], capture_output=True, text=True, errors="replace",
-                                   timeout=10, stdin=subprocess.DEVNULL)
+            probe = subprocess.run(
+                [path, "--version"],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if "$dcmtk:" in probe.stdout + probe.stderr:
             return path
         impostors.append(path)
     if impostors:
-        raise WrongTool(f"{name}: only non-DCMTK programs of that name were found ({', '.join(impostors)}); "
-                        "install DCMTK (scripts/install-peers.sh)")
+        raise WrongTool(
+            f"{name}: only non-DCMTK programs of that name were found ({', '.join(impostors)}); "
+            "install DCMTK (scripts/install-peers.sh)"
+        )
     return None
 
 
@@ -255,8 +263,12 @@ class DcmqrscpServer(_DcmtkServer):
         # --disable-host-lookup keeps peer host names as IP strings, so the
         # HostTable entry 127.0.0.1 matches.
         return [
-            self.binary, "--disable-host-lookup", "--verbose",
-            "-c", str(self.config_path), str(self.port),
+            self.binary,
+            "--disable-host-lookup",
+            "--verbose",
+            "-c",
+            str(self.config_path),
+            str(self.port),
         ]
 
     def load(self, datasets: Sequence[Dataset]) -> None:
@@ -272,8 +284,16 @@ class DcmqrscpServer(_DcmtkServer):
         if storescu is None:
             raise FileNotFoundError("storescu is not installed (run scripts/install-peers.sh)")
         argv = [
-            storescu, "-aet", self.registered_aet or "SEEDER", "-aec", self.aet,
-            "+sd", "+r", LOOPBACK, str(self.port), str(folder),
+            storescu,
+            "-aet",
+            self.registered_aet or "SEEDER",
+            "-aec",
+            self.aet,
+            "+sd",
+            "+r",
+            LOOPBACK,
+            str(self.port),
+            str(folder),
         ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         if proc.returncode != 0:
@@ -298,8 +318,14 @@ class StorescpServer(_DcmtkServer):
 
     def argv(self) -> list[str]:
         return [
-            self.binary, "--disable-host-lookup", "--verbose", "-aet", self.aet,
-            "--output-directory", str(self.output), str(self.port),
+            self.binary,
+            "--disable-host-lookup",
+            "--verbose",
+            "-aet",
+            self.aet,
+            "--output-directory",
+            str(self.output),
+            str(self.port),
         ]
 
     def received(self) -> list[Path]:
@@ -360,6 +386,11 @@ class WlmscpfsServer(_DcmtkServer):
 
     def argv(self) -> list[str]:
         return [
-            self.binary, "--single-process", "--disable-host-lookup", "--verbose",
-            "-dfp", str(self.worklists), str(self.port),
+            self.binary,
+            "--single-process",
+            "--disable-host-lookup",
+            "--verbose",
+            "-dfp",
+            str(self.worklists),
+            str(self.port),
         ]

@@ -147,7 +147,9 @@ def dcmqrscp_open(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[
 
 
 @pytest.fixture(scope="module")
-def dcmqrscp_restricted(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[DcmqrscpServer]:
+def dcmqrscp_restricted(
+    tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]
+) -> Iterator[DcmqrscpServer]:
     """dcmqrscp whose archive AE serves only PACSADMIN at 127.0.0.1."""
     yield from _dcmqrscp("restricted", tmp_path_factory, peer_datasets)
 

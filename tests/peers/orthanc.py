@@ -209,9 +209,7 @@ class OrthancServer:
     # -- REST ---------------------------------------------------------------
     def rest(self, method: str, path: str, body: bytes | None = None) -> object:
         """Call the loopback REST API and decode its JSON answer."""
-        req = urllib.request.Request(
-            f"http://{LOOPBACK}:{self.http_port}{path}", data=body, method=method
-        )
+        req = urllib.request.Request(f"http://{LOOPBACK}:{self.http_port}{path}", data=body, method=method)
         if body is not None:
             req.add_header("Content-Type", "application/dicom" if path == "/instances" else "text/plain")
         with urllib.request.urlopen(req, timeout=10) as resp:

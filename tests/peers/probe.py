@@ -26,9 +26,9 @@ from pynetdicom.pdu_primitives import (
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import (
     CTImageStorage,
+    ModalityWorklistInformationFind,
     PatientRootQueryRetrieveInformationModelFind,
     SecondaryCaptureImageStorage,
-    ModalityWorklistInformationFind,
     StudyRootQueryRetrieveInformationModelFind,
     Verification,
 )
@@ -94,7 +94,8 @@ class AssocOutcome:
         if self.kind == "accepted":
             refused = ", ".join(f"{k} ({v})" for k, v in self.refused.items())
             return (
-                "A-ASSOCIATE-AC; accepted: " + (", ".join(self.accepted) or "none")
+                "A-ASSOCIATE-AC; accepted: "
+                + (", ".join(self.accepted) or "none")
                 + (f"; refused: {refused}" if refused else "")
             )
         if self.kind == "rejected":
@@ -136,8 +137,12 @@ def _associate(
     tls_args = (peer.tls, "localhost") if peer.tls is not None else None
     try:
         assoc = _ae(calling, extra).associate(
-            peer.host, peer.port, ae_title=called or peer.aet, evt_handlers=handlers,
-            tls_args=tls_args, bind_address=(source or "", 0),
+            peer.host,
+            peer.port,
+            ae_title=called or peer.aet,
+            evt_handlers=handlers,
+            tls_args=tls_args,
+            bind_address=(source or "", 0),
         )
     except (OSError, ssl.SSLError) as exc:  # pragma: no cover - depends on peer
         return None, AssocOutcome("failed", detail=f"{type(exc).__name__}: {exc}")
@@ -145,19 +150,25 @@ def _associate(
         if isinstance(pdu, A_ASSOCIATE_AC):
             out = AssocOutcome("accepted", pdus=pdus, closed=closed)
             out.accepted = tuple(_NAMES[cx.abstract_syntax] for cx in assoc.accepted_contexts)
-            out.refused = {
-                _NAMES[cx.abstract_syntax]: str(cx.status) for cx in assoc.rejected_contexts
-            }
+            out.refused = {_NAMES[cx.abstract_syntax]: str(cx.status) for cx in assoc.rejected_contexts}
             return assoc, out
         if isinstance(pdu, A_ASSOCIATE_RJ):
             return assoc, AssocOutcome(
-                "rejected", pdu.result, pdu.source, pdu.reason_diagnostic,
-                detail=f"{pdu.result_str}, {pdu.source_str}, {pdu.reason_str}", pdus=pdus,
+                "rejected",
+                pdu.result,
+                pdu.source,
+                pdu.reason_diagnostic,
+                detail=f"{pdu.result_str}, {pdu.source_str}, {pdu.reason_str}",
+                pdus=pdus,
             )
         if isinstance(pdu, A_ABORT_RQ):
             return assoc, AssocOutcome(
-                "aborted", None, pdu.source, pdu.reason_diagnostic,
-                detail=f"{pdu.source_str}, {pdu.reason_str}", pdus=pdus,
+                "aborted",
+                None,
+                pdu.source,
+                pdu.reason_diagnostic,
+                detail=f"{pdu.source_str}, {pdu.reason_str}",
+                pdus=pdus,
             )
     names = [type(p).__name__ for p in pdus]
     if not pdus:
@@ -165,9 +176,7 @@ def _associate(
     return assoc, AssocOutcome("failed", detail=f"unexpected PDUs {names}", pdus=pdus, closed=closed)
 
 
-def associate(
-    peer: Peer, calling: str, called: str | None = None, source: str | None = None
-) -> AssocOutcome:
+def associate(peer: Peer, calling: str, called: str | None = None, source: str | None = None) -> AssocOutcome:
     """Request all :data:`CONTEXTS`, classify the answer, release if accepted."""
     assoc, out = _associate(peer, calling, called, source)
     if assoc is not None and assoc.is_established:
@@ -258,9 +267,7 @@ def find_query(model: str) -> Dataset:
     return ds
 
 
-def c_find(
-    peer: Peer, calling: str, model: str, cancel_after: int | None = None, cap: int = 1000
-) -> DimseOutcome:
+def c_find(peer: Peer, calling: str, model: str, cancel_after: int | None = None, cap: int = 1000) -> DimseOutcome:
     """Wildcard C-FIND on *model* (``PatientRootFind``, ``StudyRootFind``, ``WorklistFind``).
 
     With *cancel_after*, a C-CANCEL (PS3.7 §9.3.2.3) is sent after that many

@@ -210,38 +210,59 @@ class Behaviour:
     def encode_response(self, command: Dataset) -> bytes:
         return wire.encode_command(command)
 
-    def response(self, msg: wire.DimseMessage, field: int, status: int, *, has_data_set: bool,
-                 extra: Dataset | None = None) -> bytes:
+    def response(
+        self, msg: wire.DimseMessage, field: int, status: int, *, has_data_set: bool, extra: Dataset | None = None
+    ) -> bytes:
         """The encoded response command set, after every hook had its say."""
-        command = wire.response_command(self.response_field(msg, field), responding_to=self.responding_to(msg),
-                                        status=self.response_status(msg, status), sop_class=msg.sop_class,
-                                        has_data_set=has_data_set)
+        command = wire.response_command(
+            self.response_field(msg, field),
+            responding_to=self.responding_to(msg),
+            status=self.response_status(msg, status),
+            sop_class=msg.sop_class,
+            has_data_set=has_data_set,
+        )
         if extra is not None:
             command.update(extra)
         return self.encode_response(command)
 
-    def respond(self, conn: Connection, assoc: Association, msg: wire.DimseMessage, field: int, status: int, *,
-                data_set: bytes | None = None, extra: Dataset | None = None) -> None:
+    def respond(
+        self,
+        conn: Connection,
+        assoc: Association,
+        msg: wire.DimseMessage,
+        field: int,
+        status: int,
+        *,
+        data_set: bytes | None = None,
+        extra: Dataset | None = None,
+    ) -> None:
         command = self.response(msg, field, status, has_data_set=data_set is not None, extra=extra)
         self.send_message(conn, assoc, self.response_context(assoc, msg), command, data_set)
 
     @staticmethod
-    def send_message(conn: Connection, assoc: Association, context_id: int, command: bytes,
-                     data_set: bytes | None) -> None:
+    def send_message(
+        conn: Connection, assoc: Association, context_id: int, command: bytes, data_set: bytes | None
+    ) -> None:
         """Command then data set, each fragmented to the requestor's maximum PDU length (one PDV per PDU)."""
         limit = assoc.rq.fragment_limit
-        pdus = [wire.encode_p_data(wire.encode_pdv(context_id, frag, command=True, last=last))
-                for frag, last in wire.fragments(command, limit)]
+        pdus = [
+            wire.encode_p_data(wire.encode_pdv(context_id, frag, command=True, last=last))
+            for frag, last in wire.fragments(command, limit)
+        ]
         if data_set is not None:
-            pdus += [wire.encode_p_data(wire.encode_pdv(context_id, frag, command=False, last=last))
-                     for frag, last in wire.fragments(data_set, limit)]
+            pdus += [
+                wire.encode_p_data(wire.encode_pdv(context_id, frag, command=False, last=last))
+                for frag, last in wire.fragments(data_set, limit)
+            ]
         conn.send(b"".join(pdus))
 
 
 class OpenNode(Behaviour):
     name = "open"
-    summary = ("well-formed, fully open node: accepts any AE titles and every context, C-ECHO 0x0000, "
-               "C-FIND two synthetic matches (DOE^JANE, ROE^RICHARD) then 0x0000, C-STORE 0x0000")
+    summary = (
+        "well-formed, fully open node: accepts any AE titles and every context, C-ECHO 0x0000, "
+        "C-FIND two synthetic matches (DOE^JANE, ROE^RICHARD) then 0x0000, C-STORE 0x0000"
+    )
 
 
 # =====================================================================================
@@ -270,9 +291,9 @@ class AcUndecodable(_AssociationLevel):
         # Variable items start after the header and the fixed part; the first one is
         # the application context item (type 0x10), the next a presentation context item (0x21).
         offset = wire.PDU_HEADER_LENGTH + wire.ASSOCIATE_AC_FIXED_LENGTH
-        offset += 4 + int.from_bytes(ac[offset + 2: offset + 4], "big")
+        offset += 4 + int.from_bytes(ac[offset + 2 : offset + 4], "big")
         assert ac[offset] == 0x21
-        ac[offset + 2: offset + 4] = (0x7FFF).to_bytes(2, "big")
+        ac[offset + 2 : offset + 4] = (0x7FFF).to_bytes(2, "big")
         conn.send(bytes(ac))
         conn.drain()
 
@@ -292,8 +313,9 @@ class AcForeignContextIds(_AssociationLevel):
     def negotiate(self, rq: wire.AssociateRequest) -> tuple[wire.AcceptedContext, ...]:
         proposed = {c.context_id for c in rq.contexts}
         free = (i for i in range(255, 0, -2) if i not in proposed)
-        return tuple(wire.AcceptedContext(next(free), c.result, c.transfer_syntax, c.abstract_syntax)
-                     for c in wire.negotiate(rq))
+        return tuple(
+            wire.AcceptedContext(next(free), c.result, c.transfer_syntax, c.abstract_syntax) for c in wire.negotiate(rq)
+        )
 
 
 class AcUnproposedTransferSyntax(_AssociationLevel):
@@ -304,8 +326,7 @@ class AcUnproposedTransferSyntax(_AssociationLevel):
         results = []
         for ctx in rq.contexts:
             ts = next(t for t in wire.UNPROPOSED_TRANSFER_SYNTAX_CANDIDATES if t not in ctx.transfer_syntaxes)
-            results.append(wire.AcceptedContext(ctx.context_id, wire.ContextResult.ACCEPTANCE, ts,
-                                                ctx.abstract_syntax))
+            results.append(wire.AcceptedContext(ctx.context_id, wire.ContextResult.ACCEPTANCE, ts, ctx.abstract_syntax))
         return tuple(results)
 
 
@@ -315,7 +336,7 @@ class AcHugeLength(_AssociationLevel):
 
     def on_associate_rq(self, conn: Connection, rq: wire.AssociateRequest) -> None:
         full = wire.encode_associate_ac(rq, wire.negotiate(rq))
-        conn.send(wire.pdu_header(wire.A_ASSOCIATE_AC_TYPE, 0xFFFFFFF0) + full[6:6 + wire.ASSOCIATE_AC_FIXED_LENGTH])
+        conn.send(wire.pdu_header(wire.A_ASSOCIATE_AC_TYPE, 0xFFFFFFF0) + full[6 : 6 + wire.ASSOCIATE_AC_FIXED_LENGTH])
         conn.drain()
 
 
@@ -546,8 +567,9 @@ class HugeValueFind(_DimseLevel):
         while remaining:
             size = min(limit, remaining)
             remaining -= size
-            batch.append(wire.encode_p_data(wire.encode_pdv(context_id, filler[:size], command=False,
-                                                            last=remaining == 0)))
+            batch.append(
+                wire.encode_p_data(wire.encode_pdv(context_id, filler[:size], command=False, last=remaining == 0))
+            )
             if len(batch) == 16 or not remaining:
                 conn.send(b"".join(batch))
                 self.streamed[-1] += sum(len(p) for p in batch)

@@ -43,8 +43,9 @@ class RawClient:
     def __enter__(self) -> RawClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -110,9 +111,13 @@ class RawClient:
             raise ValueError(f"PDU of {length} bytes: not reading that")
         return wire.Pdu(pdu_type, self.recv_exact(length, timeout))
 
-    def request_association(self, abstract_syntaxes: Sequence[str] = (VERIFICATION,),
-                            transfer_syntaxes: Sequence[str] = wire.SUPPORTED_TRANSFER_SYNTAXES,
-                            called_aet: str = "ROGUE", max_pdu: int = wire.DEFAULT_MAX_PDU) -> wire.Pdu:
+    def request_association(
+        self,
+        abstract_syntaxes: Sequence[str] = (VERIFICATION,),
+        transfer_syntaxes: Sequence[str] = wire.SUPPORTED_TRANSFER_SYNTAXES,
+        called_aet: str = "ROGUE",
+        max_pdu: int = wire.DEFAULT_MAX_PDU,
+    ) -> wire.Pdu:
         """Send an A-ASSOCIATE-RQ (contexts 1, 3, ...) and return the first PDU that answers it."""
         self.send(wire.encode_associate_rq(called_aet, "RAWCLIENT", abstract_syntaxes, transfer_syntaxes, max_pdu))
         reply = self.read_pdu()

@@ -172,8 +172,7 @@ class RogueServer:
         listener.listen(32)
         self._listener = listener
         self.port = listener.getsockname()[1]
-        self._accept_thread = threading.Thread(target=self._accept_loop, name=f"rogue-{self.name}-accept",
-                                               daemon=True)
+        self._accept_thread = threading.Thread(target=self._accept_loop, name=f"rogue-{self.name}-accept", daemon=True)
         self._accept_thread.start()
         return self
 
@@ -207,8 +206,9 @@ class RogueServer:
     def __enter__(self) -> RogueServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- serving -------------------------------------------------------------------
@@ -230,8 +230,9 @@ class RogueServer:
                     sock.close()
                     continue
                 conn = Connection(sock, self._stopping)
-                thread = threading.Thread(target=self._serve, args=(conn,), daemon=True,
-                                          name=f"rogue-{self.name}-conn{self.connections}")
+                thread = threading.Thread(
+                    target=self._serve, args=(conn,), daemon=True, name=f"rogue-{self.name}-conn{self.connections}"
+                )
                 self._live[thread] = conn
             thread.start()
 
@@ -279,6 +280,7 @@ class RogueFleet:
     def __enter__(self) -> RogueFleet:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

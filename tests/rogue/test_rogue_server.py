@@ -28,7 +28,6 @@ from tests.rogue.client import (
     RawClient,
 )
 
-
 StartRogue = Callable[[str], RogueServer]
 
 
@@ -58,8 +57,10 @@ def _accepted(port: int, *abstract_syntaxes: str) -> RawClient:
 def _ac_contexts(ac: wire.Pdu) -> list[tuple[int, int, str]]:
     pdu = A_ASSOCIATE_AC()
     pdu.decode(ac.raw)
-    return [(int(c.context_id), int(c.result), str(c.transfer_syntax[0]))
-            for c in pdu.to_primitive().presentation_context_definition_results_list]
+    return [
+        (int(c.context_id), int(c.result), str(c.transfer_syntax[0]))
+        for c in pdu.to_primitive().presentation_context_definition_results_list
+    ]
 
 
 # -- the registry and the server's lifecycle ------------------------------------------------
@@ -203,7 +204,9 @@ def test_ac_undecodable_chokes_pynetdicoms_decoder(rogue: StartRogue) -> None:
     with RawClient(rogue("ac_undecodable").port) as client:
         reply = client.request_association()
     assert reply.type == wire.A_ASSOCIATE_AC_TYPE
-    with pytest.raises(Exception):
+    # Whatever pynetdicom raises (an assertion, an index or struct error):
+    # the point is that it does not decode; dicomaudit never hands it such bytes.
+    with pytest.raises(Exception):  # noqa: B017
         A_ASSOCIATE_AC().decode(reply.raw)
 
 
@@ -224,8 +227,7 @@ def test_ac_unproposed_transfer_syntax_accepts_what_was_not_offered(rogue: Start
     """Given ac_unproposed_transfer_syntax, when associating, then each context is 'accepted' in a foreign syntax."""
     with RawClient(rogue("ac_unproposed_transfer_syntax").port) as client:
         contexts = _ac_contexts(client.request_association([VERIFICATION]))
-    assert contexts and all(result == 0 and ts not in wire.SUPPORTED_TRANSFER_SYNTAXES
-                            for _, result, ts in contexts)
+    assert contexts and all(result == 0 and ts not in wire.SUPPORTED_TRANSFER_SYNTAXES for _, result, ts in contexts)
 
 
 def test_ac_huge_length_announces_4gb_then_stalls(rogue: StartRogue) -> None:
@@ -244,12 +246,15 @@ def test_close_after_rq_closes_without_a_byte(rogue: StartRogue) -> None:
         assert client.closed_within(2.0) == b""
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("rj_reserved_reason", bytes.fromhex("03 00 00000004 00 01 01 05")),
-    ("rj_wrong_length", bytes.fromhex("03 00 0000000a 00 01 01 01") + bytes(6)),
-    ("abort_bad_length", bytes.fromhex("07 00 00000002 0000")),
-    ("unknown_pdu_reply", bytes.fromhex("09 00 00000004 00000000")),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("rj_reserved_reason", bytes.fromhex("03 00 00000004 00 01 01 05")),
+        ("rj_wrong_length", bytes.fromhex("03 00 0000000a 00 01 01 01") + bytes(6)),
+        ("abort_bad_length", bytes.fromhex("07 00 00000002 0000")),
+        ("unknown_pdu_reply", bytes.fromhex("09 00 00000004 00000000")),
+    ],
+)
 def test_malformed_fixed_size_replies_are_exactly_these_bytes(rogue: StartRogue, name: str, expected: bytes) -> None:
     """Given a rogue with a malformed fixed-size reply, when associating, then exactly those bytes come back."""
     with RawClient(rogue(name).port) as client:
@@ -360,7 +365,7 @@ def test_find_overrun_identifier_declares_more_bytes_than_it_sends(rogue: StartR
     data = pending.data_set
     assert data is not None
     level_length = int.from_bytes(data[4:8], "little")
-    name_header = data[8 + level_length: 16 + level_length]
+    name_header = data[8 + level_length : 16 + level_length]
     assert name_header[:4] == bytes.fromhex("10001000")  # (0010,0010) little endian
     assert int.from_bytes(name_header[4:8], "little") == 0x1000 > len(data) - 16 - level_length
 

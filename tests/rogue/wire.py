@@ -165,9 +165,14 @@ def negotiate(rq: AssociateRequest) -> tuple[AcceptedContext, ...]:
         if usable:
             results.append(AcceptedContext(ctx.context_id, ContextResult.ACCEPTANCE, usable[0], ctx.abstract_syntax))
         else:
-            results.append(AcceptedContext(ctx.context_id, ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED,
-                                           ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else IMPLICIT_VR_LE,
-                                           ctx.abstract_syntax))
+            results.append(
+                AcceptedContext(
+                    ctx.context_id,
+                    ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED,
+                    ctx.transfer_syntaxes[0] if ctx.transfer_syntaxes else IMPLICIT_VR_LE,
+                    ctx.abstract_syntax,
+                )
+            )
     return tuple(results)
 
 
@@ -202,9 +207,13 @@ def encode_associate_ac(rq: AssociateRequest, results: Sequence[AcceptedContext]
     return bytes(pdu.encode())
 
 
-def encode_associate_rq(called_aet: str, calling_aet: str, abstract_syntaxes: Sequence[str],
-                        transfer_syntaxes: Sequence[str] = SUPPORTED_TRANSFER_SYNTAXES,
-                        max_pdu: int = DEFAULT_MAX_PDU) -> bytes:
+def encode_associate_rq(
+    called_aet: str,
+    calling_aet: str,
+    abstract_syntaxes: Sequence[str],
+    transfer_syntaxes: Sequence[str] = SUPPORTED_TRANSFER_SYNTAXES,
+    max_pdu: int = DEFAULT_MAX_PDU,
+) -> bytes:
     """An A-ASSOCIATE-RQ with contexts 1, 3, 5, ... (for the fixture's own raw clients)."""
     primitive = A_ASSOCIATE()
     primitive.application_context_name = APPLICATION_CONTEXT
@@ -274,8 +283,9 @@ def decode_pdvs(body: bytes) -> list[Pdv]:
         if length < 2 or offset + 4 + length > len(body):
             raise ValueError(f"PDV item length {length} does not fit the PDU")
         context_id, mch = body[offset + 4], body[offset + 5]
-        pdvs.append(Pdv(context_id, bool(mch & MCH_COMMAND), bool(mch & MCH_LAST),
-                        body[offset + 6: offset + 4 + length]))
+        pdvs.append(
+            Pdv(context_id, bool(mch & MCH_COMMAND), bool(mch & MCH_LAST), body[offset + 6 : offset + 4 + length])
+        )
         offset += 4 + length
     return pdvs
 
@@ -286,7 +296,7 @@ def fragments(data: bytes, limit: int) -> Iterator[tuple[bytes, bool]]:
         yield b"", True
         return
     for start in range(0, len(data), limit):
-        yield data[start: start + limit], start + limit >= len(data)
+        yield data[start : start + limit], start + limit >= len(data)
 
 
 # -- DIMSE (PS3.7 9.3 and Annex E) ---------------------------------------------
@@ -341,8 +351,9 @@ def decode_command(data: bytes) -> Dataset:
     return decode_dataset(data, implicit_vr=True)
 
 
-def response_command(command_field: int, *, responding_to: int, status: int | None,
-                     sop_class: str | None, has_data_set: bool = False) -> Dataset:
+def response_command(
+    command_field: int, *, responding_to: int, status: int | None, sop_class: str | None, has_data_set: bool = False
+) -> Dataset:
     """A DIMSE response command set (PS3.7 9.3.x.2); ``status=None`` leaves Status out."""
     ds = Dataset()
     if sop_class:
@@ -441,8 +452,12 @@ def overrun_identifier(level: str, *, implicit_vr: bool) -> bytes:
     """An identifier whose PatientName declares 0x1000 bytes but carries 10 (PS3.5 7.1.1 violated)."""
     level_value = _even(level.encode())
     name = b"DOE^JANE  "
-    return (element_header(0x00080052, "CS", len(level_value), implicit_vr=implicit_vr) + level_value
-            + element_header(0x00100010, "PN", 0x1000, implicit_vr=implicit_vr) + name)
+    return (
+        element_header(0x00080052, "CS", len(level_value), implicit_vr=implicit_vr)
+        + level_value
+        + element_header(0x00100010, "PN", 0x1000, implicit_vr=implicit_vr)
+        + name
+    )
 
 
 #: (0040,A160) Text Value, UT: a 4-byte length in explicit VR too, so it can carry any size.
@@ -459,7 +474,8 @@ def huge_identifier_head(identifier: Dataset | None, value_length: int, *, impli
     head.PatientName = SYNTHETIC_PATIENTS[0][0]
     head.PatientID = SYNTHETIC_PATIENTS[0][1]
     return encode_dataset(head, implicit_vr=implicit_vr) + element_header(
-        HUGE_VALUE_TAG, "UT", value_length, implicit_vr=implicit_vr)
+        HUGE_VALUE_TAG, "UT", value_length, implicit_vr=implicit_vr
+    )
 
 
 def _even(value: bytes) -> bytes:
