@@ -165,3 +165,17 @@ def test_release_is_clean_after_accept(lab_open: LabPACS) -> None:
     attempt = probe_plaintext(lab_open.host, lab_open.port, "DICOMAUDIT", lab_open.ae_title, TIMEOUT)
     assert attempt.outcome is Outcome.ACCEPTED
     assert attempt.detail is None
+
+
+def test_a_silent_port_is_reported_as_a_timeout_not_as_something_else(tcp_server) -> None:
+    """Given a listener that accepts and never answers, when scanned, then dicom.service says it timed out
+    (reason code ``timeout``), not that "the port answers, but not with DICOM"."""
+    from dicomaudit.checks.base import ProbeSettings
+    from dicomaudit.models import Status, Target
+    from dicomaudit.scanner import scan_target
+
+    server = tcp_server(_silent)
+    result = scan_target(Target("127.0.0.1", server.port), ProbeSettings(timeout=1.0, checks=("dicom.service",)))
+    check = result.check("dicom.service")
+    assert check.status is Status.ERROR and check.reason_code is ErrorReason.TIMEOUT
+    assert "never answered" in check.summary and "not with DICOM" not in check.summary
