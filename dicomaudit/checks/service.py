@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dicomaudit.checks.base import ProbeContext, check, service_problem
-from dicomaudit.checks.catalogue import get
+from dicomaudit.checks.catalogue import CheckDefinition, get
 from dicomaudit.models import CheckResult, ErrorReason, Status
 from dicomaudit.net.outcome import Outcome
 
@@ -22,27 +22,23 @@ def _service_evidence(ctx: ProbeContext) -> dict[str, Any]:
     return evidence
 
 
+def _service_error(ctx: ProbeContext, d: CheckDefinition, evidence: dict[str, Any], prefix: str = "") -> CheckResult:
+    """The port could not be assessed: unreachable, silent, not (well-formed) DICOM, TLS failure."""
+    svc = ctx.service
+    if not svc.reachable:
+        summary, code = f"unreachable: {svc.error}", svc.error_code or ErrorReason.CONNECTIVITY
+    else:
+        summary, code = service_problem(svc), svc.error_code or ErrorReason.PROTOCOL_VIOLATION
+    return d.result(Status.ERROR, prefix + summary, reason=svc.error, evidence=evidence, code=code)
+
+
 @check("dicom.service")
 def dicom_service(ctx: ProbeContext) -> CheckResult:
     d = get("dicom.service")
     svc = ctx.service
     evidence = _service_evidence(ctx)
-    if not svc.reachable:
-        return d.result(
-            Status.ERROR,
-            f"unreachable: {svc.error}",
-            reason=svc.error,
-            evidence=evidence,
-            code=svc.error_code or ErrorReason.CONNECTIVITY,
-        )
-    if svc.transport is None:
-        return d.result(
-            Status.ERROR,
-            service_problem(svc),
-            reason=svc.error,
-            evidence=evidence,
-            code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
-        )
+    if not svc.reachable or svc.transport is None:
+        return _service_error(ctx, d, evidence)
     attempt = svc.usable_attempt
     assert attempt is not None
     impl = attempt.peer_implementation_version_name or attempt.peer_implementation_class_uid
@@ -72,13 +68,7 @@ def transport_plaintext(ctx: ProbeContext) -> CheckResult:
     svc = ctx.service
     evidence = _service_evidence(ctx)
     if not svc.reachable:
-        return d.result(
-            Status.ERROR,
-            f"not checked: unreachable ({svc.error})",
-            reason=svc.error,
-            evidence=evidence,
-            code=svc.error_code or ErrorReason.CONNECTIVITY,
-        )
+        return _service_error(ctx, d, evidence, "not checked: ")
     if svc.transport == "plaintext":
         assert svc.plaintext is not None
         return d.result(
@@ -97,10 +87,4 @@ def transport_plaintext(ctx: ProbeContext) -> CheckResult:
             evidence=evidence,
             enforced="TLS required",
         )
-    return d.result(
-        Status.ERROR,
-        f"not checked: {service_problem(svc)}",
-        reason=svc.error,
-        evidence=evidence,
-        code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
-    )
+    return _service_error(ctx, d, evidence, "not checked: ")

@@ -82,6 +82,20 @@ def probe(
     return attempt
 
 
+def _unusable(
+    failed: AssociationAttempt, plain: AssociationAttempt, tls: AssociationAttempt | None, *, reachable: bool = True
+) -> ServiceObservation:
+    """A port nothing can be built on, for the reason ``failed`` gives."""
+    return ServiceObservation(
+        reachable=reachable,
+        transport=None,
+        plaintext=plain,
+        tls=tls,
+        error=failed.detail,
+        error_code=failed.outcome.error_code,
+    )
+
+
 def observe_service(
     host: str, port: int, calling: str, called: str, budget: Budget, tls_settings: TlsSettings
 ) -> ServiceObservation:
@@ -90,48 +104,23 @@ def observe_service(
     if plain.outcome.speaks_dicom:
         return ServiceObservation(reachable=True, transport="plaintext", plaintext=plain, tls=None)
     if plain.outcome in (Outcome.REFUSED, Outcome.UNREACHABLE) or plain.detail == CONNECT_TIMEOUT:
-        return ServiceObservation(
-            reachable=False,
-            transport=None,
-            plaintext=plain,
-            tls=None,
-            error=plain.detail,
-            error_code=plain.outcome.error_code,
-        )
+        return _unusable(plain, plain, None, reachable=False)
     if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
         # It framed its answer as DICOM, but the answer is malformed: nothing is
         # to be gained from TLS, and nothing may be built on it.
-        return ServiceObservation(
-            reachable=True,
-            transport=None,
-            plaintext=plain,
-            tls=None,
-            error=plain.detail,
-            error_code=plain.outcome.error_code,
-        )
+        return _unusable(plain, plain, None)
     tls = probe(host, port, calling, called, budget, "tls", tls_settings)
     if tls.outcome.speaks_dicom:
         return ServiceObservation(reachable=True, transport="tls", plaintext=plain, tls=tls)
     if tls.outcome is Outcome.TLS_FAILED:
         # A TLS peer that refused us with an alert: a TLS port, not (yet) a DICOM exchange.
         code = None if tls.tls is not None and tls.tls.client_certificate_required else ErrorReason.TLS
+        error = None if code is None else tls.detail
         return ServiceObservation(
-            reachable=True,
-            transport="tls",
-            plaintext=plain,
-            tls=tls,
-            error=None if code is None else tls.detail,
-            error_code=code,
+            reachable=True, transport="tls", plaintext=plain, tls=tls, error=error, error_code=code
         )
     if tls.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
-        return ServiceObservation(
-            reachable=True,
-            transport=None,
-            plaintext=plain,
-            tls=tls,
-            error=tls.detail,
-            error_code=tls.outcome.error_code,
-        )
+        return _unusable(tls, plain, tls)
     # Neither transport gave a DICOM answer: say what each did.  Silence on
     # both is a timeout, not "something that is not DICOM".
     if plain.outcome is Outcome.TIMEOUT and tls.outcome is Outcome.TIMEOUT:
