@@ -26,7 +26,7 @@ from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import RunInfo, RunResult, Severity, Target
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, validate_aet
 from dicomaudit.net.tls import TlsSettings
-from dicomaudit.targets import TargetError, dedupe, load_inventory, parse_target
+from dicomaudit.targets import TargetError, dedupe_reporting, load_inventory_rows, parse_target
 from dicomaudit.textsafe import safe_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -107,6 +107,7 @@ def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | Non
                   formats: tuple[str, ...] | None = None, waivers: Any = None, junit: Path | None = None) -> list[Path]:
     from dicomaudit import output
     from dicomaudit.output.junit import write_junit
+    from dicomaudit.policy import assess
 
     written: list[Path] = []
     try:
@@ -116,7 +117,7 @@ def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | Non
             kwargs = {"formats": formats} if formats else {}
             written.extend(output.write_reports(result, out_dir, waivers=waivers, **kwargs))
         if junit is not None:
-            write_junit(result, junit, waivers)
+            write_junit(assess(result, waivers), junit)
             written.append(junit)
     except OSError as exc:
         raise _fail_usage(f"cannot write reports: {exc.strerror or 'I/O error'} "
@@ -127,7 +128,7 @@ def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | Non
 def _load_waivers(path: Path | None) -> Any:
     if path is None:
         return None
-    from dicomaudit.report import WaiverError, load_waivers
+    from dicomaudit.policy import WaiverError, load_waivers
 
     try:
         return load_waivers(path)
@@ -138,7 +139,7 @@ def _load_waivers(path: Path | None) -> Any:
 def _apply_waivers(result: RunResult, waivers: Any, as_of: date | None = None) -> Any:
     if waivers is None:
         return None
-    from dicomaudit.report import apply_waivers
+    from dicomaudit.policy import apply_waivers
 
     return apply_waivers(result, waivers, as_of)
 
@@ -146,7 +147,7 @@ def _apply_waivers(result: RunResult, waivers: Any, as_of: date | None = None) -
 def _gate(result: RunResult, severity: Severity | None, applied: Any, *, undecided: bool = False) -> None:
     """Exit 1 when a finding that is not an accepted risk reaches ``--fail-on``,
     or (``--fail-on-undecided``) when a check could not be decided."""
-    from dicomaudit.report import blocking_findings, exit_code
+    from dicomaudit.policy import blocking_findings, exit_code
 
     code = exit_code(result, severity, applied)
     if code:
@@ -218,7 +219,8 @@ def probe(
                                                       help="Accepted risks (TOML); waived findings do not gate.")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
                                                help="Also write JUnit XML (one test case per node and check).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress bar or table: one line of totals.")] = False,
     fail_on_undecided: FailOnUndecided = False,
     log: LogFile = None,
 ) -> None:
@@ -226,11 +228,17 @@ def probe(
     severity = _severity_option(fail_on)
     waivers = _load_waivers(waivers_path)
     try:
-        targets: list[Target] = [parse_target(t) for t in (target or [])]
+        given: list[tuple[str, Target]] = [(f"argument {i}", parse_target(t)) for i, t in enumerate(target or [], 1)]
         if targets_file is not None:
-            targets += load_inventory(targets_file)
+            given += [(f"inventory {safe_text(targets_file.name)} line {n}", t)
+                      for n, t in load_inventory_rows(targets_file)]
     except TargetError as exc:
         raise _fail_usage(str(exc)) from None
+    targets, duplicates = dedupe_reporting(given)
+    for message in duplicates:  # reported, never dropped silently
+        from dicomaudit.textsafe import scrub
+
+        err.print(f"[yellow]warning:[/] {escape(scrub(message))}", soft_wrap=True)
     if not targets:
         raise _fail_usage("no targets: give TARGET... (HOST[:PORT][/CALLED_AET]) or --targets FILE")
     known = load_catalogue()
@@ -258,14 +266,19 @@ def probe(
         intrusive=intrusive, tls=tls,
         checks=tuple(check) if check else None, show_values=show_values,
     )
-    result = run_probe(dedupe(targets), settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
+    result = run_probe(targets, settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
                        quiet=quiet)
     applied = _apply_waivers(result, waivers)
     written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
-    if not quiet:
-        from dicomaudit.console import print_summary
+    from dicomaudit.console import print_one_line, print_summary, probe_line
 
+    if quiet:
+        print_one_line(out, probe_line(result), written)
+    else:
         print_summary(out, result, written)
+    from dicomaudit.output.terminal import print_waiver_notes
+
+    print_waiver_notes(err, applied)
     _interrupted_exit(result, written)
     _gate(result, severity, applied, undecided=fail_on_undecided)
 
@@ -320,9 +333,9 @@ def demo(
     with LabPACS(profile="open", port=0) as open_lab, LabPACS(profile="locked", port=0) as locked_lab:
         targets = [
             Target(host=open_lab.host, port=open_lab.port, called_aet=open_lab.ae_title, name="lab-open",
-                   attributes={"profile": "open"}),
+                   attributes={"profile": "open", "owner": "Lab (demo)"}),
             Target(host=locked_lab.host, port=locked_lab.port, called_aet=locked_lab.ae_title, name="lab-locked",
-                   attributes={"profile": "locked"}),
+                   attributes={"profile": "locked", "owner": "Lab (demo)"}),
         ]
         result = run_probe(targets, settings, command=_command_line(), operator="dicomaudit demo",
                            scope_ref="built-in lab on loopback")
@@ -358,38 +371,69 @@ def analyze(
     fail_on: FailOn = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress bar or table: one line of totals.")] = False,
     log: LogFile = None,
 ) -> None:
     """Find identifying data (PHI) in DICOM headers: names, IDs, dates, addresses, free text, private tags."""
-    from dicomaudit.console import analyze_with_progress, print_phi_summary
+    from dicomaudit.console import analysis_line, analyze_with_progress, print_one_line, print_phi_summary
     from dicomaudit.output.tables import write_phi_csv
+    from dicomaudit.phi import AnalysisInterrupted
     from dicomaudit.scanner import now_iso
 
     severity = _severity_option(fail_on)
     started = now_iso()
-    analysis = analyze_with_progress(err, paths, show_values=show_values, workers=workers,
-                                     show=not quiet and err.is_terminal)
-    settings = {"paths": [safe_text(p) for p in paths], "show_values": show_values, "workers": workers}
+
+    def stopping() -> None:
+        err.print("stopping: writing the results gathered so far (Ctrl-C again to quit at once)")
+
+    try:
+        analysis = analyze_with_progress(err, paths, show_values=show_values, workers=workers,
+                                         show=not quiet and err.is_terminal, on_interrupt=stopping)
+    except AnalysisInterrupted as stopped:  # the first Ctrl-C: partial results, written below, then exit 130
+        analysis = stopped.result
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping: at once, nothing written
+        err.print("interrupted again: stopped at once, nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    settings: dict[str, Any] = {"paths": [safe_text(p) for p in paths], "show_values": show_values,
+                                "workers": workers, "files_skipped_not_dicom": len(analysis.skipped)}
+    if analysis.interrupted:
+        settings["files_not_analysed"] = analysis.not_analysed
     result = RunResult(
         tool_version=__version__,
         run=RunInfo(command=_command_line(), started_at=started, finished_at=now_iso(), settings=settings,
-                    operator=operator, scope_ref=scope_ref),
+                    operator=operator, scope_ref=scope_ref, incomplete=analysis.interrupted),
         phi=analysis.findings, errors=analysis.errors,
     )
-    if analysis.files_scanned == 0:
-        reasons = "; ".join(f"{e.source}: {e.error}" for e in analysis.errors[:3]) or "nothing to analyse"
-        raise _fail_usage(f"no DICOM file could be read ({reasons})")
+    # Written first, whatever happened: when every input failed, the JSON lists why.
     written = _emit_reports(result, json_path, out_dir)
     if csv_path is not None:
         try:
             written.append(write_phi_csv(result, csv_path))
         except OSError as exc:
             raise _fail_usage(f"cannot write {safe_text(csv_path)}: {exc.strerror or 'I/O error'}") from None
-    if not quiet:
+    if analysis.files_scanned == 0 and not analysis.interrupted:
+        raise _fail_usage(_nothing_read(analysis, written))
+    if quiet:
+        print_one_line(out, analysis_line(analysis), written)
+    else:
         print_phi_summary(out, analysis, written)
+    _interrupted_exit(result, written)
     if severity is not None and result.reaches(severity):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _nothing_read(analysis: Any, written: list[Path]) -> str:
+    """The one line for ``analyze`` when no file could be analysed: the first reasons, how many more."""
+    shown = [f"{e.source}: {e.error}" for e in analysis.errors[:3]]
+    if len(analysis.errors) > 3:
+        shown.append(f"and {len(analysis.errors) - 3} more")
+    if analysis.skipped:
+        shown.append(f"{len(analysis.skipped)} file(s) skipped: not DICOM")
+    message = f"no DICOM file could be read ({'; '.join(shown) or 'nothing to analyse'})"
+    if written:
+        message += f"; wrote {', '.join(safe_text(p) for p in written)}"
+    return message
 
 
 # -- report ------------------------------------------------------------------
@@ -431,8 +475,10 @@ def report(
     result = _read_result(result_path)
     applied = _apply_waivers(result, _load_waivers(waivers_path), day)
     from dicomaudit.console import print_written
+    from dicomaudit.output.terminal import print_waiver_notes
 
     print_written(out, _emit_reports(result, None, out_dir, formats=fmt, waivers=applied, junit=junit))
+    print_waiver_notes(err, applied)
     _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
@@ -450,16 +496,24 @@ def diff(
     fmt: Annotated[str, typer.Option("--format", show_default=True, help="text or markdown.")] = "text",
     fail_on: Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
                                                 help="Exit 1 if a NEW finding reaches this severity.")] = None,
+    show_phi: Annotated[bool, typer.Option("--show-phi", help="List each identifying value that appeared or "
+                                                              "disappeared (as masked in the results); "
+                                                              "default: counts per category.")] = False,
     log: LogFile = None,
 ) -> None:
-    """List fixed, new and unchanged findings between two results: the evidence that remediation worked."""
-    from dicomaudit.report import diff_results, render_diff
+    """List fixed, new and unchanged findings between two results: the evidence that remediation worked.
+
+    Nodes are matched by their inventory name when both results have one, else by host:port/AET.
+    """
+    from dicomaudit.diff import diff_results
+    from dicomaudit.output.diff import render_diff
 
     severity = _severity_option(fail_on)
     if fmt not in ("text", "markdown"):
         raise _fail_usage(f"--format must be text or markdown, not {fmt!r}")
     d = diff_results(_read_result(old_path), _read_result(new_path))
-    out.print(render_diff(d, fmt), markup=False, highlight=False)  # type: ignore[arg-type]
+    # Written as is: a terminal's width must not hard-wrap Markdown table rows.
+    typer.echo(render_diff(d, fmt, show_phi=show_phi), nl=False)  # type: ignore[arg-type]
     if severity is not None and d.reaches(severity):
         raise typer.Exit(EXIT_FINDINGS)
 

@@ -1,20 +1,28 @@
-"""Terminal rendering: a progress bar while scanning, a results table after.
+"""Terminal rendering: a progress bar while scanning, a readable summary after.
 
-Only masked values ever reach the terminal (findings arrive masked from the
-analyzer unless ``--show-values`` was given).  Names from the file system are
-printed escaped (:func:`dicomaudit.textsafe.safe_text`: no control character,
-no byte that is not UTF-8) and never as Rich markup (a file may be called
-``[bold]x.dcm``).
+Everything fits an 80-column terminal whatever the number of targets: the
+verdicts are a table with one row per target and one short symbol per check
+(a legend names the checks and the symbols), then one block per target with
+what failed (worst first) and what could not be decided (with its reason
+code), then one line of totals.  ``-q`` prints only that line.
+
+Identifying values reach the terminal only with ``--show-values`` (findings
+arrive masked from the analyzer otherwise), and the summary says which of
+the two it shows.  Names from the file system or an inventory and text from
+the network are printed escaped (:func:`dicomaudit.textsafe.safe_text`,
+:func:`~dicomaudit.textsafe.scrub`: no control character, no byte that is
+not UTF-8) and never as Rich markup (a file may be called ``[bold]x.dcm``).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +31,7 @@ from rich.text import Text
 
 from dicomaudit.checks.base import ProbeSettings
 from dicomaudit.checks.catalogue import load_catalogue
-from dicomaudit.models import CheckResult, RunResult, Status, Target, TargetResult
+from dicomaudit.models import CheckResult, PhiFinding, RunResult, Severity, Status, Target, TargetResult
 from dicomaudit.textsafe import safe_text, scrub
 
 if TYPE_CHECKING:
@@ -36,6 +44,32 @@ STATUS_STYLE = {
     Status.SKIPPED: "dim",
     Status.INFO: "cyan",
 }
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+#: One character per verdict in the table: a failed check shows its severity.
+FAIL_SYMBOL = {Severity.CRITICAL: "C", Severity.HIGH: "H", Severity.MEDIUM: "M", Severity.LOW: "L",
+               Severity.INFO: "I"}
+STATUS_SYMBOL = {Status.PASS: ".", Status.ERROR: "E", Status.SKIPPED: "s", Status.INFO: "i"}
+LEGEND = ("fail: C critical  H high  M medium  L low  I info",
+          ". pass  E error (undecided)  s skipped  i info  - not run")
+
+#: At most this many errors (analyze) and identifying values (--show-values) are listed on the console.
+MAX_LISTED_ERRORS = 10
+MAX_LISTED_VALUES = 50
+#: The target column of the verdict table needs at least this much room; below it, counts replace symbols.
+_MIN_TARGET_WIDTH = 24
+
+
+def one_line(text: object) -> str:
+    """``text`` scrubbed (no control character) and on one line."""
+    return " ".join(scrub(str(text)).split())
 
 
 def scan_with_progress(console: Console, targets: Sequence[Target], settings: ProbeSettings,
@@ -54,20 +88,24 @@ def scan_with_progress(console: Console, targets: Sequence[Target], settings: Pr
         def on_progress(target: Target, check_id: str | None, result: CheckResult | None) -> None:
             with lock:
                 if check_id is None:
-                    progress.update(task, description=f"done {target}")
+                    progress.update(task, description=escape(f"done {target}"))
                 else:
-                    progress.update(task, advance=1, description=f"{target} {check_id}")
+                    progress.update(task, advance=1, description=escape(f"{target} {check_id}"))
 
         return scan(targets, settings, progress=on_progress)
 
 
 def analyze_with_progress(console: Console, paths: Sequence[Path], *, show_values: bool, workers: int | None,
-                          show: bool) -> AnalysisResult:
-    """Run the PHI analyzer, with a progress bar (files done / total) when ``show``."""
+                          show: bool, on_interrupt: Callable[[], None] | None = None) -> AnalysisResult:
+    """Run the PHI analyzer, with a progress bar (files done / total) when ``show``.
+
+    ``on_interrupt`` is called at the first Ctrl-C; the analyzer then raises
+    :class:`~dicomaudit.phi.AnalysisInterrupted` with what it gathered.
+    """
     from dicomaudit.phi import analyze_paths
 
     if not show:
-        return analyze_paths(paths, show_values=show_values, workers=workers)
+        return analyze_paths(paths, show_values=show_values, workers=workers, on_interrupt=on_interrupt)
     with Progress(TextColumn("[bold]analysing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("", total=None)
@@ -75,40 +113,99 @@ def analyze_with_progress(console: Console, paths: Sequence[Path], *, show_value
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return analyze_paths(paths, show_values=show_values, workers=workers, progress=on_progress)
+        return analyze_paths(paths, show_values=show_values, workers=workers, progress=on_progress,
+                             on_interrupt=on_interrupt)
+
+
+# -- analyze -----------------------------------------------------------------
+def _severity_counts(severities: Iterable[Severity]) -> str:
+    """``2 critical, 1 high`` -- worst first, only those present."""
+    counts = Counter(severities)
+    return ", ".join(f"{counts[s]} {s.value}" for s in sorted(counts, reverse=True))
+
+
+def analysis_line(analysis: AnalysisResult) -> str:
+    """One line: files analysed, with findings, findings by severity, unreadable, skipped, not analysed."""
+    by_sev = _severity_counts(f.severity for f in analysis.findings)
+    line = (f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying data, "
+            f"{len(analysis.findings)} finding(s)" + (f" ({by_sev})" if by_sev else "")
+            + f", {len(analysis.errors)} unreadable input(s)")
+    if analysis.skipped:
+        line += f", {len(analysis.skipped)} skipped (not DICOM)"
+    if analysis.interrupted:
+        line += f"; interrupted: {analysis.not_analysed} file(s) not analysed"
+    return line
 
 
 def print_phi_summary(console: Console, analysis: AnalysisResult, written: Sequence[Path] = ()) -> None:
-    """Findings per category (with severity), then unreadable inputs."""
-    from dicomaudit.phi import CATEGORY_SEVERITY, summarize_severity
+    """Findings per category (worst severity first), the values when shown, the totals, unreadable inputs."""
+    from dicomaudit.phi import CATEGORY_SEVERITY
 
-    table = Table(title="identifying data found (values masked)", title_justify="left")
+    shown_how = "values shown: --show-values" if analysis.show_values else "values masked"
+    table = Table(title=f"identifying data found ({shown_how})", title_justify="left")
     table.add_column("category")
     table.add_column("typical severity")
     table.add_column("findings", justify="right")
-    for category, count in analysis.summary().items():
-        sev = CATEGORY_SEVERITY.get(category)
-        table.add_row(str(category), getattr(sev, "value", str(sev or "")),
+    rows = [(category, count, CATEGORY_SEVERITY.get(category)) for category, count in analysis.summary().items()]
+    rows.sort(key=lambda row: row[2].rank if isinstance(row[2], Severity) else -1, reverse=True)
+    for category, count, sev in rows:
+        table.add_row(Text(one_line(category)), Text(getattr(sev, "value", str(sev or ""))),
                       Text(str(count), style="bold red" if count else "dim"))
     console.print(table)
-    by_sev = {k: v for k, v in summarize_severity(analysis.findings).items() if v}
-    console.print(f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying "
-                  f"data, {len(analysis.findings)} finding(s)"
-                  + (" (" + ", ".join(f"{n} {s}" for s, n in by_sev.items()) + ")" if by_sev else "")
-                  + f", {len(analysis.errors)} unreadable input(s)")
-    for e in analysis.errors[:10]:
+    if analysis.show_values and analysis.findings:
+        _print_values(console, analysis.findings)
+    console.print(Text(shown(console, analysis_line(analysis))))
+    for e in analysis.errors[:MAX_LISTED_ERRORS]:
         # Sources and reasons arrive escaped; scrub again so that an InputError
         # built elsewhere cannot put a control character on the terminal.
         console.print(Text(shown(console, f"  not analysed: {scrub(e.source)}: {scrub(e.error)}"), style="yellow"))
-    if len(analysis.errors) > 10:
-        console.print(Text(f"  ... and {len(analysis.errors) - 10} more (see the JSON 'errors')", style="yellow"))
+    if len(analysis.errors) > MAX_LISTED_ERRORS:
+        console.print(Text(f"  ... and {len(analysis.errors) - MAX_LISTED_ERRORS} more unreadable input(s) "
+                           "(all of them under 'errors' in the result JSON, --json FILE)", style="yellow"))
     print_written(console, written)
 
 
+def _print_values(console: Console, findings: Sequence[PhiFinding]) -> None:
+    """Where each identifying value is and the value itself (``--show-values`` only).
+
+    Grouped by source (in input order), worst severity first within a
+    source; at most :data:`MAX_LISTED_VALUES` lines, then how many more.
+    """
+    console.print(Text("identifying values (--show-values):", style="bold"))
+    by_source: dict[str, list[PhiFinding]] = {}
+    for f in findings:
+        by_source.setdefault(f.source, []).append(f)
+    listed = 0
+    for source, found in by_source.items():
+        if listed >= MAX_LISTED_VALUES:
+            break
+        console.print(Text(shown(console, one_line(source)), style="bold"), overflow="fold")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, min_width=8)
+        grid.add_column(overflow="fold", max_width=max(12, console.width // 2 - 10))
+        grid.add_column(overflow="fold", ratio=1)
+        for f in sorted(found, key=lambda f: f.severity, reverse=True)[: MAX_LISTED_VALUES - listed]:
+            grid.add_row(Text("  " + f.severity.value, style=SEVERITY_STYLE[f.severity]),
+                         Text(shown(console, one_line(f.path))), Text(shown(console, one_line(f.value))))
+            listed += 1
+        console.print(grid)
+    if len(findings) > listed:
+        console.print(Text(f"  ... and {len(findings) - listed} more value(s) "
+                           "(all of them in the result JSON or CSV: --json FILE, --csv FILE)"))
+
+
+# -- written files -----------------------------------------------------------
 def print_written(console: Console, written: Sequence[Path]) -> None:
     """``wrote <path>`` per file: the path escaped for the terminal and for Rich markup."""
     for path in written:
         console.print(f"wrote {escape(shown(console, safe_text(path)))}", soft_wrap=True)
+
+
+def print_one_line(console: Console, line: str, written: Sequence[Path] = ()) -> None:
+    """``line`` plus ``; wrote a, b`` on one line, whatever the width (``-q``: for scripts and logs)."""
+    if written:
+        line += "; wrote " + ", ".join(safe_text(p) for p in written)
+    console.print(Text(shown(console, line)), soft_wrap=True)
 
 
 def shown(console: Console, text: str) -> str:
@@ -135,55 +232,133 @@ def shown(console: Console, text: str) -> str:
     return "".join(out)
 
 
-def _status_text(status: Status) -> Text:
-    return Text(status.value.upper() if status is Status.FAIL else status.value, style=STATUS_STYLE[status])
+# -- probe -------------------------------------------------------------------
+def _symbol(check: CheckResult | None) -> Text:
+    if check is None:
+        return Text("-", style="dim")
+    if check.status is Status.FAIL:
+        return Text(FAIL_SYMBOL[check.severity], style=SEVERITY_STYLE[check.severity])
+    return Text(STATUS_SYMBOL[check.status], style=STATUS_STYLE[check.status])
+
+
+def _check_ids(result: RunResult) -> list[str]:
+    """The checks that ran, in catalogue order (ids the catalogue does not know last)."""
+    present = {c.id for _, c in result.all_checks}
+    ordered = [cid for cid in load_catalogue() if cid in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def _target_cell(console: Console, tr: TargetResult) -> Text:
+    cell = Text(shown(console, one_line(tr.target)))
+    if tr.target.name:
+        cell.append("\n" + shown(console, one_line(tr.target.name)), style="dim")
+    return cell
+
+
+def probe_line(result: RunResult) -> str:
+    """``3 target(s): 7 fail (2 critical, 2 high, ...), 6 pass, 8 error, 1 skipped, 2 info``."""
+    counts = Counter(c.status for _, c in result.all_checks)
+    fails = _severity_counts(c.severity for _, c in result.all_checks if c.status is Status.FAIL)
+    parts = [f"{counts[Status.FAIL]} fail" + (f" ({fails})" if fails else ""), f"{counts[Status.PASS]} pass",
+             f"{counts[Status.ERROR]} error", f"{counts[Status.SKIPPED]} skipped", f"{counts[Status.INFO]} info"]
+    line = f"{len(result.targets)} target(s): " + ", ".join(parts)
+    if result.run.incomplete:
+        line += " (interrupted: incomplete)"
+    return line
+
+
+def _verdict_table(console: Console, result: RunResult, ids: list[str]) -> None:
+    """Targets as rows, one symbol per check (numbered columns, legend below); counts if that cannot fit."""
+    width = len(str(len(ids)))
+    fits = _MIN_TARGET_WIDTH + len(ids) * (width + 3) <= console.width  # a column: symbol, padding, rule
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
+                  title=f"dicomaudit results: {len(result.targets)} target(s)",
+                  title_justify="left", title_style="bold")
+    table.add_column("target", overflow="fold", ratio=1, min_width=min(_MIN_TARGET_WIDTH, console.width // 2))
+    if fits:
+        for i in range(len(ids)):
+            table.add_column(str(i + 1), justify="center", no_wrap=True)
+        for tr in result.targets:
+            by_id = {c.id: c for c in tr.checks}
+            table.add_row(_target_cell(console, tr), *[_symbol(by_id.get(cid)) for cid in ids])
+        console.print(table)
+        legend = Table.grid(padding=(0, 2))
+        entries = [f"{i + 1:>{width}} {cid}" for i, cid in enumerate(ids)]
+        per_row = max(1, console.width // (max(map(len, entries), default=1) + 2))
+        for _ in range(per_row):
+            legend.add_column(no_wrap=True)
+        for start in range(0, len(entries), per_row):
+            row = entries[start : start + per_row]
+            legend.add_row(*row, *[""] * (per_row - len(row)))
+        console.print(legend)
+        for line in LEGEND:
+            console.print(Text(line, style="dim"))
+        return
+    for name in ("fail", "worst", "pass", "error", "skip"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for tr in result.targets:
+        counts = Counter(c.status for c in tr.checks)
+        worst = max((c.severity for c in tr.checks if c.status is Status.FAIL), default=None)
+        table.add_row(_target_cell(console, tr), str(counts[Status.FAIL]),
+                      Text(worst.value, style=SEVERITY_STYLE[worst]) if worst else Text("-", style="dim"),
+                      str(counts[Status.PASS]), str(counts[Status.ERROR]), str(counts[Status.SKIPPED]))
+    console.print(table)
+
+
+def _target_block(console: Console, tr: TargetResult) -> None:
+    """What failed on one target (worst first), what stayed undecided (with reason codes), its warnings."""
+    order = {cid: i for i, cid in enumerate(load_catalogue())}
+    fails = sorted((c for c in tr.checks if c.status is Status.FAIL),
+                   key=lambda c: (-c.severity.rank, order.get(c.id, len(order))))
+    errors = [c for c in tr.checks if c.status is Status.ERROR]
+    if not (fails or errors or tr.warnings):
+        return
+    header = Text(shown(console, one_line(tr.target)), style="bold")
+    if tr.target.name:
+        header.append("  " + shown(console, one_line(tr.target.name)), style="dim")
+    console.print(header)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, min_width=9)  # "  critical", "  error", "  warning"
+    grid.add_column(overflow="fold", ratio=1)
+    for c in fails:
+        grid.add_row(Text(f"  {c.severity.value}", style=SEVERITY_STYLE[c.severity]),
+                     Text(shown(console, f"{c.id}: {one_line(c.summary)}")))
+    codes = {c.reason_code for c in errors}
+    if len(errors) > 1 and len(errors) == len(tr.checks) and len(codes) == 1:
+        # The node could not be assessed at all (unreachable, timed out): one line, not one per check.
+        first = errors[0]
+        code = f"[{first.reason_code.value}] " if first.reason_code is not None else ""
+        grid.add_row(Text("  error", style=STATUS_STYLE[Status.ERROR]),
+                     Text(shown(console, f"{code}all {len(errors)} checks undecided: {one_line(first.summary)}")))
+    else:
+        for c in errors:
+            code = f"[{c.reason_code.value}] " if c.reason_code is not None else ""
+            grid.add_row(Text("  error", style=STATUS_STYLE[Status.ERROR]),
+                         Text(shown(console, f"{code}{c.id}: {one_line(c.summary)}")))
+    for warning in tr.warnings:
+        grid.add_row(Text("  warning", style="bold yellow"), Text(shown(console, one_line(warning)), style="yellow"))
+    console.print(grid)
 
 
 def print_summary(console: Console, result: RunResult, written: Sequence[Path] = ()) -> None:
-    """The verdicts (checks x targets, or targets x checks for large fleets), then what failed and why."""
-    ids = list(load_catalogue())
-    table = Table(title="dicomaudit results", title_justify="left")
-    if len(result.targets) <= 4:
-        table.add_column("check", no_wrap=True)
-        for tr in result.targets:
-            table.add_column(str(tr.target) + (f"\n{tr.target.name}" if tr.target.name else ""), justify="center")
-        by_target = [{c.id: c for c in tr.checks} for tr in result.targets]
-        for cid in ids:
-            table.add_row(cid, *[_status_text(m[cid].status) if cid in m else Text("-") for m in by_target])
-    else:
-        table.add_column("target", no_wrap=True)
-        for cid in ids:
-            table.add_column(cid.replace(".", ".\n", 1), justify="center")
-        for tr in result.targets:
-            by_id = {c.id: c for c in tr.checks}
-            table.add_row(str(tr.target), *[_status_text(by_id[c].status) if c in by_id else Text("-") for c in ids])
-    console.print(table)
+    """The verdict table, then per target what failed (worst first) and why, then the totals.
 
-    notable = [(tr.target, c) for tr in result.targets for c in tr.checks
-               if c.status in (Status.FAIL, Status.ERROR)]
-    for target, c in notable:
-        line = Text()
-        line.append(f"{c.status.value.upper():5} ", style=STATUS_STYLE[c.status])
-        line.append(f"{c.severity.value:8} " if c.status is Status.FAIL else " " * 9)
-        line.append(f"{target} ", style="bold")
-        line.append(f"{c.id}: ", style=STATUS_STYLE[c.status])
-        if c.reason_code is not None:
-            line.append(f"[{c.reason_code.value}] ", style=STATUS_STYLE[c.status])
-        line.append(c.summary)
-        console.print(line)
-
+    Readable at 80 columns for any number of targets; identifying values
+    from C-FIND responses are listed only when the run was asked to show
+    them (``--show-values``: the result's settings say so).
+    """
+    ids = _check_ids(result)
+    _verdict_table(console, result, ids)
     for tr in result.targets:
-        for warning in tr.warnings:
-            console.print(Text(f"warning: {tr.target}: {warning}", style="bold yellow"))
-
-    counts = Counter(c.status for _, c in result.all_checks)
-    fails = Counter(c.severity.value for _, c in result.all_checks if c.status is Status.FAIL)
-    parts = [f"{len(result.targets)} target(s)", f"{counts[Status.FAIL]} fail", f"{counts[Status.PASS]} pass",
-             f"{counts[Status.ERROR]} error", f"{counts[Status.SKIPPED]} skipped"]
-    console.print(", ".join(parts) + (" (" + ", ".join(f"{n} {s}" for s, n in fails.items()) + ")" if fails else ""))
+        _target_block(console, tr)
+    console.print(Text(probe_line(result), style="bold"))
     phi = result.all_phi
     if phi:
+        show_values = bool(result.run.settings.get("show_values"))
         by_cat = Counter(p.category for p in phi)
-        console.print("PHI exposed: " + ", ".join(f"{n} {c}" for c, n in by_cat.most_common()) +
-                      " (values masked)")
+        console.print(Text(shown(console, "PHI exposed: " + ", ".join(f"{n} {one_line(c)}" for c, n in
+                                                                     by_cat.most_common())
+                                 + (" (values shown: --show-values)" if show_values else " (values masked)"))))
+        if show_values:
+            _print_values(console, phi)
     print_written(console, written)

@@ -79,6 +79,11 @@ def parse_target(text: str, *, resolve: bool = True) -> Target:
 
 def load_inventory(path: str | Path, *, resolve: bool = True) -> list[Target]:
     """Read an inventory CSV with at least ``host,port,called_aet`` columns; extra columns are kept."""
+    return [target for _, target in load_inventory_rows(path, resolve=resolve)]
+
+
+def load_inventory_rows(path: str | Path, *, resolve: bool = True) -> list[tuple[int, Target]]:
+    """Like :func:`load_inventory`, with each target's line number (the header is line 1)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -92,7 +97,7 @@ def load_inventory(path: str | Path, *, resolve: bool = True) -> list[Target]:
     if missing:
         raise TargetError(f"inventory {str(path)!r}: missing column(s) {', '.join(sorted(missing))} "
                           "(need at least host,port,called_aet)")
-    targets: list[Target] = []
+    targets: list[tuple[int, Target]] = []
     for lineno, row in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         if not any(row.values()) or row.get("host", "").startswith("#"):
@@ -102,20 +107,64 @@ def load_inventory(path: str | Path, *, resolve: bool = True) -> list[Target]:
             raise TargetError(f"{where}: empty host")
         port = _port(row["port"], where) if row.get("port") else DEFAULT_PORT
         extra = {k: v for k, v in row.items() if k not in {"host", "port", "called_aet", "name"} and v}
-        targets.append(Target(host=_host(row["host"], where, resolve), port=port,
-                              called_aet=_aet(row.get("called_aet"), where), name=row.get("name") or None,
-                              attributes=extra))
+        targets.append((lineno, Target(host=_host(row["host"], where, resolve), port=port,
+                                       called_aet=_aet(row.get("called_aet"), where), name=row.get("name") or None,
+                                       attributes=extra)))
     if not targets:
         raise TargetError(f"inventory {str(path)!r}: no targets")
     return targets
 
 
+def _key(t: Target) -> tuple[str, int, str | None]:
+    return (t.host, t.port, t.called_aet)
+
+
 def dedupe(targets: Iterable[Target]) -> list[Target]:
+    """The targets in order, each ``HOST:PORT/CALLED_AET`` once (the first occurrence is kept)."""
     seen: set[tuple[str, int, str | None]] = set()
     out = []
     for t in targets:
-        key = (t.host, t.port, t.called_aet)
+        key = _key(t)
         if key not in seen:
             seen.add(key)
             out.append(t)
     return out
+
+
+def dedupe_reporting(entries: Iterable[tuple[str, Target]]) -> tuple[list[Target], list[str]]:
+    """Like :func:`dedupe` over ``(where, target)`` pairs; also one message per target given more than once.
+
+    ``where`` says where a target came from, e.g. ``argument 2`` or
+    ``inventory hosts.csv line 7``; a message names every place, e.g.
+    ``duplicate target 10.0.0.5:104/PACS: inventory hosts.csv lines 3 and 7;
+    probed once (line 3 kept)``.
+    """
+    first: dict[tuple[str, int, str | None], Target] = {}
+    places: dict[tuple[str, int, str | None], list[str]] = {}
+    for where, t in entries:
+        key = _key(t)
+        first.setdefault(key, t)
+        places.setdefault(key, []).append(where)
+    messages = []
+    for key, wheres in places.items():
+        if len(wheres) > 1:
+            kept = _describe([wheres[0]])
+            messages.append(f"duplicate target {first[key]}: {_describe(wheres)}; probed once ({kept} kept)")
+    return list(first.values()), messages
+
+
+def _describe(wheres: list[str]) -> str:
+    """``inventory a.csv lines 3 and 7, argument 1``: places grouped by their prefix."""
+    groups: dict[str, list[str]] = {}
+    for where in wheres:
+        prefix, _, number = where.rpartition(" ")
+        groups.setdefault(prefix, []).append(number)
+    parts = []
+    for prefix, numbers in groups.items():
+        head, _, unit = prefix.rpartition(" ")
+        if len(numbers) == 1:
+            parts.append(f"{prefix} {numbers[0]}")
+        else:
+            listed = ", ".join(numbers[:-1]) + f" and {numbers[-1]}"
+            parts.append(f"{head + ' ' if head else ''}{unit}s {listed}")
+    return ", ".join(parts)

@@ -372,3 +372,273 @@ def test_tls_lab_removes_its_key_material_on_sigterm() -> None:
             proc.kill()
     assert proc.returncode == 0
     assert not directory.exists()
+
+
+# -- console output, Ctrl-C in analyze, folders with other files, duplicate inventory rows ----------------------
+def run80(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Like :func:`run`, on an 80-column terminal."""
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "dicomaudit", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or ROOT, env=env, stdin=subprocess.DEVNULL)
+
+
+def _assert_fits_80(text: str) -> None:
+    too_long = [line for line in text.splitlines() if len(line) > 80]
+    assert not too_long, "\n".join(too_long)
+    assert "…" not in text, text  # nothing cut off: every name and id shown in full
+
+
+def test_analyze_show_values_shows_the_values_on_the_console() -> None:
+    """Given the sample data, when analyze runs with --show-values, then the console shows the unmasked
+    values and does not claim that they are masked."""
+    result = run("analyze", "sample_data", "--show-values")
+    assert result.returncode == 0, result.stderr
+    assert "DOE^JANE" in result.stdout
+    assert "values masked" not in result.stdout and "values shown" in result.stdout
+
+
+def test_analyze_without_show_values_says_the_values_are_masked_and_shows_none() -> None:
+    """Given the sample data, when analyze runs without --show-values, then the console says masked and
+    lists no value."""
+    result = run("analyze", "sample_data")
+    assert "values masked" in result.stdout
+    assert "DOE^JANE" not in result.stdout and "identifying values" not in result.stdout
+
+
+def test_probe_show_values_shows_the_values_on_the_console(lab_open: LabPACS) -> None:
+    """Given an open node, when probe runs with --show-values, then the console shows a patient's ID from
+    the C-FIND responses and does not claim the values are masked."""
+    result = run("probe", lab_target(lab_open), "--show-values", "--check", "find.unauthenticated",
+                 "--check", "find.phi_exposed", "--timeout", "5")
+    assert result.returncode == 0, result.stderr
+    assert any(str(ds.PatientID) in result.stdout for ds in lab_open.datasets)
+    assert "values masked" not in result.stdout and "values shown" in result.stdout
+
+
+def test_analyze_counts_files_that_are_not_dicom_in_a_folder_as_skipped(tmp_path: Path) -> None:
+    """Given a folder with a DICOM file, a README, a CSV and a PNG, when analyze runs, then the three are
+    counted as skipped (console and JSON), not listed as unreadable inputs, and the exit status is 0."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "one.dcm").write_bytes(next((ROOT / "sample_data").rglob("*.dcm")).read_bytes())
+    (folder / "README.md").write_text("# tumour board export\n")
+    (folder / "list.csv").write_text("accession,modality\nA1,CT\n")
+    (folder / "key.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    out = tmp_path / "phi.json"
+    result = run("analyze", str(folder), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "0 unreadable input(s), 3 skipped (not DICOM)" in result.stdout
+    assert "not analysed" not in result.stdout
+    data = json.loads(out.read_text())
+    assert data["errors"] == [] and data["run"]["settings"]["files_skipped_not_dicom"] == 3
+
+
+def test_analyze_writes_the_json_even_when_every_input_failed(tmp_path: Path) -> None:
+    """Given only broken inputs, when analyze runs with --json, then it exits 2 with one line on stderr,
+    and the JSON was written first, listing every input with its reason."""
+    broken = [tmp_path / f"b{i}.dcm" for i in range(5)]
+    for path in broken:
+        path.write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\xff")
+    out = tmp_path / "phi.json"
+    result = run("analyze", *map(str, broken), "--json", str(out))
+    assert result.returncode == 2
+    _one_clean_line(result.stderr)
+    assert "no DICOM file could be read" in result.stderr
+    data = json.loads(out.read_text())
+    assert {e["source"] for e in data["errors"]} == {str(p) for p in broken}
+
+
+def test_analyze_nothing_readable_line_says_how_many_more_errors(tmp_path: Path) -> None:
+    """Given five broken files, when nothing can be read, then the one-line message names three and says
+    'and 2 more'."""
+    broken = [tmp_path / f"b{i}.dcm" for i in range(5)]
+    for path in broken:
+        path.write_bytes(b"")
+    result = run("analyze", *map(str, broken))
+    assert result.returncode == 2
+    _one_clean_line(result.stderr)
+    assert "and 2 more" in result.stderr
+
+
+def test_analyze_console_names_ten_errors_then_says_how_many_more(tmp_path: Path) -> None:
+    """Given a folder with one good and twelve empty DICOM files, then the console names ten of them and
+    says '... and 2 more'."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.dcm").write_bytes(next((ROOT / "sample_data").rglob("*.dcm")).read_bytes())
+    for i in range(12):
+        (folder / f"empty{i:02d}.dcm").write_bytes(b"")
+    result = run("analyze", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("not analysed:") == 10
+    assert "... and 2 more unreadable input(s)" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8000 synthetic DICOM files: several seconds of analysis, time enough to press Ctrl-C."""
+    folder = tmp_path_factory.mktemp("big") / "in"
+    folder.mkdir()
+    originals = [p.read_bytes() for p in sorted((ROOT / "sample_data").rglob("*.dcm"))]
+    for i in range(8000):
+        (folder / f"{i:05d}.dcm").write_bytes(originals[i % len(originals)])
+    return folder
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _interrupt_analyze(folder: Path, out: Path, workers: int, signals: int = 1
+                       ) -> tuple[subprocess.CompletedProcess[str], float, list[int]]:
+    """Start analyze on ``folder``, wait until it is busy, send SIGINT ``signals`` times; return the run,
+    the seconds from the first SIGINT to the exit, and the worker processes seen before it."""
+    import signal
+    import time
+
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    args = [sys.executable, "-m", "dicomaudit", "analyze", str(folder), "--workers", str(workers), "-q",
+            "--json", str(out)]
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        workers_seen = _children(proc.pid)
+        sent = time.monotonic()
+        for _ in range(signals):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr), took, workers_seen
+
+
+def _gone(pids: list[int]) -> bool:
+    import time
+
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()
+                 and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_during_parallel_analyze_writes_partial_results_and_leaves_no_worker(big_folder: Path,
+                                                                                    tmp_path: Path) -> None:
+    """Given analyze busy with two worker processes, when the operator presses Ctrl-C once, then it says it
+    is stopping, exits 130 within a couple of seconds, writes the findings gathered so far marked
+    incomplete with the number of files not analysed, and no worker process is left running."""
+    out = tmp_path / "phi.json"
+    result, took, workers = _interrupt_analyze(big_folder, out, workers=2)
+    assert result.returncode == 130, result.stderr
+    assert took < 5.0
+    assert len(workers) == 2 and _gone(workers)
+    assert "stopping" in result.stderr and "Traceback" not in result.stderr
+    data = json.loads(out.read_text())
+    assert data["run"]["incomplete"] is True
+    not_analysed = data["run"]["settings"]["files_not_analysed"]
+    analysed = len({p["source"] for p in data["phi"]})  # every sample file has findings
+    assert 0 < not_analysed < 8000 and analysed + not_analysed == 8000
+    assert f"{not_analysed} file(s) not analysed" in result.stdout
+
+
+def test_ctrl_c_during_serial_analyze_writes_partial_results(big_folder: Path, tmp_path: Path) -> None:
+    """Given analyze busy in one process, when Ctrl-C is pressed once, then it exits 130 promptly with the
+    partial results written, marked incomplete, and the count of files not analysed."""
+    out = tmp_path / "phi.json"
+    result, took, _ = _interrupt_analyze(big_folder, out, workers=1)
+    assert result.returncode == 130, result.stderr
+    assert took < 5.0
+    data = json.loads(out.read_text())
+    assert data["run"]["incomplete"] is True
+    assert len({p["source"] for p in data["phi"]}) + data["run"]["settings"]["files_not_analysed"] == 8000
+
+
+def test_second_ctrl_c_during_analyze_exits_at_once_and_leaves_no_worker(big_folder: Path, tmp_path: Path) -> None:
+    """Given analyze busy with two workers, when Ctrl-C is pressed twice in quick succession, then it
+    exits 130 within a couple of seconds, without a traceback, and no worker process is left running."""
+    result, took, workers = _interrupt_analyze(big_folder, tmp_path / "phi.json", workers=2, signals=2)
+    assert result.returncode == 130, result.stderr
+    assert took < 5.0
+    assert len(workers) == 2 and _gone(workers)
+    assert "Traceback" not in result.stderr
+
+
+def _probe80(targets: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return run80("probe", *targets, "--timeout", "5", *extra)
+
+
+@pytest.fixture(scope="module")
+def twelve_targets(lab_open: LabPACS, lab_locked: LabPACS) -> list[str]:
+    """Twelve distinct targets: the open lab under six AE titles, the locked lab under three, three closed ports."""
+    open_ = [f"{lab_open.host}:{lab_open.port}/{aet}" for aet in ("DICOMLAB", "PACS_A", "PACS_B", "ARCHIVE",
+                                                                   "RADIOLOGY_MAIN", "X")]
+    locked = [f"{lab_locked.host}:{lab_locked.port}/{aet}" for aet in ("DICOMLAB", "WRONG", "ANOTHER")]
+    return open_ + locked + [f"127.0.0.1:{_closed_port()}" for _ in range(3)]
+
+
+@pytest.mark.parametrize("n", [1, 3, 12])
+def test_probe_console_fits_80_columns(twelve_targets: list[str], n: int) -> None:
+    """Given 1, 3 or 12 targets, when probe prints its summary on an 80-column terminal, then no line is
+    longer than 80 characters, nothing is cut off, and every target is named in full."""
+    targets = [twelve_targets[0], twelve_targets[6], twelve_targets[9]][:n] if n < 12 else twelve_targets
+    result = _probe80(targets)
+    assert result.returncode == 0, result.stderr
+    _assert_fits_80(result.stdout)
+    for target in targets:
+        assert target in result.stdout
+    assert "1 dicom.service" in result.stdout and ". pass" in result.stdout  # the legend
+
+
+def test_probe_console_lists_failures_worst_first_and_errors_with_reason_codes(twelve_targets: list[str]) -> None:
+    """Given an open node and a closed port, then the open node's failures are listed critical first, low
+    last, and the closed port's undecided checks carry their reason code."""
+    result = _probe80([twelve_targets[0], twelve_targets[9]])
+    block = result.stdout.split(twelve_targets[0] + "\n", 1)[1]
+    order = [line.split()[0] for line in block.splitlines() if line.startswith("  ") and line.split()]
+    severities = [s for s in order if s in ("critical", "high", "medium", "low", "info")]
+    assert severities and severities == sorted(severities, key=["critical", "high", "medium", "low",
+                                                                "info"].index)
+    assert "[connectivity]" in result.stdout
+
+
+def test_probe_quiet_prints_one_line_with_severities_in_order(lab_open: LabPACS, tmp_path: Path) -> None:
+    """Given an open node, when probe runs with -q, then stdout is one line: the totals, severities worst
+    first, and the file written."""
+    out = tmp_path / "r.json"
+    result = run80("probe", lab_target(lab_open), "-q", "--timeout", "5", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith("1 target(s): 7 fail (2 critical, 2 high, 2 medium, 1 low), 0 pass, 0 error")
+    assert lines[0].endswith(f"; wrote {out}")
+
+
+def test_duplicate_inventory_rows_are_reported_with_their_line_numbers(lab_open: LabPACS, tmp_path: Path) -> None:
+    """Given an inventory whose lines 2 and 4 name the same node, when probe reads it, then stderr names
+    both lines and the node is probed once."""
+    inv = tmp_path / "inv.csv"
+    row = f"{lab_open.host},{lab_open.port},{lab_open.ae_title}"
+    inv.write_text(f"host,port,called_aet\n{row}\n{lab_open.host},{lab_open.port},OTHER\n{row}\n")
+    out = tmp_path / "r.json"
+    result = run("probe", "--targets", str(inv), "--json", str(out), "-q", "--check", "echo.unauthenticated")
+    assert result.returncode == 0, result.stderr
+    assert "inventory inv.csv lines 2 and 4" in result.stderr
+    assert len(json.loads(out.read_text())["targets"]) == 2

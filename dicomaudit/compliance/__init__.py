@@ -6,19 +6,38 @@ and :func:`controls_by_check` inverts them so every finding carries the
 controls it bears on.
 
 File shape (``framework``, ``name`` and ``controls[].{id,title,checks}`` are
-required; ``version``, ``url`` and ``controls[].note`` are optional)::
+required; ``version``, ``url``, ``controls[].relation``, ``.note`` and
+``.follow_up`` are optional)::
 
     {"framework": "HIPAA", "name": "...", "version": "...", "url": "https://...",
      "controls": [{"id": "164.312(a)(1)", "title": "Access control",
+                   "relation": "tests",
                    "note": "why these checks are evidence for this control",
-                   "checks": ["find.unauthenticated", ...]}]}
+                   "checks": ["find.unauthenticated", ...]},
+                  {"id": "164.308(a)(1)(ii)(A)", "title": "Risk analysis",
+                   "relation": "informs",
+                   "follow_up": "what the organisation should do with open findings",
+                   "checks": [...]}]}
 
 A mapping says "this check produces evidence relevant to this control", never
-"passing this check satisfies the control": reports word it that way.
+"passing this check satisfies the control".  How the evidence bears on the
+control is its :class:`Relation`:
+
+* ``tests`` (the default): the control is a technical safeguard the checks
+  exercise on each node; a failing check is an *exception* to the control on
+  that node (the safeguard was seen not to work there).
+* ``informs``: the control is a process the organisation runs (risk
+  analysis, vulnerability management, breach assessment...); the run is an
+  input to it and never a verdict on it.  Open findings call for the
+  control's ``follow_up``.
+
+Besides the network checks of the catalogue, a control may name an
+*analysis* (:data:`ANALYSES`): evidence from ``dicomaudit analyze``.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +45,23 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
+
+#: Evidence ids that are not network checks: what ``dicomaudit analyze`` produces.
+FILE_ANALYSIS = "files.phi"
+ANALYSES: dict[str, str] = {
+    FILE_ANALYSIS: "PHI analysis of DICOM files (dicomaudit analyze)",
+}
+
+
+class Relation(enum.StrEnum):
+    """How a run's evidence bears on a control (see the module docs)."""
+
+    TESTS = "tests"  # a technical safeguard the checks exercise on each node
+    INFORMS = "informs"  # a process the organisation runs; the run is an input to it
+
+    @property
+    def label(self) -> str:
+        return "Tested" if self is Relation.TESTS else "Evidence for"
 
 
 @dataclass(frozen=True)
@@ -36,6 +72,8 @@ class Control:
     title: str
     checks: tuple[str, ...]
     note: str | None = None  # why the checks bear on this control, for the auditor
+    relation: Relation = Relation.TESTS
+    follow_up: str | None = None  # for INFORMS controls: what open findings call for
 
 
 @dataclass(frozen=True)
@@ -77,8 +115,24 @@ def parse_framework(data: Any, origin: str = "<data>") -> Framework:
                 raise ValueError(f"duplicate control id {c['id']!r}")
             if len(set(checks)) != len(checks):
                 raise ValueError(f"control {c['id']!r} lists a check twice")
+            try:
+                relation = Relation(c.get("relation", Relation.TESTS.value))
+            except ValueError:
+                raise ValueError(
+                    f"control {c['id']!r}: relation {c.get('relation')!r} is not one of "
+                    f"{', '.join(r.value for r in Relation)}"
+                ) from None
             seen.add(c["id"])
-            controls.append(Control(id=c["id"], title=c["title"], checks=checks, note=c.get("note")))
+            controls.append(
+                Control(
+                    id=c["id"],
+                    title=c["title"],
+                    checks=checks,
+                    note=c.get("note"),
+                    relation=relation,
+                    follow_up=c.get("follow_up"),
+                )
+            )
         return Framework(
             key=data["framework"],
             name=data["name"],
@@ -134,7 +188,7 @@ def mapping_problems(check_ids: Iterable[str], frameworks: Iterable[Framework] |
     A check that no control references produces evidence an auditor cannot
     place; a framework that references an unknown check id points at evidence
     that is never produced (typically a renamed check).  Both are packaging
-    bugs.
+    bugs.  The ids of :data:`ANALYSES` are known evidence too.
 
     Parameters
     ----------
@@ -149,12 +203,13 @@ def mapping_problems(check_ids: Iterable[str], frameworks: Iterable[Framework] |
         One human-readable line per problem; empty when consistent.
     """
     known = list(check_ids)
+    evidence = {*known, *ANALYSES}
     fws = tuple(load_frameworks() if frameworks is None else frameworks)
     mapped = invert(fws)
     problems = [f"check {cid!r} is not mapped to any control" for cid in known if cid not in mapped]
     for fw in fws:
         for control in fw.controls:
             problems += [
-                f"{fw.key} {control.id}: unknown check {cid!r}" for cid in control.checks if cid not in set(known)
+                f"{fw.key} {control.id}: unknown check {cid!r}" for cid in control.checks if cid not in evidence
             ]
     return problems

@@ -1,6 +1,8 @@
-"""Writers: every output format is rendered from one :class:`~dicomaudit.models.RunResult`.
+"""Writers: every output format is rendered from one :class:`~dicomaudit.policy.Assessment`.
 
-No writer talks to the network; no check knows about an output format.
+No writer talks to the network; no check knows about an output format; no
+writer decides whether a finding is an accepted risk (:func:`dicomaudit.policy.assess`
+does, once, and every writer reads the verdict from there).
 
 :func:`write_reports` writes a report set (``result.json``, ``report.html``,
 ``report.md``, ``checks.csv`` + ``phi.csv``, optionally ``junit.xml`` and
@@ -24,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dicomaudit.models import RunResult
-from dicomaudit.report import WaiverResult
+from dicomaudit.policy import WaiverResult, assess
 from dicomaudit.textsafe import encodable, map_strings
 
 # Imports of the format modules are deferred into write_reports: write_json/read_json are used by
@@ -107,7 +109,7 @@ def write_reports(
     formats
         Any of :data:`FORMATS` (or a comma-separated string, see :func:`parse_formats`).
     waivers
-        From :func:`dicomaudit.report.apply_waivers`; accepted risks are shown
+        From :func:`dicomaudit.policy.apply_waivers`; accepted risks are shown
         as such in every format, and the waiver outcome is written to
         ``waivers.json`` so the evidence set records which decisions applied.
     generated_at
@@ -125,6 +127,7 @@ def write_reports(
     from dicomaudit.output.tables import write_checks_csv, write_phi_csv
 
     fmts = parse_formats(formats)
+    assessment = assess(result, waivers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -132,14 +135,14 @@ def write_reports(
         if fmt == "json":
             written.append(write_json(result, out / "result.json"))
         elif fmt == "html":
-            written.append(write_html(result, out / "report.html", waivers, generated_at=generated_at))
+            written.append(write_html(assessment, out / "report.html", generated_at=generated_at))
         elif fmt == "md":
-            written.append(write_markdown(result, out / "report.md", waivers, generated_at=generated_at))
+            written.append(write_markdown(assessment, out / "report.md", generated_at=generated_at))
         elif fmt == "csv":
-            written.append(write_checks_csv(result, out / "checks.csv", waivers))
+            written.append(write_checks_csv(assessment, out / "checks.csv"))
             written.append(write_phi_csv(result, out / "phi.csv"))
         elif fmt == "junit":
-            written.append(write_junit(result, out / "junit.xml", waivers))
+            written.append(write_junit(assessment, out / "junit.xml"))
     if waivers is not None and waivers.waivers:
         path = out / "waivers.json"
         path.write_text(json_text(waivers.to_dict()), encoding="utf-8")

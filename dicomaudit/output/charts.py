@@ -101,12 +101,18 @@ def stacked_bar_chart(
     pattern = ET.SubElement(
         defs,
         "pattern",
-        {"id": f"{chart_id}-hatch", "width": "6", "height": "6", "patternUnits": "userSpaceOnUse",
-         "patternTransform": "rotate(45)"},
+        {
+            "id": f"{chart_id}-hatch",
+            "width": "6",
+            "height": "6",
+            "patternUnits": "userSpaceOnUse",
+            "patternTransform": "rotate(45)",
+        },
     )
     ET.SubElement(pattern, "rect", {"width": "6", "height": "6", "fill": "#ffffff"})
-    ET.SubElement(pattern, "line", {"x1": "0", "y1": "0", "x2": "0", "y2": "6", "stroke": "#555555",
-                                    "stroke-width": "2"})
+    ET.SubElement(
+        pattern, "line", {"x1": "0", "y1": "0", "x2": "0", "y2": "6", "stroke": "#555555", "stroke-width": "2"}
+    )
     _text(svg, 0, 18, title, **{"font-size": "14", "font-weight": "600"})
     if not shown:
         _text(svg, label_w, top + 17, "no nodes in this run", fill="#555555")
@@ -115,8 +121,9 @@ def stacked_bar_chart(
         row = ET.SubElement(svg, "g")
         ET.SubElement(row, "title").text = f"{label}: {total} finding(s)"
         _text(row, label_w - 8, y + 17, _short(label), **{"text-anchor": "end"})
-        ET.SubElement(row, "rect", {"x": str(label_w), "y": f"{y + 3}", "width": f"{bar_w}", "height": "20",
-                                    "fill": "#f4f4f4"})
+        ET.SubElement(
+            row, "rect", {"x": str(label_w), "y": f"{y + 3}", "width": f"{bar_w}", "height": "20", "fill": "#f4f4f4"}
+        )
         x = float(label_w)
         for s in series:
             n = counts.get(s, 0)
@@ -124,13 +131,29 @@ def stacked_bar_chart(
                 continue
             w = bar_w * n / scale_max
             fill, ink = SEVERITY_COLOURS.get(s, ("#888888", "#ffffff"))
-            ET.SubElement(row, "rect", {"x": f"{x:.1f}", "y": f"{y + 3}", "width": f"{w:.1f}", "height": "20",
-                                        "fill": fill.format(prefix=chart_id), "stroke": "#ffffff",
-                                        "stroke-width": "1", "class": f"seg seg-{s}"})
+            ET.SubElement(
+                row,
+                "rect",
+                {
+                    "x": f"{x:.1f}",
+                    "y": f"{y + 3}",
+                    "width": f"{w:.1f}",
+                    "height": "20",
+                    "fill": fill.format(prefix=chart_id),
+                    "stroke": "#ffffff",
+                    "stroke-width": "1",
+                    "class": f"seg seg-{s}",
+                },
+            )
             if w >= 16:
                 halo = {"stroke": "#ffffff", "stroke-width": "3", "paint-order": "stroke"} if s == "accepted" else {}
-                _text(row, x + w / 2, y + 17, str(n), **{"text-anchor": "middle", "fill": ink,
-                                                         "font-weight": "600", **halo})
+                _text(
+                    row,
+                    x + w / 2,
+                    y + 17,
+                    str(n),
+                    **{"text-anchor": "middle", "fill": ink, "font-weight": "600", **halo},
+                )
             x += w
         _text(row, label_w + bar_w + 8, y + 17, str(total), fill="#333333")
         if note := (notes or {}).get(label):
@@ -138,14 +161,29 @@ def stacked_bar_chart(
     lx = float(label_w)
     for s in series:
         fill, _ = SEVERITY_COLOURS.get(s, ("#888888", "#ffffff"))
-        ET.SubElement(svg, "rect", {"x": f"{lx}", "y": f"{legend_y}", "width": "14", "height": "14",
-                                    "fill": fill.format(prefix=chart_id), "stroke": "#333333",
-                                    "stroke-width": "0.5"})
+        ET.SubElement(
+            svg,
+            "rect",
+            {
+                "x": f"{lx}",
+                "y": f"{legend_y}",
+                "width": "14",
+                "height": "14",
+                "fill": fill.format(prefix=chart_id),
+                "stroke": "#333333",
+                "stroke-width": "0.5",
+            },
+        )
         _text(svg, lx + 19, legend_y + 12, s)
         lx += 34 + 7.5 * len(s)
     if len(rows) > MAX_ROWS:
-        _text(svg, label_w, legend_y + 32, f"{len(rows) - MAX_ROWS} more node(s) not drawn; see the tables below.",
-              fill="#555555")
+        _text(
+            svg,
+            label_w,
+            legend_y + 32,
+            f"{len(rows) - MAX_ROWS} more node(s) not drawn; see the tables below.",
+            fill="#555555",
+        )
     return _to_markup(svg)
 
 
@@ -173,7 +211,8 @@ def bar_chart(
         ET.SubElement(row, "title").text = f"{label}: {n}"
         _text(row, label_w - 8, y + 15, _short(label), **{"text-anchor": "end"})
         w = bar_w * n / scale_max
-        ET.SubElement(row, "rect", {"x": str(label_w), "y": f"{y + 3}", "width": f"{w:.1f}", "height": "17",
-                                    "fill": fill})
+        ET.SubElement(
+            row, "rect", {"x": str(label_w), "y": f"{y + 3}", "width": f"{w:.1f}", "height": "17", "fill": fill}
+        )
         _text(row, label_w + w + 6, y + 15, str(n), fill="#333333")
     return _to_markup(svg)

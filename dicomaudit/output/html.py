@@ -5,6 +5,11 @@ and PHI values are data from the network or from files and are escaped
 everywhere; only the SVG charts (escaped by ElementTree) are inserted as
 markup.  The rendered document passes through
 :func:`~dicomaudit.textsafe.scrub` (no raw control character, always UTF-8).
+
+Laid out for print as much as for the screen: the first pages are what a
+compliance officer signs (summary, findings to act on with their owners,
+compliance statement); the per-node detail follows, with the raw evidence
+collapsed (and left out on paper: it is in ``result.json``).
 """
 
 from __future__ import annotations
@@ -15,63 +20,82 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from dicomaudit.models import RunResult, Severity
 from dicomaudit.output.charts import bar_chart, stacked_bar_chart
-from dicomaudit.output.view import SEVERITIES, STATE_LABELS, ReportView, build_view
-from dicomaudit.report import WaiverResult
+from dicomaudit.output.view import (
+    BADGE_SYMBOLS,
+    EXPOSURE_SEVERITIES,
+    SEVERITIES,
+    ReportView,
+    build_view,
+    category_label,
+)
+from dicomaudit.policy import Assessment, Verdict
 from dicomaudit.textsafe import scrub
 
 PHI_ROWS_IN_HTML = 500  # beyond this the HTML points to phi.csv: a report must stay openable
+FILES_IN_SUMMARY = 15  # files with identifying data listed on the summary page
 
 
 @cache
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("dicomaudit.output", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["category"] = category_label
+    return env
 
 
 def render_html(view: ReportView) -> str:
     """Render a :class:`ReportView` as one HTML document."""
-    exposure_series = [s.value for s in SEVERITIES if s is not Severity.INFO] + ["accepted"]
+    series = [s.value for s in EXPOSURE_SEVERITIES] + [Verdict.ACCEPTED.value]
     rows = [
-        (node.label, {**{s.value: n for s, n in node.open_by_severity.items()}, "accepted": node.states["accepted"]})
+        (
+            node.target.name or node.label,
+            {
+                **{s.value: n for s, n in node.open_by_severity.items()},
+                Verdict.ACCEPTED.value: node.counts[Verdict.ACCEPTED],
+            },
+        )
         for node in view.nodes
     ]
+    notes = {
+        n.target.name or n.label: f"no exposure confirmed: {n.counts[Verdict.ERROR]} check(s) undecided"
+        for n in view.nodes
+        if n.counts[Verdict.ERROR] and not n.open_count and not n.counts[Verdict.ACCEPTED]
+    }
     charts = {
         "exposures": stacked_bar_chart(
-            rows,
-            exposure_series,
-            title="Exposures by node and severity",
-            chart_id="exposures",
-            notes={n.label: f"no exposure confirmed: {n.states['error']} check(s) undecided"
-                   for n in view.nodes if n.states["error"] and not n.open_count and not n.states["accepted"]},
+            rows, series, title="Exposures by node and severity", chart_id="exposures", notes=notes
         ),
-        "phi": bar_chart(list(view.summary.phi_by_category.items()), title="PHI findings by category",
-                         empty_text="no identifying values found"),
+        "phi": bar_chart(
+            [(category_label(c), n) for c, n in view.summary.phi_by_category.items()],
+            title="PHI findings by category",
+            empty_text="no identifying values found",
+        ),
     }
-    return _environment().get_template("report.html.j2").render(
-        view=view,
-        charts=charts,
-        severities=SEVERITIES,
-        state_labels=STATE_LABELS,
-        phi_limit=PHI_ROWS_IN_HTML,
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            view=view,
+            charts=charts,
+            severities=SEVERITIES,
+            exposure_severities=EXPOSURE_SEVERITIES,
+            verdicts=Verdict,
+            symbols={v.value: s for v, s in BADGE_SYMBOLS.items()},
+            phi_limit=PHI_ROWS_IN_HTML,
+            files_in_summary=FILES_IN_SUMMARY,
+        )
     )
 
 
-def write_html(
-    result: RunResult,
-    path: str | Path,
-    waivers: WaiverResult | None = None,
-    *,
-    generated_at: datetime | None = None,
-) -> Path:
-    """Write the HTML report for ``result`` to ``path``."""
+def write_html(assessment: Assessment, path: str | Path, *, generated_at: datetime | None = None) -> Path:
+    """Write the HTML report of ``assessment`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scrub(render_html(build_view(result, waivers, generated_at=generated_at))), encoding="utf-8")
+    path.write_text(scrub(render_html(build_view(assessment, generated_at=generated_at))), encoding="utf-8")
     return path

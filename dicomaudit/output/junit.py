@@ -16,8 +16,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from dicomaudit.models import RunResult, Status, thaw
-from dicomaudit.report import NO_WAIVERS, WaiverResult
+from dicomaudit.models import thaw
+from dicomaudit.policy import Assessment, Verdict
 from dicomaudit.textsafe import scrub
 
 # XML 1.0 cannot carry most control characters (evidence from a hostile node may contain them)
@@ -37,9 +37,9 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object)
     return el
 
 
-def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.Element:
-    """Build the ``<testsuites>`` element for ``result``."""
-    waivers = waivers or NO_WAIVERS
+def build_junit(assessment: Assessment) -> ET.Element:
+    """Build the ``<testsuites>`` element for ``assessment``."""
+    result = assessment.result
     root = ET.Element("testsuites", {"name": "dicomaudit"})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_total = 0.0
@@ -50,7 +50,8 @@ def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.El
             totals[k] += v
         suite.set("time", f"{seconds:.3f}")
 
-    for t in result.targets:
+    for assessed in assessment.nodes:
+        t = assessed.result
         node = str(t.target)
         suite = _sub(root, "testsuite", name=node, timestamp=t.started_at, hostname=t.target.host)
         props = _sub(suite, "properties")
@@ -59,26 +60,35 @@ def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.El
         _sub(props, "property", name="called_aet", value=t.target.called_aet or "")
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         seconds = 0.0
-        for c in t.checks:
+        for finding in assessed.checks:
+            c, waiver = finding.check, finding.waiver
             counts["tests"] += 1
             secs = (c.duration_ms or 0.0) / 1000
             seconds += secs
             case = _sub(suite, "testcase", classname=node, name=f"{c.id}: {c.title}", time=f"{secs:.3f}")
-            waiver = waivers.waiver_for(t.target, c.id)
             evidence = json.dumps(thaw(c.evidence), indent=2, ensure_ascii=False, default=str)
-            if c.status is Status.FAIL and waiver is not None:
+            if finding.verdict is Verdict.ACCEPTED and waiver is not None:
                 counts["skipped"] += 1
-                _sub(case, "skipped", message=f"accepted risk until {waiver.expires.isoformat()}: {waiver.reason}"
-                     + (f" (approved by {waiver.approved_by})" if waiver.approved_by else ""))
-            elif c.status is Status.FAIL:
+                _sub(
+                    case,
+                    "skipped",
+                    message=f"accepted risk until {waiver.expires.isoformat()}: {waiver.reason}"
+                    + (f" (approved by {waiver.approved_by})" if waiver.approved_by else ""),
+                )
+            elif finding.verdict is Verdict.FAIL:
                 counts["failures"] += 1
                 body = f"{c.summary}\n\nseverity: {c.severity.value}\n\nevidence:\n{evidence}\n\nremediation:\n{c.remediation}"
                 _sub(case, "failure", body, message=f"[{c.severity.value}] {c.summary}", type=c.severity.value)
-            elif c.status is Status.ERROR:
+            elif finding.verdict is Verdict.ERROR:
                 counts["errors"] += 1
-                _sub(case, "error", f"{c.summary}\n\nevidence:\n{evidence}", message=c.reason or c.summary,
-                     type=c.reason_code.value if c.reason_code else "undecided")
-            elif c.status is Status.SKIPPED:
+                _sub(
+                    case,
+                    "error",
+                    f"{c.summary}\n\nevidence:\n{evidence}",
+                    message=c.reason or c.summary,
+                    type=c.reason_code.value if c.reason_code else "undecided",
+                )
+            elif finding.verdict is Verdict.SKIPPED:
                 counts["skipped"] += 1
                 _sub(case, "skipped", message=c.reason or c.summary)
             else:
@@ -93,10 +103,14 @@ def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.El
         suite = _sub(root, "testsuite", name=f"phi: {source}")
         for p in findings:
             case = _sub(suite, "testcase", classname=f"phi: {source}", name=f"{p.path} {p.tag}", time="0.000")
-            _sub(case, "failure",
-                 f"element: {p.path} {p.tag} {p.keyword} VR {p.vr}\ncategory: {p.category}\nrule: {p.rule}\n"
-                 f"severity: {p.severity.value}\nvalue: {p.value}",
-                 message=f"[{p.severity.value}] {p.category} in {p.path}: {p.value}", type=p.severity.value)
+            _sub(
+                case,
+                "failure",
+                f"element: {p.path} {p.tag} {p.keyword} VR {p.vr}\ncategory: {p.category}\nrule: {p.rule}\n"
+                f"severity: {p.severity.value}\nvalue: {p.value}",
+                message=f"[{p.severity.value}] {p.category} in {p.path}: {p.value}",
+                type=p.severity.value,
+            )
         close(suite, {"tests": len(findings), "failures": len(findings), "errors": 0, "skipped": 0}, 0.0)
 
     for k, v in totals.items():
@@ -105,11 +119,11 @@ def build_junit(result: RunResult, waivers: WaiverResult | None = None) -> ET.El
     return root
 
 
-def write_junit(result: RunResult, path: str | Path, waivers: WaiverResult | None = None) -> Path:
-    """Write JUnit XML for ``result`` to ``path``."""
+def write_junit(assessment: Assessment, path: str | Path) -> Path:
+    """Write JUnit XML for ``assessment`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(build_junit(result, waivers))
+    tree = ET.ElementTree(build_junit(assessment))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
     return path

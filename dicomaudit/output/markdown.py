@@ -18,9 +18,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from dicomaudit.models import RunResult
-from dicomaudit.output.view import SEVERITIES, STATE_LABELS, ReportView, build_view
-from dicomaudit.report import WaiverResult
+from dicomaudit.output.view import EXPOSURE_SEVERITIES, SEVERITIES, ReportView, build_view, category_label
+from dicomaudit.policy import Assessment, Verdict
 from dicomaudit.textsafe import scrub
 
 PHI_ROWS_IN_MARKDOWN = 500
@@ -66,12 +65,13 @@ def code_span(text: Any) -> Raw:
     return Raw(f"`{text}`")
 
 
-def _state(state: str) -> Raw:
-    return Raw(f"**{STATE_LABELS[state]}**")
+def _verdict(verdict: Verdict) -> Raw:
+    return Raw(f"**{verdict.label}**")
 
 
 @cache
-def _environment() -> Environment:
+def markdown_environment() -> Environment:
+    """The Jinja2 environment of every Markdown output: each ``{{ }}`` is escaped unless :class:`Raw`."""
     env = Environment(
         loader=PackageLoader("dicomaudit.output", "templates"),
         autoescape=False,
@@ -84,27 +84,30 @@ def _environment() -> Environment:
     env.filters["codeblock"] = code_block
     env.filters["code"] = code_span
     env.filters["raw"] = Raw
-    env.globals["state"] = _state
+    env.filters["category"] = category_label
+    env.globals["verdict_label"] = _verdict
     return env
 
 
 def render_markdown(view: ReportView) -> str:
     """Render a :class:`ReportView` as a Markdown document (GitHub-flavoured tables)."""
-    text = _environment().get_template("report.md.j2").render(
-        view=view, severities=SEVERITIES, state_labels=STATE_LABELS, phi_limit=PHI_ROWS_IN_MARKDOWN
+    text = (
+        markdown_environment()
+        .get_template("report.md.j2")
+        .render(
+            view=view,
+            severities=SEVERITIES,
+            exposure_severities=EXPOSURE_SEVERITIES,
+            verdicts=Verdict,
+            phi_limit=PHI_ROWS_IN_MARKDOWN,
+        )
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def write_markdown(
-    result: RunResult,
-    path: str | Path,
-    waivers: WaiverResult | None = None,
-    *,
-    generated_at: datetime | None = None,
-) -> Path:
-    """Write the Markdown report for ``result`` to ``path``."""
+def write_markdown(assessment: Assessment, path: str | Path, *, generated_at: datetime | None = None) -> Path:
+    """Write the Markdown report of ``assessment`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scrub(render_markdown(build_view(result, waivers, generated_at=generated_at))), encoding="utf-8")
+    path.write_text(scrub(render_markdown(build_view(assessment, generated_at=generated_at))), encoding="utf-8")
     return path

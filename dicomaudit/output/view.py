@@ -1,59 +1,83 @@
 """The presentation model shared by the HTML and Markdown reports.
 
-A :class:`ReportView` joins a :class:`~dicomaudit.models.RunResult` with what
-a reader needs beside the raw result: the catalogue's question, rationale and
-product-specific remediation for each check, control titles from the
-compliance frameworks, and accepted risks from a :class:`WaiverResult`.
-Templates only lay it out; every count and verdict is computed here, once, so
-the HTML and Markdown reports cannot disagree.
+A :class:`ReportView` joins an :class:`~dicomaudit.policy.Assessment` (the
+result with the verdict of every finding already decided) with what a reader
+needs beside it: the catalogue's question, rationale and product-specific
+remediation for each check, the compliance frameworks judged from the run,
+identifying data grouped per node (or file) and category, and the owner of
+each node from the inventory.  Templates only lay it out; every count and
+verdict is computed here, once, so the HTML and Markdown reports cannot
+disagree.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from dicomaudit.checks.catalogue import PRODUCTS, CheckDefinition, load_catalogue
-from dicomaudit.compliance import Control, Framework, load_frameworks
-from dicomaudit.models import CheckResult, PhiFinding, RunResult, Severity, Status, Target, thaw
-from dicomaudit.report import NO_WAIVERS, Waiver, WaiverResult
+from dicomaudit.compliance import Framework, load_frameworks
+from dicomaudit.compliance.evaluate import FrameworkResult, evaluate, files_analysed
+from dicomaudit.models import PhiFinding, RunInfo, Severity, Target, thaw
+from dicomaudit.policy import AssessedCheck, AssessedNode, Assessment, Verdict, Waiver, WaiverResult
 
-# Severities worst first, as every table and chart lists them.
-SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
+# Severities worst first, as every table and chart lists them; exposures are never "info".
+SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
+EXPOSURE_SEVERITIES: tuple[Severity, ...] = tuple(s for s in SEVERITIES if s is not Severity.INFO)
 
-# Display state of a check on a node: the status, or "accepted" for a waived fail.
-STATE_LABELS: dict[str, str] = {
-    "fail": "FAIL",
-    "accepted": "ACCEPTED RISK",
-    "error": "ERROR",
-    "pass": "PASS",
-    "skipped": "SKIPPED",
-    "info": "INFO",
+# Inventory columns that name who is responsible for a node, most specific first.
+OWNER_COLUMNS = ("owner", "responsible", "contact", "team")
+
+BADGE_SYMBOLS = {
+    Verdict.FAIL: "✗",
+    Verdict.ACCEPTED: "◐",
+    Verdict.ERROR: "!",
+    Verdict.PASS: "✓",
+    Verdict.SKIPPED: "–",
+    Verdict.INFO: "i",
 }
-STATE_ORDER = ("fail", "accepted", "error", "pass", "skipped", "info")
 
-STATUS_MEANING: dict[str, str] = {
-    "fail": "the exposure is present, and the evidence shows it",
-    "accepted": "the exposure is present; a documented, unexpired waiver accepts the risk",
-    "error": "could not be decided (timeout, abort, unexpected answer); the reason is given",
-    "pass": "the node refused: no exposure seen",
-    "skipped": "not applicable or not requested; the reason is given",
-    "info": "an observation, not a verdict",
-}
+
+class NodeVerdict(enum.StrEnum):
+    """The standing of one node across its checks."""
+
+    EXPOSED = "exposed"  # at least one open exposure
+    INCOMPLETE = "incomplete"  # none open, but some checks could not be decided
+    CLEAR = "clear"  # no open exposure (passes, perhaps accepted risks)
+    NOT_ASSESSED = "not_assessed"  # nothing decided
+
+    @property
+    def label(self) -> str:
+        return {
+            "exposed": "EXPOSED",
+            "incomplete": "INCOMPLETE",
+            "clear": "NO OPEN EXPOSURE",
+            "not_assessed": "NOT ASSESSED",
+        }[self.value]
+
+    @property
+    def tone(self) -> Verdict:
+        return {
+            "exposed": Verdict.FAIL,
+            "incomplete": Verdict.ERROR,
+            "clear": Verdict.PASS,
+            "not_assessed": Verdict.SKIPPED,
+        }[self.value]
 
 
 @dataclass(frozen=True)
 class EvidenceItem:
-    """One top-level evidence field: a short scalar, or pretty-printed JSON for nested data."""
+    """One top-level evidence field: a short scalar, or structured data."""
 
     key: str
     text: str | None = None
-    json: str | None = None
-    value: Any = None  # the plain (thawed) value, for structured rendering
+    json: str | None = None  # pretty-printed JSON for nested data (Markdown shows it as a code block)
+    value: Any = None  # the plain value, for structured rendering
 
 
 @dataclass(frozen=True)
@@ -63,24 +87,47 @@ class ControlRef:
     title: str
 
 
+def category_label(category: str) -> str:
+    """``direct_identifier`` -> ``direct identifier``: categories as a reader says them."""
+    return category.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class CheckView:
     """One check on one node, with everything needed to explain it."""
 
-    target: Target
-    result: CheckResult
+    finding: AssessedCheck
     definition: CheckDefinition | None
-    waiver: Waiver | None = None
-    expired_waiver: Waiver | None = None
     node_index: int = 0
 
     @property
+    def target(self) -> Target:
+        return self.finding.target
+
+    @property
+    def result(self) -> Any:
+        return self.finding.check
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.finding.verdict
+
+    @property
     def state(self) -> str:
-        return "accepted" if self.waiver is not None else self.result.status.value
+        """The verdict's value, for CSS classes."""
+        return self.finding.verdict.value
 
     @property
     def label(self) -> str:
-        return STATE_LABELS[self.state]
+        return self.finding.verdict.label
+
+    @property
+    def waiver(self) -> Waiver | None:
+        return self.finding.waiver
+
+    @property
+    def expired_waiver(self) -> Waiver | None:
+        return self.finding.expired_waiver
 
     @property
     def anchor(self) -> str:
@@ -117,9 +164,7 @@ class CheckView:
     def compliance(self) -> list[ControlRef]:
         titles = _control_titles()
         return [
-            ControlRef(fw, cid, titles.get((fw, cid), ""))
-            for fw, ids in self.result.compliance.items()
-            for cid in ids
+            ControlRef(fw, cid, titles.get((fw, cid), "")) for fw, ids in self.result.compliance.items() for cid in ids
         ]
 
     @property
@@ -142,122 +187,182 @@ class CheckView:
         return items
 
     @property
-    def open_by_default(self) -> bool:
-        """Failing and undecided checks show their evidence expanded."""
-        return self.state in ("fail", "accepted", "error")
+    def duration(self) -> str | None:
+        ms = self.result.duration_ms
+        return None if ms is None else f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
 
     @property
     def explain_by_default(self) -> bool:
-        """Why it matters and how to fix are shown expanded for exposures (open or accepted) only."""
-        return self.state in ("fail", "accepted")
+        """Exposures (open or accepted) and undecided checks get a block of their own, also on paper
+        (why it matters and how to fix are given for exposures)."""
+        return self.verdict in (Verdict.FAIL, Verdict.ACCEPTED, Verdict.ERROR)
+
+
+@dataclass(frozen=True)
+class PhiGroup:
+    """Identifying values of one category found at one place (a node's query responses, or a file)."""
+
+    where: str
+    category: str
+    findings: tuple[PhiFinding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def worst(self) -> Severity:
+        return max(p.severity for p in self.findings)
+
+    @property
+    def category_label(self) -> str:
+        return category_label(self.category)
+
+    @property
+    def elements(self) -> list[str]:
+        """The attributes that carried the values, each once, by frequency."""
+        return [e for e, _ in Counter(p.keyword or p.path for p in self.findings).most_common()]
+
+    @property
+    def sources(self) -> int:
+        """How many C-FIND responses or files carried these values."""
+        return len({p.source for p in self.findings})
+
+    @property
+    def examples(self) -> list[str]:
+        """Up to three distinct values, as given (masked unless the run showed values)."""
+        return list(dict.fromkeys(p.value for p in self.findings if p.value))[:3]
+
+
+def group_phi(findings: Iterable[PhiFinding], where: str | None = None) -> list[PhiGroup]:
+    """Group findings by place (``where``, or each finding's source) and category; worst, then largest first."""
+    groups: dict[tuple[str, str], list[PhiFinding]] = {}
+    for p in findings:
+        groups.setdefault((where or p.source, p.category), []).append(p)
+    out = [PhiGroup(w, cat, tuple(ps)) for (w, cat), ps in groups.items()]
+    by_size = sorted(out, key=lambda g: g.count, reverse=True)
+    return sorted(by_size, key=lambda g: g.worst, reverse=True)
+
+
+@dataclass(frozen=True)
+class FileView:
+    """One analysed file that carries identifying data."""
+
+    source: str
+    findings: tuple[PhiFinding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def worst(self) -> Severity:
+        return max(p.severity for p in self.findings)
+
+    @property
+    def categories(self) -> list[tuple[str, int]]:
+        return [(category_label(c), n) for c, n in Counter(p.category for p in self.findings).most_common()]
 
 
 @dataclass(frozen=True)
 class NodeView:
-    target: Target
+    node: AssessedNode
     checks: tuple[CheckView, ...]
-    phi: tuple[PhiFinding, ...]
     index: int = 0
+
+    @property
+    def target(self) -> Target:
+        return self.node.target
 
     @property
     def label(self) -> str:
         return str(self.target)
 
     @property
+    def display(self) -> str:
+        """The inventory name with the address, or the address alone."""
+        return f"{self.target.name} ({self.label})" if self.target.name else self.label
+
+    @property
+    def owner(self) -> str | None:
+        attrs = self.target.attributes
+        return next((attrs[k] for k in OWNER_COLUMNS if attrs.get(k)), None)
+
+    @property
     def anchor(self) -> str:
         return f"node-{self.index + 1}"
 
     @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.node.result.warnings
+
+    @property
+    def phi(self) -> tuple[PhiFinding, ...]:
+        return self.node.result.phi
+
+    @property
+    def phi_groups(self) -> list[PhiGroup]:
+        return group_phi(self.phi, self.display)
+
+    @property
+    def counts(self) -> dict[Verdict, int]:
+        counts = Counter(c.verdict for c in self.checks)
+        return {v: counts.get(v, 0) for v in Verdict}
+
+    @property
     def open_by_severity(self) -> dict[Severity, int]:
-        counts = Counter(c.result.severity for c in self.checks if c.state == "fail")
-        return {s: counts.get(s, 0) for s in SEVERITIES}
+        counts = Counter(c.result.severity for c in self.checks if c.verdict is Verdict.FAIL)
+        return {s: counts.get(s, 0) for s in EXPOSURE_SEVERITIES}
 
     @property
     def open_count(self) -> int:
-        return sum(1 for c in self.checks if c.state == "fail")
-
-    @property
-    def states(self) -> dict[str, int]:
-        counts = Counter(c.state for c in self.checks)
-        return {s: counts.get(s, 0) for s in STATE_ORDER}
+        return self.counts[Verdict.FAIL]
 
     @property
     def worst(self) -> Severity | None:
-        fails = [c.result.severity for c in self.checks if c.state == "fail"]
-        return max(fails, key=lambda s: s.rank) if fails else None
+        return max((c.result.severity for c in self.checks if c.verdict is Verdict.FAIL), default=None)
 
     @property
-    def verdict(self) -> str:
-        s = self.states
-        if s["fail"]:
-            return f"{s['fail']} open exposure(s), worst {self.worst.value if self.worst else ''}"
-        if s["error"]:
-            return f"no exposure confirmed, but {s['error']} check(s) could not be decided"
-        if s["accepted"]:
-            return "only accepted risks"
-        if s["pass"]:
-            return "no exposure found"
-        return "no verdict (nothing assessed)"
+    def verdict(self) -> NodeVerdict:
+        n = self.counts
+        if n[Verdict.FAIL]:
+            return NodeVerdict.EXPOSED
+        if n[Verdict.ERROR]:
+            return NodeVerdict.INCOMPLETE
+        if n[Verdict.PASS] or n[Verdict.ACCEPTED]:
+            return NodeVerdict.CLEAR
+        return NodeVerdict.NOT_ASSESSED
+
+    @property
+    def verdict_text(self) -> str:
+        n = self.counts
+        if n[Verdict.FAIL]:
+            return f"{n[Verdict.FAIL]} open exposure(s), worst {self.worst.value if self.worst else ''}"
+        if n[Verdict.ERROR]:
+            codes = Counter(
+                c.result.reason_code.value for c in self.checks if c.verdict is Verdict.ERROR and c.result.reason_code
+            )
+            why = f" ({', '.join(codes)})" if codes else ""
+            return f"no exposure confirmed, but {n[Verdict.ERROR]} check(s) could not be decided{why}"
+        if n[Verdict.ACCEPTED]:
+            return "no open exposure; accepted risks only"
+        if n[Verdict.PASS]:
+            return "no open exposure found"
+        return "nothing assessed"
 
     @property
     def sorted_checks(self) -> tuple[CheckView, ...]:
         """Open exposures first (worst first), then accepted, errors, passes; catalogue order within."""
-        return tuple(
-            sorted(self.checks, key=lambda c: (STATE_ORDER.index(c.state), -c.result.severity.rank))
-        )
-
-
-VERDICT_ORDER = ("exposure found", "incomplete", "accepted risk", "no exposure found", "observed", "not assessed")
-
-
-@dataclass(frozen=True)
-class ControlRow:
-    """One (control, check) pair of a framework with the check's states across nodes."""
-
-    control: Control
-    check_id: str
-    check_title: str
-    nodes_by_state: Mapping[str, tuple[str, ...]]
+        by_severity = sorted(self.checks, key=lambda c: c.result.severity, reverse=True)
+        return tuple(sorted(by_severity, key=lambda c: c.verdict.order))
 
     @property
-    def verdict(self) -> str:
-        n = self.nodes_by_state
-        if n.get("fail"):
-            return "exposure found"
-        if n.get("error"):
-            return "incomplete"
-        if n.get("accepted"):
-            return "accepted risk"
-        if n.get("pass"):
-            return "no exposure found"
-        if n.get("info"):
-            return "observed"
-        return "not assessed"
-
-
-@dataclass(frozen=True)
-class FrameworkView:
-    framework: Framework
-    rows: tuple[ControlRow, ...]
+    def explained_checks(self) -> tuple[CheckView, ...]:
+        return tuple(c for c in self.sorted_checks if c.explain_by_default)
 
     @property
-    def by_control(self) -> list[tuple[Control, list[ControlRow]]]:
-        out: dict[str, tuple[Control, list[ControlRow]]] = {}
-        for row in self.rows:
-            out.setdefault(row.control.id, (row.control, []))[1].append(row)
-        return list(out.values())
-
-    @property
-    def control_verdicts(self) -> list[tuple[Control, str, list[ControlRow]]]:
-        """Per control, the most severe verdict among its checks (an exposure anywhere outweighs passes)."""
-        return [
-            (control, min((r.verdict for r in rows), key=VERDICT_ORDER.index), rows)
-            for control, rows in self.by_control
-        ]
-
-    @property
-    def controls_with_exposure(self) -> int:
-        return sum(1 for _, rows in self.by_control if any(r.verdict == "exposure found" for r in rows))
+    def other_checks(self) -> tuple[CheckView, ...]:
+        return tuple(c for c in self.sorted_checks if not c.explain_by_default)
 
 
 @dataclass(frozen=True)
@@ -268,56 +373,104 @@ class Summary:
     accepted: int
     undecided: int
     checks_run: int
-    phi_total: int
+    network_phi: int  # identifying values returned in query responses
+    files_analysed: bool
+    file_phi: int  # identifying values found in files
+    files_with_phi: int
+    worst_file_phi: Severity | None
     phi_by_category: Mapping[str, int]
     phi_by_severity: Mapping[Severity, int]
     input_errors: int
     worst: Severity | None
+    incomplete: bool
+    warnings: int
 
     @property
     def open_total(self) -> int:
         return sum(self.open_by_severity.values())
 
     @property
-    def headline(self) -> str:
-        parts = [
-            f"{self.nodes} node(s) audited; {self.nodes_exposed} with at least one open exposure "
-            f"({self.open_total} open finding(s)"
-            + (f", worst {self.worst.value}" if self.worst else "")
-            + ")."
-        ]
-        if self.accepted:
-            parts.append(f"{self.accepted} finding(s) are accepted risks under a current waiver.")
-        if self.undecided:
-            parts.append(f"{self.undecided} check(s) could not be decided and need follow-up.")
-        if self.phi_total:
-            parts.append(f"{self.phi_total} identifying value(s) found in DICOM headers or query responses.")
-        return " ".join(parts)
+    def phi_total(self) -> int:
+        return self.network_phi + self.file_phi
+
+    @property
+    def headline(self) -> list[str]:
+        """Sentences about what this run assessed, and what it found there (never about what it did not)."""
+        parts = []
+        if self.incomplete:
+            parts.append(
+                "The run was interrupted before every check finished: the results cover only what was decided."
+            )
+        if self.nodes:
+            sentence = (
+                f"{self.nodes} node(s) audited over the network; {self.nodes_exposed} with at least one "
+                f"open exposure ({self.open_total} open finding(s)"
+                + (f", worst {self.worst.value}" if self.worst else "")
+                + ")."
+            )
+            parts.append(sentence)
+            if self.accepted:
+                parts.append(f"{self.accepted} finding(s) are accepted risks under a current waiver.")
+            if self.undecided:
+                parts.append(f"{self.undecided} check(s) could not be decided and need follow-up.")
+            if self.network_phi:
+                parts.append(
+                    f"{self.network_phi} identifying value(s) were returned to the unregistered scanner in "
+                    "C-FIND responses."
+                )
+            if self.warnings:
+                parts.append(f"{self.warnings} warning(s) affect how the verdicts read (see the nodes).")
+        if self.files_analysed:
+            if self.file_phi:
+                worst = self.worst_file_phi
+                parts.append(
+                    f"PHI analysis of DICOM files: {self.file_phi} identifying value(s) in "
+                    f"{self.files_with_phi} file(s)" + (f", worst {worst.value}" if worst else "") + "."
+                )
+            else:
+                parts.append("PHI analysis of DICOM files: no identifying value found in the files analysed.")
+            if self.input_errors:
+                parts.append(f"{self.input_errors} input(s) could not be read.")
+            if not self.nodes:
+                parts.append("No network node was assessed in this run.")
+        if not self.nodes and not self.files_analysed:
+            parts.append("This run assessed no node and analysed no file.")
+        return parts
 
 
 @dataclass(frozen=True)
 class ReportView:
-    result: RunResult
+    assessment: Assessment
     nodes: tuple[NodeView, ...]
-    frameworks: tuple[FrameworkView, ...]
+    frameworks: tuple[FrameworkResult, ...]
     summary: Summary
-    waivers: WaiverResult
     generated_at: str
     catalogue: Mapping[str, CheckDefinition] = field(default_factory=dict)
 
     @property
-    def run(self) -> Any:
-        return self.result.run
+    def result(self) -> Any:
+        return self.assessment.result
+
+    @property
+    def run(self) -> RunInfo:
+        return self.assessment.result.run
+
+    @property
+    def waivers(self) -> WaiverResult:
+        return self.assessment.waivers
 
     @property
     def settings(self) -> list[tuple[str, str]]:
-        return [(k, _scalar(thaw(v)) if not isinstance(thaw(v), (dict, list)) else json.dumps(thaw(v)))
-                for k, v in self.result.run.settings.items()]
+        out = []
+        for k, v in self.run.settings.items():
+            plain = thaw(v)
+            out.append((k, json.dumps(plain) if isinstance(plain, (dict, list)) else _scalar(plain)))
+        return out
 
     @property
     def shows_values(self) -> bool:
         """True when the run was made with ``--show-values``: the report then carries unmasked PHI."""
-        s = self.result.run.settings
+        s = self.run.settings
         return bool(s.get("show_values") or s.get("show-values"))
 
     @property
@@ -325,108 +478,98 @@ class ReportView:
         return self.result.all_phi
 
     @property
-    def phi_by_source(self) -> list[tuple[str, list[PhiFinding]]]:
-        out: dict[str, list[PhiFinding]] = {}
-        for p in self.phi:
-            out.setdefault(p.source, []).append(p)
-        return list(out.items())
+    def phi_groups(self) -> list[PhiGroup]:
+        """Per node, then for the files analysed: values by category (each file is listed in `files`)."""
+        files = len({p.source for p in self.result.phi})
+        return [g for n in self.nodes for g in n.phi_groups] + group_phi(self.result.phi, f"{files} DICOM file(s)")
+
+    @property
+    def files(self) -> list[FileView]:
+        """Analysed files with identifying data, worst and largest first."""
+        by_source: dict[str, list[PhiFinding]] = {}
+        for p in self.result.phi:
+            by_source.setdefault(p.source, []).append(p)
+        files = sorted((FileView(s, tuple(ps)) for s, ps in by_source.items()), key=lambda f: f.count, reverse=True)
+        return sorted(files, key=lambda f: f.worst, reverse=True)
+
+    @property
+    def checks(self) -> list[CheckView]:
+        return [c for n in self.nodes for c in n.checks]
 
     @property
     def accepted_checks(self) -> list[CheckView]:
-        return [c for n in self.nodes for c in n.checks if c.state == "accepted"]
+        return [c for c in self.checks if c.verdict is Verdict.ACCEPTED]
 
     @property
     def open_findings(self) -> list[CheckView]:
         """Every open exposure, worst first: the list a reader acts on."""
-        found = [c for n in self.nodes for c in n.checks if c.state == "fail"]
-        return sorted(found, key=lambda c: -c.result.severity.rank)
+        return sorted(
+            (c for c in self.checks if c.verdict is Verdict.FAIL), key=lambda c: c.result.severity, reverse=True
+        )
+
+    def node_of(self, check: CheckView) -> NodeView:
+        return self.nodes[check.node_index]
 
     @property
-    def status_meaning(self) -> list[tuple[str, str, str]]:
-        return [(s, STATE_LABELS[s], STATUS_MEANING[s]) for s in STATE_ORDER]
+    def warnings(self) -> list[tuple[NodeView, str]]:
+        return [(n, w) for n in self.nodes for w in n.warnings]
+
+    @property
+    def legend(self) -> list[Verdict]:
+        return list(Verdict)
+
+    @property
+    def assessed_frameworks(self) -> list[FrameworkResult]:
+        return [f for f in self.frameworks if f.assessed]
 
 
 def build_view(
-    result: RunResult,
-    waivers: WaiverResult | None = None,
+    assessment: Assessment,
     *,
     catalogue: Mapping[str, CheckDefinition] | None = None,
     frameworks: Sequence[Framework] | None = None,
     generated_at: datetime | None = None,
 ) -> ReportView:
-    """Join a result with catalogue, frameworks and waivers into a :class:`ReportView`."""
-    waivers = waivers or NO_WAIVERS
+    """Join an assessment with catalogue and frameworks into a :class:`ReportView`."""
     catalogue = load_catalogue() if catalogue is None else catalogue
     frameworks = load_frameworks() if frameworks is None else tuple(frameworks)
+    result = assessment.result
     nodes = tuple(
-        NodeView(
-            target=t.target,
-            checks=tuple(
-                CheckView(
-                    target=t.target,
-                    result=c,
-                    definition=catalogue.get(c.id),
-                    waiver=waivers.waiver_for(t.target, c.id) if c.status is Status.FAIL else None,
-                    expired_waiver=waivers.expired_for(t.target, c.id) if c.status is Status.FAIL else None,
-                    node_index=i,
-                )
-                for c in t.checks
-            ),
-            phi=t.phi,
-            index=i,
-        )
-        for i, t in enumerate(result.targets)
+        NodeView(node=n, checks=tuple(CheckView(c, catalogue.get(c.id), i) for c in n.checks), index=i)
+        for i, n in enumerate(assessment.nodes)
     )
-    fw_views = tuple(_framework_view(fw, nodes, catalogue) for fw in frameworks)
+    labels = [n.target.name or n.label for n in nodes]
     all_checks = [c for n in nodes for c in n.checks]
-    open_sev = Counter(c.result.severity for c in all_checks if c.state == "fail")
+    verdicts = Counter(c.verdict for c in all_checks)
+    open_sev = Counter(c.result.severity for c in all_checks if c.verdict is Verdict.FAIL)
     phi = result.all_phi
-    worst = max((c.result.severity for c in all_checks if c.state == "fail"), key=lambda s: s.rank, default=None)
     summary = Summary(
         nodes=len(nodes),
         nodes_exposed=sum(1 for n in nodes if n.open_count),
-        open_by_severity={s: open_sev.get(s, 0) for s in SEVERITIES},
-        accepted=sum(1 for c in all_checks if c.state == "accepted"),
-        undecided=sum(1 for c in all_checks if c.state == "error"),
+        open_by_severity={s: open_sev.get(s, 0) for s in EXPOSURE_SEVERITIES},
+        accepted=verdicts[Verdict.ACCEPTED],
+        undecided=verdicts[Verdict.ERROR],
         checks_run=len(all_checks),
-        phi_total=len(phi),
+        network_phi=sum(len(n.phi) for n in nodes),
+        files_analysed=files_analysed(assessment),
+        file_phi=len(result.phi),
+        files_with_phi=len({p.source for p in result.phi}),
+        worst_file_phi=max((p.severity for p in result.phi), default=None),
         phi_by_category=dict(Counter(p.category for p in phi).most_common()),
         phi_by_severity={s: sum(1 for p in phi if p.severity is s) for s in SEVERITIES},
         input_errors=len(result.errors),
-        worst=worst,
+        worst=max(open_sev, default=None),
+        incomplete=result.run.incomplete,
+        warnings=sum(len(n.warnings) for n in nodes),
     )
-    when = generated_at or datetime.now(UTC)
     return ReportView(
-        result=result,
+        assessment=assessment,
         nodes=nodes,
-        frameworks=fw_views,
+        frameworks=tuple(evaluate(fw, assessment, labels) for fw in frameworks),
         summary=summary,
-        waivers=waivers,
-        generated_at=when.isoformat(timespec="seconds"),
+        generated_at=(generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         catalogue=catalogue,
     )
-
-
-def _framework_view(fw: Framework, nodes: Sequence[NodeView], catalogue: Mapping[str, CheckDefinition]) -> FrameworkView:
-    rows = []
-    for control in fw.controls:
-        for check_id in control.checks:
-            states: dict[str, list[str]] = {}
-            title = catalogue[check_id].title if check_id in catalogue else check_id
-            for node in nodes:
-                for c in node.checks:
-                    if c.result.id == check_id:
-                        states.setdefault(c.state, []).append(node.label)
-                        title = c.result.title or title
-            rows.append(
-                ControlRow(
-                    control=control,
-                    check_id=check_id,
-                    check_title=title,
-                    nodes_by_state={s: tuple(states.get(s, ())) for s in STATE_ORDER},
-                )
-            )
-    return FrameworkView(framework=fw, rows=tuple(rows))
 
 
 def _control_titles() -> dict[tuple[str, str], str]:

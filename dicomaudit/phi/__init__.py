@@ -17,6 +17,7 @@ from dicomaudit.phi.analyzer import MAX_DEPTH, PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import CATEGORY_SEVERITY, KIND_SEVERITY, Category, Kind
 from dicomaudit.phi.masking import mask_value
 from dicomaudit.phi.runner import (
+    AnalysisInterrupted,
     AnalysisResult,
     analyze_file,
     analyze_paths,
@@ -28,6 +29,7 @@ __all__ = [
     "CATEGORY_SEVERITY",
     "KIND_SEVERITY",
     "MAX_DEPTH",
+    "AnalysisInterrupted",
     "AnalysisResult",
     "Category",
     "Kind",

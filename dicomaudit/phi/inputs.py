@@ -6,7 +6,10 @@ read once, header only (``stop_before_pixels``), and its encoding checked
 (:mod:`dicomaudit.structure`).  Anything that is not a usable DICOM file,
 and any folder that cannot be listed, becomes a short reason: one bad input
 never stops a run, nothing is skipped silently, and an error message never
-echoes header content (:func:`describe_error` masks quoted values).
+echoes header content (:func:`describe_error` masks quoted values).  The one
+exception to "a reason per file": a file found while walking a folder that is
+plainly not DICOM (:class:`NotDicom`: a README, a CSV, an image) is counted
+as skipped rather than listed as an error.
 
 Sources (the names shown to the user and written to every report) pass
 through :func:`dicomaudit.textsafe.safe_text`: a file name may hold bytes
@@ -22,7 +25,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
@@ -44,12 +47,26 @@ class UnreadableInput(Exception):
     """A file that is not usable DICOM; ``str()`` is the user-facing reason."""
 
 
+class NotDicom(UnreadableInput):
+    """A file that is plainly not DICOM: no DICM prefix and no parseable data set (text, images, archives).
+
+    Found while walking a folder, such a file is counted as skipped; named
+    directly (or referenced by a DICOMDIR) it stays an error.
+    """
+
+
 @dataclass(frozen=True)
 class InputFile:
-    """One file to analyse: ``source`` as shown to the user (escaped), ``path`` to open (the real name)."""
+    """One file to analyse: ``source`` as shown to the user (escaped), ``path`` to open (the real name).
+
+    ``from_folder`` is true for a file found by walking a folder (not named
+    by the user, nor referenced by a DICOMDIR): only such a file may be
+    skipped as plainly not DICOM.
+    """
 
     source: str
     path: str
+    from_folder: bool = False
 
 
 Problems = list[tuple[str, str]]
@@ -63,17 +80,21 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[InputFile], 
     escaped with :func:`~dicomaudit.textsafe.safe_text`.  A folder that
     cannot be listed is a problem (``cannot read folder: <OS reason>``), not
     a silent gap.  A DICOMDIR named directly also contributes the files it
-    references.
+    references.  Files found in a folder are marked ``from_folder`` (the
+    runner counts those that are plainly not DICOM as skipped).
     """
     files: list[InputFile] = []
     problems: Problems = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # real path -> index in files
 
-    def add(source: str, path: str) -> None:
+    def add(source: str, path: str, from_folder: bool = False) -> None:
         key = os.path.realpath(path)
         if key not in seen:
-            seen.add(key)
-            files.append(InputFile(safe_text(source), path))
+            seen[key] = len(files)
+            files.append(InputFile(safe_text(source), path, from_folder))
+        elif not from_folder and files[seen[key]].from_folder:
+            # Found in a folder first, then named directly: the user said it is DICOM.
+            files[seen[key]] = replace(files[seen[key]], from_folder=False)
 
     for given in paths:
         given_str = os.fsdecode(os.fspath(given))
@@ -100,7 +121,7 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[InputFile], 
     return files, problems
 
 
-def _walk_folder(given: str, add: Callable[[str, str], None], problems: Problems) -> None:
+def _walk_folder(given: str, add: Callable[[str, str, bool], None], problems: Problems) -> None:
     """Every file under ``given`` (sorted, hidden entries skipped); unlistable folders become problems."""
 
     def source_of(path: str) -> str:
@@ -118,7 +139,7 @@ def _walk_folder(given: str, add: Callable[[str, str], None], problems: Problems
         for name in sorted(names):
             if not name.startswith("."):
                 full = os.path.join(root, name)
-                add(source_of(full), full)
+                add(source_of(full), full, True)
 
 
 def _dicomdir_references(dicomdir: str) -> Iterator[str]:
@@ -156,6 +177,25 @@ def _plausible(ds: Dataset) -> bool:
 _NOT_DICOM = "not a DICOM file: no DICM prefix and no parseable data set"
 
 
+def _not_dicom(path: str) -> UnreadableInput:
+    """The error for a file without the DICM prefix that does not parse.
+
+    :class:`NotDicom` when its first bytes do not even start like a data set
+    (text, images, archives: the first tag's group is odd or above 0x0040);
+    a plain :class:`UnreadableInput` otherwise (a raw data set that is
+    corrupt, a file cut off inside its preamble): that may be DICOM gone bad.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return UnreadableInput(_NOT_DICOM)
+    group = int.from_bytes(head[:2], "little") if len(head) >= 2 else 0
+    if len(head) >= 2 and (group > 0x0040 or group % 2):
+        return NotDicom(_NOT_DICOM)
+    return UnreadableInput(_NOT_DICOM)
+
+
 def read_dataset(path: str) -> Dataset:
     """Read a file's header (no pixel data) or raise :class:`UnreadableInput`.
 
@@ -185,9 +225,11 @@ def read_dataset(path: str) -> Dataset:
             deflated = meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
             little = ds.original_encoding[1] is not False
         except Exception as exc:  # noqa: BLE001 - pydicom raises many types; each becomes a reason
-            raise UnreadableInput(_NOT_DICOM if forced else describe_error(exc)) from None
+            if forced:
+                raise _not_dicom(path) from None
+            raise UnreadableInput(describe_error(exc)) from None
         if forced and not _plausible(ds):
-            raise UnreadableInput(_NOT_DICOM)
+            raise _not_dicom(path)
         # Outside the catch-all above: an exception from dicomaudit's own
         # check is a bug to surface ("cannot analyse"), not a file to blame.
         try:
@@ -196,7 +238,7 @@ def read_dataset(path: str) -> Dataset:
             if forced:
                 # Without the DICM prefix, bytes that do not hold together
                 # are most likely not DICOM at all (zeros, text, images).
-                raise UnreadableInput(_NOT_DICOM) from None
+                raise _not_dicom(path) from None
             raise
         try:
             _add_trailing(ds, trailing, little)

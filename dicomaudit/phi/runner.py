@@ -3,16 +3,28 @@
 Each file is read once (header only) and walked once.  With more than one
 worker the file list is split into chunks handed to a process pool: the work
 is CPU-bound in pure Python, so processes (not threads) are what scale.
-Workers send findings back as plain dicts (the frozen models hold read-only
+Workers send findings back as plain tuples (the frozen models hold read-only
 mappings, which do not pickle).
+
+A file found while walking a folder that is plainly not DICOM (a README, a
+CSV, an image: :class:`~dicomaudit.phi.inputs.NotDicom`) is counted as
+skipped, not reported as an error; named directly, it stays an error.
+
+Ctrl-C (``KeyboardInterrupt``) stops the run: no new file is started, the
+workers finish the file in hand (or are terminated after
+:data:`STOP_GRACE` seconds), the pool is shut down with no process left
+behind, and :class:`AnalysisInterrupted` carries what was gathered.  A
+second Ctrl-C while stopping skips the grace period.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +32,7 @@ from typing import Any
 from dicomaudit.models import InputError, PhiFinding, Severity
 from dicomaudit.phi.analyzer import PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import Category
-from dicomaudit.phi.inputs import InputFile, UnreadableInput, discover, exception_message, read_dataset
+from dicomaudit.phi.inputs import InputFile, NotDicom, UnreadableInput, discover, exception_message, read_dataset
 from dicomaudit.textsafe import scrub
 
 #: Below this many files a pool costs more (start-up, pickling) than it saves.
@@ -29,14 +41,27 @@ _CHUNK = 32
 
 ProgressCallback = Callable[[int, int], None]
 
+#: After Ctrl-C, how long the workers get to finish the file in hand before they are terminated.
+STOP_GRACE = 1.0
+
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """What :func:`analyze_paths` found: findings, unusable inputs, file count."""
+    """What :func:`analyze_paths` found: findings, unusable inputs, file counts.
+
+    ``skipped`` lists the files found in folders that are plainly not DICOM
+    (not errors); ``show_values`` says whether the findings' values are
+    unmasked; ``interrupted`` is true when the run was stopped (Ctrl-C)
+    before every file was analysed, ``not_analysed`` how many were left.
+    """
 
     findings: tuple[PhiFinding, ...] = ()
     errors: tuple[InputError, ...] = ()
     files_scanned: int = 0
+    skipped: tuple[str, ...] = ()
+    show_values: bool = False
+    interrupted: bool = False
+    not_analysed: int = 0
 
     def summary(self) -> dict[str, int]:
         """Findings per category (see :func:`summarize`)."""
@@ -48,15 +73,33 @@ class AnalysisResult:
 
     def worst(self) -> Severity | None:
         """Highest severity among the findings, if any."""
-        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+        return max((f.severity for f in self.findings), default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "files_scanned": self.files_scanned,
+            "files_skipped": len(self.skipped),
+            "files_not_analysed": self.not_analysed,
+            "interrupted": self.interrupted,
             "summary": self.summary(),
             "phi": [f.to_dict() for f in self.findings],
             "errors": [e.to_dict() for e in self.errors],
+            "skipped": list(self.skipped),
         }
+
+
+class AnalysisInterrupted(KeyboardInterrupt):
+    """The operator interrupted :func:`analyze_paths`; ``result`` holds what was gathered.
+
+    A ``KeyboardInterrupt``: a caller that does not look for it stops as it
+    would on Ctrl-C.  ``result.interrupted`` is true and
+    ``result.not_analysed`` counts the files left out (absent from findings
+    and errors alike).
+    """
+
+    def __init__(self, result: AnalysisResult) -> None:
+        super().__init__("interrupted")
+        self.result = result
 
 
 def summarize(findings: Sequence[PhiFinding]) -> dict[str, int]:
@@ -69,7 +112,7 @@ def summarize(findings: Sequence[PhiFinding]) -> dict[str, int]:
 
 def summarize_severity(findings: Sequence[PhiFinding]) -> dict[str, int]:
     """Count findings per severity, worst first."""
-    counts = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+    counts = {s.value: 0 for s in sorted(Severity, reverse=True)}
     for f in findings:
         counts[f.severity.value] += 1
     return counts
@@ -81,19 +124,25 @@ def analyze_file(item: InputFile, show_values: bool = False) -> tuple[list[PhiFi
     A file is either analysed completely or reported as an error, never
     both: partial results from a malformed file would be misleading.
     """
+    findings, error, _ = _analyze_one(item, show_values)
+    return findings, error
+
+
+def _analyze_one(item: InputFile, show_values: bool) -> tuple[list[PhiFinding], InputError | None, bool]:
+    """Like :func:`analyze_file`, plus whether the file is plainly not DICOM (:class:`NotDicom`)."""
     try:
         ds = read_dataset(item.path)
-        return analyze_dataset(ds, item.source, show_values=show_values), None
+        return analyze_dataset(ds, item.source, show_values=show_values), None, False
     except UnreadableInput as exc:
-        return [], InputError(item.source, scrub(str(exc)))
+        return [], InputError(item.source, scrub(str(exc))), isinstance(exc, NotDicom)
     except PhiAnalysisError as exc:
-        return [], InputError(item.source, scrub(f"malformed DICOM file: {exc}"))
+        return [], InputError(item.source, scrub(f"malformed DICOM file: {exc}")), False
     except RecursionError:
-        return [], InputError(item.source, "malformed DICOM file: sequences nested too deep")
+        return [], InputError(item.source, "malformed DICOM file: sequences nested too deep"), False
     except MemoryError:
-        return [], InputError(item.source, "malformed DICOM file: absurd element length")
+        return [], InputError(item.source, "malformed DICOM file: absurd element length"), False
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-        return [], InputError(item.source, _cannot_analyse(exc))
+        return [], InputError(item.source, _cannot_analyse(exc)), False
 
 
 def _cannot_analyse(exc: BaseException) -> str:
@@ -116,11 +165,28 @@ def _from_wire(source: str, w: _Wire) -> PhiFinding:
     return PhiFinding(source, path, tag, keyword, vr, category, rule, Severity(severity), value, detail)
 
 
-def _analyze_chunk(items: list[InputFile], show_values: bool) -> list[tuple[list[_Wire], str | None]]:
-    out = []
+# What a worker reports per file: (findings, error reason or None, plainly not DICOM).
+_Outcome = tuple[list[_Wire], str | None, bool]
+
+#: Set in the workers (inherited from the parent) when the run is interrupted.
+_STOP: Any = None
+
+
+def _worker_init(stop: Any) -> None:
+    """Pool worker set-up: Ctrl-C is the parent's business; remember the stop flag."""
+    global _STOP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
+def _analyze_chunk(items: list[InputFile], show_values: bool) -> list[_Outcome]:
+    """Outcomes of the chunk's files, in order; shorter than ``items`` when the run was stopped."""
+    out: list[_Outcome] = []
     for item in items:
-        findings, error = analyze_file(item, show_values)
-        out.append(([_to_wire(f) for f in findings], error.error if error else None))
+        if _STOP is not None and _STOP.is_set():
+            break
+        findings, error, not_dicom = _analyze_one(item, show_values)
+        out.append(([_to_wire(f) for f in findings], error.error if error else None, not_dicom))
     return out
 
 
@@ -138,12 +204,47 @@ def default_workers(n_files: int) -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+#: One file's outcome: findings, the reason it could not be analysed, plainly not DICOM.
+_Result = tuple[list[PhiFinding], InputError | None, bool]
+
+
+class _Collector:
+    """Outcomes per file (by index), turned into an :class:`AnalysisResult` in input order."""
+
+    def __init__(self, files: list[InputFile], errors: list[InputError], show_values: bool) -> None:
+        self.files = files
+        self.listing_errors = errors  # inputs that could not even be listed
+        self.show_values = show_values
+        self.outcomes: dict[int, _Result] = {}
+
+    def result(self, *, interrupted: bool = False) -> AnalysisResult:
+        findings: list[PhiFinding] = []
+        errors = list(self.listing_errors)
+        skipped: list[str] = []
+        scanned = 0
+        for i, item in enumerate(self.files):
+            outcome = self.outcomes.get(i)
+            if outcome is None:
+                continue  # not analysed (interrupted)
+            found, error, not_dicom = outcome
+            if error is None:
+                scanned += 1
+                findings.extend(found)
+            elif not_dicom and item.from_folder:
+                skipped.append(item.source)
+            else:
+                errors.append(error)
+        return AnalysisResult(tuple(findings), tuple(errors), scanned, tuple(skipped), self.show_values,
+                              interrupted, len(self.files) - len(self.outcomes))
+
+
 def analyze_paths(
     paths: Sequence[str | Path],
     *,
     show_values: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> AnalysisResult:
     """PHI analysis of files, folders (recursive) and DICOMDIRs.
 
@@ -160,53 +261,133 @@ def analyze_paths(
     progress
         Called as ``progress(done, total)`` after each file (serial) or
         chunk of files (parallel).
+    on_interrupt
+        Called once, at the first Ctrl-C, before the run winds down (to
+        say that it is stopping).
 
     Returns
     -------
     AnalysisResult
-        Findings in input order, then every unusable input with a reason.
+        Findings in input order, then every unusable input with a reason;
+        files in folders that are plainly not DICOM are counted as skipped.
+
+    Raises
+    ------
+    AnalysisInterrupted
+        On Ctrl-C, with what was gathered (``result.interrupted``).
     """
-    files, problems = discover(paths)
-    errors: list[InputError] = [InputError(s, r) for s, r in problems]
-    findings: list[PhiFinding] = []
+    try:
+        files, problems = discover(paths)
+    except KeyboardInterrupt:
+        if on_interrupt:
+            on_interrupt()
+        raise AnalysisInterrupted(AnalysisResult(show_values=show_values, interrupted=True)) from None
+    collector = _Collector(files, [InputError(s, r) for s, r in problems], show_values)
     total = len(files)
     n_workers = default_workers(total) if workers is None else max(1, int(workers))
-    scanned = 0
-
     if n_workers == 1 or total <= 1:
-        for done, item in enumerate(files, 1):
-            found, error = analyze_file(item, show_values)
-            findings.extend(found)
-            if error is None:
-                scanned += 1
-            else:
-                errors.append(error)
-            if progress:
-                progress(done, total)
-        return AnalysisResult(tuple(findings), tuple(errors), scanned)
+        _run_serial(collector, show_values, progress, on_interrupt)
+    else:
+        _run_pool(collector, show_values, n_workers, progress, on_interrupt)
+    return collector.result()
 
-    chunks = [files[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
-    results: list[list[tuple[list[_Wire], str | None]] | None] = [None] * len(chunks)
+
+def _run_serial(collector: _Collector, show_values: bool, progress: ProgressCallback | None,
+                on_interrupt: Callable[[], None] | None) -> None:
+    total = len(collector.files)
+    try:
+        for i, item in enumerate(collector.files):
+            collector.outcomes[i] = _analyze_one(item, show_values)  # one store: all of the file or none
+            if progress:
+                progress(i + 1, total)
+    except KeyboardInterrupt:
+        if on_interrupt:
+            on_interrupt()
+        raise AnalysisInterrupted(collector.result(interrupted=True)) from None
+
+
+def _run_pool(collector: _Collector, show_values: bool, n_workers: int, progress: ProgressCallback | None,
+              on_interrupt: Callable[[], None] | None) -> None:
+    files = collector.files
+    total = len(files)
+    starts = list(range(0, total, _CHUNK))
+    ctx = _pool_context()
+    stop = ctx.Event()
+    futures: dict[Future[list[_Outcome]], int] = {}
+    collected: set[Future[list[_Outcome]]] = set()
     done = 0
-    with ProcessPoolExecutor(max_workers=min(n_workers, len(chunks)), mp_context=_pool_context()) as pool:
-        futures = {pool.submit(_analyze_chunk, chunk, show_values): i for i, chunk in enumerate(chunks)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                i = futures[fut]
-                try:
-                    results[i] = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a crashed worker
-                    results[i] = [([], _cannot_analyse(exc)) for _ in chunks[i]]
-                done += len(chunks[i])
-                if progress:
-                    progress(done, total)
-    for chunk, chunk_result in zip(chunks, results):
-        for item, (wires, error) in zip(chunk, chunk_result or ()):
-            findings.extend(_from_wire(item.source, w) for w in wires)
-            if error is None:
-                scanned += 1
+
+    def collect(finished: set[Future[list[_Outcome]]]) -> None:
+        nonlocal done
+        for fut in finished:
+            if fut in collected or fut.cancelled():
+                continue
+            start = futures[fut]
+            chunk = files[start : start + _CHUNK]
+            try:
+                outcomes = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker
+                if stop.is_set():
+                    outcomes = []  # terminated while stopping: not analysed
+                else:
+                    outcomes = [([], _cannot_analyse(exc), False) for _ in chunk]
+            for item_index, (item, (wires, error, not_dicom)) in enumerate(zip(chunk, outcomes), start):
+                collector.outcomes[item_index] = ([_from_wire(item.source, w) for w in wires],
+                                                  None if error is None else InputError(item.source, error),
+                                                  not_dicom)
+            collected.add(fut)
+            done += len(outcomes)
+            if progress and not stop.is_set():
+                progress(done, total)
+
+    pool: ProcessPoolExecutor | None = None
+    clean = False
+    try:
+        try:
+            pool = ProcessPoolExecutor(max_workers=min(n_workers, len(starts)), mp_context=ctx,
+                                       initializer=_worker_init, initargs=(stop,))
+            for start in starts:
+                futures[pool.submit(_analyze_chunk, files[start : start + _CHUNK], show_values)] = start
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                collect(finished)
+            clean = True
+        except KeyboardInterrupt:
+            stop.set()
+            if on_interrupt:
+                on_interrupt()
+            for fut in futures:
+                fut.cancel()  # chunks no worker has taken yet
+            # Running chunks stop after the file in hand and send back what they did.
+            deadline = time.monotonic() + STOP_GRACE
+            try:
+                collect({f for f in futures if f.done()})
+                pending = {f for f in futures if not f.done()}
+                while pending and time.monotonic() < deadline:
+                    finished, pending = wait(pending, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+                    collect(finished)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt from None  # a second Ctrl-C: stop now (the pool is still torn down)
+            raise AnalysisInterrupted(collector.result(interrupted=True)) from None
+    finally:
+        if pool is not None:
+            if clean:
+                pool.shutdown(wait=True)
             else:
-                errors.append(InputError(item.source, error))
-    return AnalysisResult(tuple(findings), tuple(errors), scanned)
+                _kill_pool(pool)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers and reap them: no process outlives the run."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + 2.0
+    for proc in processes:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=1.0)

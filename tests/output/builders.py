@@ -65,27 +65,59 @@ def open_node(called_aet: str = "ORTHANC", port: int = 4242) -> TargetResult:
         ),
     )
     checks = (
-        make_check("dicom.service", Status.INFO, "DICOM over plaintext TCP; Orthanc answered A-ASSOCIATE-AC",
-               evidence={"transport": "plaintext", "implementation_version_name": "ORTHANC_1_12_4",
-                         "implementation_class_uid": "1.2.826.0.1.3680043.9.5560.3.1"}),
-        make_check("assoc.any_called_aet", Status.FAIL, "Association accepted for Called AE Title 'XK3PQ7ZB'",
-               evidence={"called_aet_sent": "XK3PQ7ZB", "calling_aet": "DICOMAUDIT", "result": "A-ASSOCIATE-AC"},
-               duration_ms=12.3),
-        make_check("assoc.any_calling_aet", Status.FAIL, "Association accepted from Calling AE Title 'ZQ81LMNO'",
-               evidence={"calling_aet_sent": "ZQ81LMNO", "result": "A-ASSOCIATE-AC"}, duration_ms=10.1),
-        make_check("echo.unauthenticated", Status.FAIL, "C-ECHO succeeded (status 0x0000)",
-               evidence={"status": "0x0000"}),
-        make_check("find.unauthenticated", Status.FAIL, "Wildcard C-FIND returned 2 matches (capped at 5)",
-               evidence={"queries": [{"model": "StudyRoot", "level": "STUDY", "matches": 2, "cancelled": False}],
-                         "note": HOSTILE_EVIDENCE}),
-        make_check("find.phi_exposed", Status.FAIL, "C-FIND responses carry 2 identifying values (name, date)",
-               evidence={"categories": {"name": 1, "date": 1}}),
-        make_check("store.unauthenticated", Status.FAIL, "Storage presentation contexts accepted (nothing stored)",
-               evidence={"accepted_contexts": 3, "intrusive": False}),
+        make_check(
+            "dicom.service",
+            Status.INFO,
+            "DICOM over plaintext TCP; Orthanc answered A-ASSOCIATE-AC",
+            evidence={
+                "transport": "plaintext",
+                "implementation_version_name": "ORTHANC_1_12_4",
+                "implementation_class_uid": "1.2.826.0.1.3680043.9.5560.3.1",
+            },
+        ),
+        make_check(
+            "assoc.any_called_aet",
+            Status.FAIL,
+            "Association accepted for Called AE Title 'XK3PQ7ZB'",
+            evidence={"called_aet_sent": "XK3PQ7ZB", "calling_aet": "DICOMAUDIT", "result": "A-ASSOCIATE-AC"},
+            duration_ms=12.3,
+        ),
+        make_check(
+            "assoc.any_calling_aet",
+            Status.FAIL,
+            "Association accepted from Calling AE Title 'ZQ81LMNO'",
+            evidence={"calling_aet_sent": "ZQ81LMNO", "result": "A-ASSOCIATE-AC"},
+            duration_ms=10.1,
+        ),
+        make_check(
+            "echo.unauthenticated", Status.FAIL, "C-ECHO succeeded (status 0x0000)", evidence={"status": "0x0000"}
+        ),
+        make_check(
+            "find.unauthenticated",
+            Status.FAIL,
+            "Wildcard C-FIND returned 2 matches (capped at 5)",
+            evidence={
+                "queries": [{"model": "StudyRoot", "level": "STUDY", "matches": 2, "cancelled": False}],
+                "note": HOSTILE_EVIDENCE,
+            },
+        ),
+        make_check(
+            "find.phi_exposed",
+            Status.FAIL,
+            "C-FIND responses carry 2 identifying values (name, date)",
+            evidence={"categories": {"name": 1, "date": 1}},
+        ),
+        make_check(
+            "store.unauthenticated",
+            Status.FAIL,
+            "Storage presentation contexts accepted (nothing stored)",
+            evidence={"accepted_contexts": 3, "intrusive": False},
+        ),
         make_check("transport.plaintext", Status.FAIL, "DICOM spoken without TLS", evidence={"tls": False}),
     )
-    return TargetResult(target, checks, phi, started_at="2025-03-03T09:00:01+00:00",
-                        finished_at="2025-03-03T09:00:03+00:00")
+    return TargetResult(
+        target, checks, phi, started_at="2025-03-03T09:00:01+00:00", finished_at="2025-03-03T09:00:03+00:00"
+    )
 
 
 def locked_node() -> TargetResult:
@@ -93,14 +125,25 @@ def locked_node() -> TargetResult:
     reject = {"result": "A-ASSOCIATE-RJ", "source": 1, "reason": 3, "reason_text": "calling AE title not recognised"}
     checks = (
         make_check("dicom.service", Status.INFO, "DICOM over TLS", evidence={"transport": "tls"}),
-        make_check("assoc.any_called_aet", Status.PASS, "Rejected: called AE title not recognised",
-               evidence={**reject, "reason": 7}, enforced="called AE title check"),
-        make_check("assoc.any_calling_aet", Status.PASS, "Rejected: calling AE title not recognised",
-               evidence=reject, enforced="calling AE title allow-list"),
+        make_check(
+            "assoc.any_called_aet",
+            Status.PASS,
+            "Rejected: called AE title not recognised",
+            evidence={**reject, "reason": 7},
+            enforced="called AE title check",
+        ),
+        make_check(
+            "assoc.any_calling_aet",
+            Status.PASS,
+            "Rejected: calling AE title not recognised",
+            evidence=reject,
+            enforced="calling AE title allow-list",
+        ),
         make_check("echo.unauthenticated", Status.PASS, "No association for an unregistered AE", evidence=reject),
         make_check("find.unauthenticated", Status.PASS, "No association for an unregistered AE", evidence=reject),
-        make_check("find.phi_exposed", Status.SKIPPED, "No C-FIND response to analyse",
-               reason="find.unauthenticated passed"),
+        make_check(
+            "find.phi_exposed", Status.SKIPPED, "No C-FIND response to analyse", reason="find.unauthenticated passed"
+        ),
         make_check("store.unauthenticated", Status.PASS, "No association for an unregistered AE", evidence=reject),
         make_check("transport.plaintext", Status.PASS, "Only TLS offered", evidence={"tls": True}),
     )
@@ -110,8 +153,14 @@ def locked_node() -> TargetResult:
 def down_node() -> TargetResult:
     target = Target("127.0.0.1", 10404, None)
     checks = tuple(
-        make_check(cid, Status.ERROR, "Could not be decided", reason="TCP connect timed out after 5.0 s",
-                   code=ErrorReason.TIMEOUT, evidence={"timeout_s": 5.0})
+        make_check(
+            cid,
+            Status.ERROR,
+            "Could not be decided",
+            reason="TCP connect timed out after 5.0 s",
+            code=ErrorReason.TIMEOUT,
+            evidence={"timeout_s": 5.0},
+        )
         for cid in load_catalogue()
     )
     return TargetResult(target, checks)
@@ -119,27 +168,58 @@ def down_node() -> TargetResult:
 
 def file_phi() -> tuple[PhiFinding, ...]:
     return (
-        PhiFinding(source="sample_data/ct_head.dcm", path="PatientName", tag="(0010,0010)", keyword="PatientName",
-                   vr="PN", category="name", rule="annex_e", severity=Severity.HIGH, value="S****^J***"),
-        PhiFinding(source="sample_data/ct_head.dcm",
-                   path="RequestAttributesSequence[0].RequestingPhysician", tag="(0032,1032)",
-                   keyword="RequestingPhysician", vr="PN", category="name", rule="annex_e",
-                   severity=Severity.MEDIUM, value="R*****"),
-        PhiFinding(source="sample_data/us_private.dcm", path="(0009,1010)", tag="(0009,1010)", keyword="",
-                   vr="LO", category="free_text", rule="private_text", severity=Severity.LOW, value="J*** D** ***"),
+        PhiFinding(
+            source="sample_data/ct_head.dcm",
+            path="PatientName",
+            tag="(0010,0010)",
+            keyword="PatientName",
+            vr="PN",
+            category="name",
+            rule="annex_e",
+            severity=Severity.HIGH,
+            value="S****^J***",
+        ),
+        PhiFinding(
+            source="sample_data/ct_head.dcm",
+            path="RequestAttributesSequence[0].RequestingPhysician",
+            tag="(0032,1032)",
+            keyword="RequestingPhysician",
+            vr="PN",
+            category="name",
+            rule="annex_e",
+            severity=Severity.MEDIUM,
+            value="R*****",
+        ),
+        PhiFinding(
+            source="sample_data/us_private.dcm",
+            path="(0009,1010)",
+            tag="(0009,1010)",
+            keyword="",
+            vr="LO",
+            category="free_text",
+            rule="private_text",
+            severity=Severity.LOW,
+            value="J*** D** ***",
+        ),
     )
 
 
-def make_result(targets: tuple[TargetResult, ...] | None = None, *, phi: tuple[PhiFinding, ...] | None = None) -> RunResult:
+def make_result(
+    targets: tuple[TargetResult, ...] | None = None, *, phi: tuple[PhiFinding, ...] | None = None
+) -> RunResult:
     return RunResult(
         tool_version="0.1.0",
         run=RunInfo(
-            command="dicomaudit probe 127.0.0.1:4242/ORTHANC 127.0.0.1:11112/LOCKEDPACS 127.0.0.1:10404 "
-            "--fail-on high",
+            command="dicomaudit probe 127.0.0.1:4242/ORTHANC 127.0.0.1:11112/LOCKEDPACS 127.0.0.1:10404 --fail-on high",
             started_at="2025-03-03T09:00:00+00:00",
             finished_at="2025-03-03T09:00:07+00:00",
-            settings={"calling_aet": "DICOMAUDIT", "timeout": 5.0, "concurrency": 4, "intrusive": False,
-                      "show_values": False},
+            settings={
+                "calling_aet": "DICOMAUDIT",
+                "timeout": 5.0,
+                "concurrency": 4,
+                "intrusive": False,
+                "show_values": False,
+            },
             operator="A. Auditor",
             scope_ref="CHG-2025-0142",
         ),

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from dicomaudit.models import RunResult
-from dicomaudit.report import Waiver
+from dicomaudit.policy import Waiver
 from tests.output.builders import HOSTILE_AET, down_node, locked_node, make_result, open_node
 
 
@@ -26,5 +26,10 @@ def hostile_result() -> RunResult:
 @pytest.fixture
 def echo_waiver() -> Waiver:
     """An active waiver for echo on the open node."""
-    return Waiver("127.0.0.1:4242/ORTHANC", "echo.unauthenticated", "Echo kept open for modality connectivity tests",
-                  date(2025, 12, 31), approved_by="CISO")
+    return Waiver(
+        "127.0.0.1:4242/ORTHANC",
+        "echo.unauthenticated",
+        "Echo kept open for modality connectivity tests",
+        date(2025, 12, 31),
+        approved_by="CISO",
+    )

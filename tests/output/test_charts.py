@@ -10,8 +10,9 @@ NS = {"svg": "http://www.w3.org/2000/svg"}
 
 
 def test_stacked_bar_is_valid_svg_with_counts() -> None:
-    svg = stacked_bar_chart([("node-a", {"critical": 2, "high": 1}), ("node-b", {})], ["critical", "high"],
-                            title="Exposures")
+    svg = stacked_bar_chart(
+        [("node-a", {"critical": 2, "high": 1}), ("node-b", {})], ["critical", "high"], title="Exposures"
+    )
     root = ET.fromstring(str(svg))
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "2" in texts and "1" in texts and "node-a" in texts

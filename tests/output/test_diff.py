@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dicomaudit.diff import Change, diff_results
 from dicomaudit.models import ErrorReason, Severity, Status, TargetResult
-from dicomaudit.report import Change, FindingKey, diff_results, render_diff
+from dicomaudit.output.diff import render_diff
+from dicomaudit.policy import FindingKey
 from tests.output.builders import HOSTILE_AET, down_node, file_phi, locked_node, make_check, make_result, open_node
 
 
 def _with(node: TargetResult, check_id: str, status: Status) -> TargetResult:
     code = ErrorReason.TIMEOUT if status is Status.ERROR else None
-    checks = tuple(make_check(c.id, status, f"now {status.value}", code=code) if c.id == check_id else c
-                   for c in node.checks)
+    checks = tuple(
+        make_check(c.id, status, f"now {status.value}", code=code) if c.id == check_id else c for c in node.checks
+    )
     return replace(node, checks=checks)
 
 
@@ -28,8 +31,13 @@ def test_fail_to_pass_is_fixed_and_pass_to_fail_is_new() -> None:
     """Given C-FIND fixed on the open node and C-ECHO opened on the locked node
     Then the first is fixed, the second new, each keyed by host, port, AE title and check."""
     old = make_result()
-    new = make_result((_with(open_node(), "find.unauthenticated", Status.PASS),
-                       _with(locked_node(), "echo.unauthenticated", Status.FAIL), down_node()))
+    new = make_result(
+        (
+            _with(open_node(), "find.unauthenticated", Status.PASS),
+            _with(locked_node(), "echo.unauthenticated", Status.FAIL),
+            down_node(),
+        )
+    )
     diff = diff_results(old, new)
     assert [c.key for c in diff.fixed] == [FindingKey("127.0.0.1", 4242, "ORTHANC", "find.unauthenticated")]
     assert [c.key for c in diff.new] == [FindingKey("127.0.0.1", 11112, "LOCKEDPACS", "echo.unauthenticated")]
@@ -64,7 +72,8 @@ def test_phi_is_compared_by_source_and_path() -> None:
     moved = replace(old_phi[2], path="(0009,1011)", tag="(0009,1011)")
     diff = diff_results(make_result((), phi=old_phi), make_result((), phi=(*old_phi[:2], moved)))
     assert [(p.source, p.path, p.change) for p in diff.phi_fixed] == [
-        ("sample_data/us_private.dcm", "(0009,1010)", Change.FIXED)]
+        ("sample_data/us_private.dcm", "(0009,1010)", Change.FIXED)
+    ]
     assert [p.path for p in diff.phi_new] == ["(0009,1011)"]
 
 
@@ -74,7 +83,7 @@ def test_text_rendering_lists_sections() -> None:
     text = render_diff(diff_results(old, new))
     assert text.startswith("0 new, 1 fixed, 0 unverified, 6 still failing")
     assert "Fixed (failed before, pass now):" in text
-    assert "127.0.0.1:4242/ORTHANC  find.unauthenticated  (fail -> pass)" in text
+    assert "Radiology archive (127.0.0.1:4242/ORTHANC)  find.unauthenticated  (fail -> pass)" in text
 
 
 def test_markdown_rendering_escapes_hostile_aet() -> None:
@@ -88,3 +97,62 @@ def test_diff_serialises() -> None:
     d = diff_results(make_result((locked_node(),)), make_result()).to_dict()
     assert {c["check"] for c in d["checks"]["new"]} >= {"find.unauthenticated"}
     assert d["checks"]["new"][0]["old_status"] is None
+
+
+def _moved(node: TargetResult, port: int) -> TargetResult:
+    """The same node answering on another port: its query responses name the new address."""
+    moved = replace(node.target, port=port)
+    phi = tuple(replace(p, source=p.source.replace(str(node.target), str(moved))) for p in node.phi)
+    return replace(node, target=moved, phi=phi)
+
+
+def test_a_named_node_that_moved_port_is_matched_by_its_inventory_name() -> None:
+    """Given the inventory node 'Radiology archive' probed on port 4242, then (moved) on 4343 with C-FIND fixed
+    When the runs are compared
+    Then C-FIND is fixed and the other findings, and the PHI in its responses, are unchanged on that node:
+    nothing is new or unverified."""
+    old = make_result((open_node(),), phi=())
+    new = make_result((_with(_moved(open_node(), 4343), "find.unauthenticated", Status.PASS),), phi=())
+    diff = diff_results(old, new)
+    assert diff.new == () and diff.unverified == ()
+    assert [c.check_id for c in diff.fixed] == ["find.unauthenticated"]
+    assert diff.fixed[0].node.address == "127.0.0.1:4242/ORTHANC -> 127.0.0.1:4343/ORTHANC"
+    assert len(diff.unchanged) == 6
+    assert diff.phi_new == diff.phi_fixed == () and len(diff.phi_unchanged) == 2
+
+
+def test_nodes_without_a_name_are_matched_by_address_and_never_across_names() -> None:
+    """Given an unnamed node at one address in both runs, and a named node replaced by another named node
+    on the same address (a re-used IP)
+    Then the unnamed node matches by address, and the two named nodes are not taken for one."""
+    unnamed = replace(open_node(), target=replace(open_node().target, name=None))
+    other = replace(open_node(), target=replace(open_node().target, name="Cardiology archive"))
+    diff = diff_results(make_result((unnamed,), phi=()), make_result((unnamed,), phi=()))
+    assert len(diff.unchanged) == 7 and diff.new == ()
+    swapped = diff_results(make_result((open_node(),), phi=()), make_result((other,), phi=()))
+    assert len(swapped.new) == 7 and len(swapped.unverified) == 7
+
+
+def test_phi_is_summarised_by_category_and_values_listed_only_on_request() -> None:
+    """Given a new run where one file finding disappeared and one appeared
+    When the diff is rendered (text and Markdown)
+    Then it shows counts per category and no value; with show_phi it lists the values (as masked)."""
+    old_phi = file_phi()
+    moved = replace(old_phi[2], path="(0009,1011)", tag="(0009,1011)", value="Q** ***")
+    diff = diff_results(make_result((), phi=old_phi), make_result((), phi=(*old_phi[:2], moved)))
+    for fmt in ("text", "markdown"):
+        summary = render_diff(diff, fmt)  # type: ignore[arg-type]
+        assert "free text" in summary and "--show-phi" in summary
+        assert "Q** ***" not in summary and "J*** D** ***" not in summary
+        listed = render_diff(diff, fmt, show_phi=True)  # type: ignore[arg-type]
+        assert "Q\\*\\* \\*\\*\\*" in listed if fmt == "markdown" else "Q** ***" in listed
+    counts = {row.category: (row.new, row.gone, row.unchanged) for row in diff.phi_by_category}
+    assert counts == {"name": (0, 0, 2), "free_text": (1, 1, 0)}
+
+
+def test_network_phi_of_a_node_not_queried_now_is_unverified_not_gone() -> None:
+    """Given a node whose C-FIND responses carried PHI, then timed out in the next run
+    Then its PHI is 'unverified', not counted as gone."""
+    unreachable = replace(down_node(), target=open_node().target)
+    diff = diff_results(make_result((open_node(),), phi=()), make_result((unreachable,), phi=()))
+    assert diff.phi_fixed == () and len(diff.phi_unverified) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from dicomaudit.models import RunResult, Severity
-from dicomaudit.report import Waiver, apply_waivers, blocking_findings, exit_code, reaches
+from dicomaudit.policy import Waiver, apply_waivers, blocking_findings, exit_code, reaches
 from tests.output.builders import TODAY, down_node, locked_node, make_result
 
 
@@ -31,8 +31,10 @@ def test_waived_findings_do_not_reach_the_gate(result: RunResult) -> None:
     """Given waivers accepting every critical network finding, and no file PHI
     Then the gate at 'critical' passes; without the waivers it fails."""
     run = make_result(phi=())
-    waivers = [Waiver("*", cid, "risk accepted by board", date(2025, 6, 30))
-               for cid in ("find.unauthenticated", "find.phi_exposed")]
+    waivers = [
+        Waiver("*", cid, "risk accepted by board", date(2025, 6, 30))
+        for cid in ("find.unauthenticated", "find.phi_exposed")
+    ]
     outcome = apply_waivers(run, waivers, TODAY)
     assert exit_code(run, Severity.CRITICAL) == 1
     assert exit_code(run, Severity.CRITICAL, outcome) == 0
@@ -42,7 +44,9 @@ def test_expired_waiver_does_not_protect_the_gate() -> None:
     """Given the same waivers past their expiry
     Then the gate at 'critical' fails again."""
     run = make_result(phi=())
-    waivers = [Waiver("*", cid, "old decision", date(2025, 1, 1)) for cid in ("find.unauthenticated", "find.phi_exposed")]
+    waivers = [
+        Waiver("*", cid, "old decision", date(2025, 1, 1)) for cid in ("find.unauthenticated", "find.phi_exposed")
+    ]
     assert exit_code(run, Severity.CRITICAL, apply_waivers(run, waivers, TODAY)) == 1
 
 

@@ -25,27 +25,47 @@ from dicomaudit.phi import AnalysisResult
 from dicomaudit.textsafe import safe_text
 from tests.output.helpers import parse_html
 
-RAW_NAMES = [b"scans/bad\xff\xfe.dcm", b"scans/esc\x1b[31mred.dcm", b"scans/new\nline.dcm", b"scans/[bold]x[red].dcm",
-             "scans/bidi\u202eevil.dcm".encode()]
+RAW_NAMES = [
+    b"scans/bad\xff\xfe.dcm",
+    b"scans/esc\x1b[31mred.dcm",
+    b"scans/new\nline.dcm",
+    b"scans/[bold]x[red].dcm",
+    "scans/bidi\u202eevil.dcm".encode(),
+]
 SOURCES = [safe_text(name) for name in RAW_NAMES]
 # What a careless caller could still hand a writer: a raw (unescaped) name.
 RAW_TEXT = os.fsdecode(b"raw\xff\x1b[2J\x07.dcm")
 
 
 def _finding(source: str) -> PhiFinding:
-    return PhiFinding(source=source, path="PatientName", tag="(0010,0010)", keyword="PatientName", vr="PN",
-                      category="direct_identifier", rule="annex-e", severity=Severity.HIGH, value="D*****")
+    return PhiFinding(
+        source=source,
+        path="PatientName",
+        tag="(0010,0010)",
+        keyword="PatientName",
+        vr="PN",
+        category="direct_identifier",
+        rule="annex-e",
+        severity=Severity.HIGH,
+        value="D*****",
+    )
 
 
 def _result() -> RunResult:
     return RunResult(
         tool_version="0.1.0",
-        run=RunInfo(command="dicomaudit analyze " + RAW_TEXT, started_at="2025-03-03T09:00:00+00:00",
-                    finished_at="2025-03-03T09:00:01+00:00", settings={"paths": [RAW_TEXT], RAW_TEXT: RAW_TEXT}),
+        run=RunInfo(
+            command="dicomaudit analyze " + RAW_TEXT,
+            started_at="2025-03-03T09:00:00+00:00",
+            finished_at="2025-03-03T09:00:01+00:00",
+            settings={"paths": [RAW_TEXT], RAW_TEXT: RAW_TEXT},
+        ),
         targets=(),
         phi=tuple(_finding(s) for s in SOURCES),
-        errors=(InputError(SOURCES[1], "malformed DICOM file: No tag to read at file position 1A4"),
-                InputError(RAW_TEXT, "reason with \x1b[31m and \udcff")),
+        errors=(
+            InputError(SOURCES[1], "malformed DICOM file: No tag to read at file position 1A4"),
+            InputError(RAW_TEXT, "reason with \x1b[31m and \udcff"),
+        ),
     )
 
 
@@ -80,8 +100,9 @@ def test_every_format_writes_hostile_names_escaped(tmp_path: Path) -> None:
 def test_console_summary_prints_names_escaped_and_never_as_markup() -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, force_terminal=False, color_system=None)
-    analysis = AnalysisResult(findings=(), files_scanned=1,
-                              errors=(InputError(SOURCES[3], "empty file"), InputError(RAW_TEXT, "x\x1b[2Jy")))
+    analysis = AnalysisResult(
+        findings=(), files_scanned=1, errors=(InputError(SOURCES[3], "empty file"), InputError(RAW_TEXT, "x\x1b[2Jy"))
+    )
     print_phi_summary(console, analysis, [Path(os.fsdecode(b"out/[bold]r\xff\x1b[7m.json"))])
     shown = buffer.getvalue()
     _assert_clean(shown.encode("utf-8"))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
-from dicomaudit.models import RunResult, RunInfo
+from dicomaudit.models import RunInfo, RunResult
 from dicomaudit.output.html import render_html
 from dicomaudit.output.view import build_view
-from dicomaudit.report import Waiver, apply_waivers
+from dicomaudit.policy import Waiver, apply_waivers, assess
 from tests.output.builders import HOSTILE_AET, HOSTILE_EVIDENCE, RAW_NAMES, TODAY
 from tests.output.helpers import parse_html
 
@@ -18,7 +19,7 @@ WHEN = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
 def _html(result: RunResult, waivers: list[Waiver] | None = None) -> str:
     outcome = apply_waivers(result, waivers or [], TODAY)
-    return render_html(build_view(result, outcome, generated_at=WHEN))
+    return render_html(build_view(assess(result, outcome), generated_at=WHEN))
 
 
 def test_hostile_aet_and_evidence_are_escaped(hostile_result: RunResult) -> None:
@@ -71,8 +72,15 @@ def test_report_explains_each_check(result: RunResult) -> None:
 def test_report_carries_run_traceability(result: RunResult) -> None:
     """Then operator, scope reference, command, run times and settings are in the report."""
     html = _html(result)
-    for text in ("A. Auditor", "CHG-2025-0142", "2025-03-03T09:00:00+00:00", "2025-03-03T09:00:07+00:00",
-                 "dicomaudit probe 127.0.0.1:4242/ORTHANC", "calling_aet", "DICOMAUDIT"):
+    for text in (
+        "A. Auditor",
+        "CHG-2025-0142",
+        "2025-03-03T09:00:00+00:00",
+        "2025-03-03T09:00:07+00:00",
+        "dicomaudit probe 127.0.0.1:4242/ORTHANC",
+        "calling_aet",
+        "DICOMAUDIT",
+    ):
         assert text in html
 
 
@@ -89,8 +97,12 @@ def test_masked_values_are_shown_as_given_and_nothing_unmasked(result: RunResult
 def test_unmasked_run_is_flagged(result: RunResult) -> None:
     """Given a run made with --show-values
     Then the report warns that it carries unmasked identifying values."""
-    shown = RunResult(result.tool_version, RunInfo(command="dicomaudit analyze x --show-values",
-                                                   settings={"show_values": True}), result.targets, result.phi)
+    shown = RunResult(
+        result.tool_version,
+        RunInfo(command="dicomaudit analyze x --show-values", settings={"show_values": True}),
+        result.targets,
+        result.phi,
+    )
     assert "contains UNMASKED identifying values" in _html(shown)
 
 
@@ -142,3 +154,24 @@ def test_nested_evidence_is_structured_and_escaped() -> None:
     assert "script" not in tags and "b" not in tags
     assert "&lt;b&gt;key&lt;/b&gt;" in html and "&lt;script&gt;x()&lt;/script&gt;" in html
     assert '<ol class="ev">' in html and '<dl class="ev">' in html and "a, b" in html
+
+
+def test_compliance_rows_separate_tested_safeguards_from_processes(result: RunResult) -> None:
+    """Given a run with open exposures
+    When the HTML report is rendered
+    Then no control reads 'EXPOSURE FOUND'; the risk analysis row (a process) reads 'Evidence provided,
+    follow-up needed' with its follow-up, and the access control row (a safeguard) reads 'Exception noted'."""
+    html = _html(result)
+    compliance = html.split('<section id="compliance">', 1)[1].split("</section>", 1)[0]
+    statement = html.split('<section id="statement">', 1)[1].split("</section>", 1)[0]
+    assert "EXPOSURE FOUND" not in compliance.upper() and "EXPOSURE FOUND" not in statement.upper()
+    rows = {
+        re.search(r"<strong>(.*?)</strong>", row).group(1): row  # type: ignore[union-attr]
+        for row in compliance.split("<tr>")[1:]
+        if "<strong>" in row
+    }
+    risk_analysis, access = rows["164.308(a)(1)(ii)(A)"], rows["164.312(a)(1)"]
+    assert "Evidence for" in risk_analysis and "Evidence provided, follow-up needed" in risk_analysis
+    assert "Exception" not in risk_analysis and "Follow-up:" in risk_analysis
+    assert "Tested" in access and "Exception noted" in access and "127.0.0.1:4242/ORTHANC" not in access
+    assert "Radiology archive" in access  # nodes named by their inventory name

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from dicomaudit.models import RunResult, Status, Target, TargetResult
 from dicomaudit.output.junit import write_junit
-from dicomaudit.report import Waiver, apply_waivers
-from tests.output.builders import TODAY, make_check, down_node, locked_node, make_result
+from dicomaudit.policy import Waiver, apply_waivers, assess
+from tests.output.builders import TODAY, down_node, locked_node, make_check, make_result
 
 
 def _suites(result: RunResult, tmp_path: Path, waivers: list[Waiver] | None = None) -> dict[str, ET.Element]:
-    path = write_junit(result, tmp_path / "junit.xml", apply_waivers(result, waivers or [], TODAY))
+    path = write_junit(assess(result, apply_waivers(result, waivers or [], TODAY)), tmp_path / "junit.xml")
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"
     return {s.get("name"): s for s in root.findall("testsuite")}
@@ -29,8 +29,12 @@ def _outcomes(suite: ET.Element) -> list[str]:
 def test_one_suite_per_node_and_per_phi_source(result: RunResult, tmp_path: Path) -> None:
     suites = _suites(result, tmp_path)
     assert list(suites) == [
-        "127.0.0.1:4242/ORTHANC", "127.0.0.1:11112/LOCKEDPACS", "127.0.0.1:10404",
-        "phi: 127.0.0.1:4242/ORTHANC C-FIND STUDY", "phi: sample_data/ct_head.dcm", "phi: sample_data/us_private.dcm",
+        "127.0.0.1:4242/ORTHANC",
+        "127.0.0.1:11112/LOCKEDPACS",
+        "127.0.0.1:10404",
+        "phi: 127.0.0.1:4242/ORTHANC C-FIND STUDY",
+        "phi: sample_data/ct_head.dcm",
+        "phi: sample_data/us_private.dcm",
     ]
     assert all(len(suites[n].findall("testcase")) == 8 for n in list(suites)[:3])
 
@@ -47,8 +51,11 @@ def test_statuses_map_to_junit_outcomes(result: RunResult, tmp_path: Path) -> No
 
 def test_failure_carries_summary_severity_and_evidence(result: RunResult, tmp_path: Path) -> None:
     suites = _suites(result, tmp_path)
-    case = next(c for c in suites["127.0.0.1:4242/ORTHANC"].findall("testcase")
-                if c.get("name", "").startswith("find.unauthenticated"))
+    case = next(
+        c
+        for c in suites["127.0.0.1:4242/ORTHANC"].findall("testcase")
+        if c.get("name", "").startswith("find.unauthenticated")
+    )
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("type") == "critical"
@@ -58,8 +65,11 @@ def test_failure_carries_summary_severity_and_evidence(result: RunResult, tmp_pa
 
 def test_waived_failure_is_skipped_with_reason(result: RunResult, tmp_path: Path, echo_waiver: Waiver) -> None:
     suites = _suites(result, tmp_path, [echo_waiver])
-    case = next(c for c in suites["127.0.0.1:4242/ORTHANC"].findall("testcase")
-                if c.get("name", "").startswith("echo.unauthenticated"))
+    case = next(
+        c
+        for c in suites["127.0.0.1:4242/ORTHANC"].findall("testcase")
+        if c.get("name", "").startswith("echo.unauthenticated")
+    )
     skipped = case.find("skipped")
     assert skipped is not None and "accepted risk until 2025-12-31" in skipped.get("message", "")
 

@@ -7,23 +7,30 @@ from datetime import UTC, datetime
 from dicomaudit.models import RunResult
 from dicomaudit.output.markdown import code_block, md_escape, render_markdown
 from dicomaudit.output.view import build_view
-from dicomaudit.report import Waiver, apply_waivers
+from dicomaudit.policy import Waiver, apply_waivers, assess
 from tests.output.builders import RAW_NAMES, TODAY
 
 
 def _md(result: RunResult, waivers: list[Waiver] | None = None) -> str:
-    return render_markdown(build_view(result, apply_waivers(result, waivers or [], TODAY),
-                                      generated_at=datetime(2025, 3, 3, tzinfo=UTC)))
+    return render_markdown(
+        build_view(
+            assess(result, apply_waivers(result, waivers or [], TODAY)), generated_at=datetime(2025, 3, 3, tzinfo=UTC)
+        )
+    )
 
 
 def test_sections_match_the_html_report(result: RunResult) -> None:
-    md = _md(result)
-    headings = [line for line in md.splitlines() if line.startswith("## ")]
-    assert headings == [
-        "## 1. Executive summary", "## 2. Findings to act on", "## 3. Results by node", "## 4. Compliance mapping",
-        "## 5. Identifying data (PHI)", "## 6. Accepted risks", "## 7. Inputs that could not be used",
-        "## 8. Method, legend and run settings",
-    ]
+    """Given the same run rendered as HTML and Markdown
+    Then the Markdown has the HTML report's sections, in the same order and with the same titles."""
+    import re
+
+    from dicomaudit.output.html import render_html
+
+    html = render_html(build_view(assess(result), generated_at=datetime(2025, 3, 3, tzinfo=UTC)))
+    html_sections = re.findall(r"<h2>(.*?)</h2>", html)
+    md_sections = [line[3:] for line in _md(result).splitlines() if line.startswith("## ")]
+    assert md_sections == html_sections
+    assert md_sections[:4] == ["1. Summary", "2. Findings to act on", "3. Compliance statement", "4. Results by node"]
 
 
 def test_hostile_aet_cannot_inject_html_or_break_tables(hostile_result: RunResult) -> None:
@@ -62,3 +69,26 @@ def test_traceability_and_masking(result: RunResult) -> None:
     assert "A. Auditor" in md and "CHG-2025-0142" in md
     assert "R\\*\\*\\*\\*\\*" in md  # masked value, escaped so it renders as typed
     assert not [n for n in RAW_NAMES if n in md]
+
+
+def test_incomplete_run_and_node_warnings_are_in_the_markdown(result: RunResult) -> None:
+    """Given an interrupted run with a node warning
+    Then the Markdown says INCOMPLETE RUN before the summary, and the warning in the summary and the node."""
+    from dataclasses import replace
+
+    from tests.output.builders import locked_node, make_result, open_node
+
+    warning = "the calling AE title is registered on this node"
+    run = make_result((open_node(), replace(locked_node(), warnings=(warning,))))
+    md = _md(replace(run, run=replace(run.run, incomplete=True)))
+    head, rest = md.split("## 1. Summary", 1)
+    assert "**INCOMPLETE RUN.**" in head
+    summary, detail = rest.split("## 2.", 1)
+    assert warning in summary and f"> **Warning:** {warning}" in detail
+
+
+def test_reason_codes_are_next_to_reasons_in_the_markdown(result: RunResult) -> None:
+    """Given the unreachable node (every check timed out)
+    Then each of its undecided checks shows the reason code beside the reason."""
+    md = _md(result)
+    assert md.count("- **Reason:** `timeout` TCP connect timed out after 5.0 s") == 8

@@ -11,7 +11,7 @@ import pytest
 from dicomaudit.models import RunResult
 from dicomaudit.output import parse_formats, read_json, write_reports
 from dicomaudit.output.manifest import verify_manifest
-from dicomaudit.report import Waiver, apply_waivers
+from dicomaudit.policy import Waiver, apply_waivers
 from tests.output.builders import RAW_NAMES, TODAY
 
 
@@ -35,8 +35,9 @@ def test_result_json_round_trips(result: RunResult, tmp_path: Path) -> None:
 def test_manifest_verifies_with_sha256sum(result: RunResult, tmp_path: Path) -> None:
     """Then `sha256sum -c MANIFEST.sha256` run in the folder succeeds."""
     write_reports(result, tmp_path, "all")
-    proc = subprocess.run(["sha256sum", "--strict", "-c", "MANIFEST.sha256"], cwd=tmp_path, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        ["sha256sum", "--strict", "-c", "MANIFEST.sha256"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(": OK") == 6  # json, html, md, two csv, junit
 
@@ -73,12 +74,15 @@ def test_no_output_file_carries_an_unmasked_value(result: RunResult, tmp_path: P
         assert not [n for n in RAW_NAMES if n in text], path.name
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("html,md", ("html", "md")),
-    ("markdown, HTML,html", ("md", "html")),
-    (["csv", "xml"], ("csv", "junit")),
-    ("all", ("json", "html", "md", "csv", "junit")),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("html,md", ("html", "md")),
+        ("markdown, HTML,html", ("md", "html")),
+        (["csv", "xml"], ("csv", "junit")),
+        ("all", ("json", "html", "md", "csv", "junit")),
+    ],
+)
 def test_parse_formats(spec: str | list[str], expected: tuple[str, ...]) -> None:
     assert parse_formats(spec) == expected
 

@@ -67,8 +67,10 @@ def test_random_byte_names_round_trip_and_come_out_safe() -> None:
 def test_random_text_round_trips_including_lone_surrogates() -> None:
     rng = random.Random(SEED + 1)
     for _ in range(2000):
-        text = "".join(chr(rng.choice([rng.randrange(0x110000), rng.randrange(0xD800, 0xE000), rng.randrange(0xA0)]))
-                       for _ in range(rng.randrange(0, 16)))
+        text = "".join(
+            chr(rng.choice([rng.randrange(0x110000), rng.randrange(0xD800, 0xE000), rng.randrange(0xA0)]))
+            for _ in range(rng.randrange(0, 16))
+        )
         shown = safe_text(text)
         assert _is_safe(shown)
         assert unescape_text(shown) == text

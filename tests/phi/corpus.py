@@ -7,13 +7,15 @@ reports, free text, private tags (explicit LO, implicit UN, OB text, private
 sequences), character sets (ISO_IR 100/144/126/192, ISO 2022 IR 87, missing
 and misspelt), declarations, DICOMDIRs -- plus decoys that must *not* be
 reported (clinical descriptions, sex and age, placeholders, properly
-de-identified files) and malformed files that must land in ``errors``.
+de-identified files), malformed files that must land in ``errors`` and
+files that are plainly not DICOM (text, JSON, an image) that a folder walk
+counts as skipped.
 
 The answer key is written by the generator from what it put in each file,
 never by running the analyzer: ``identifying`` is the set of
 ``(file, element path)`` pairs that are identifying, ``decoys`` pairs that
 are present but not identifying, ``malformed`` the files that cannot be
-analysed.  :func:`score` compares an :class:`AnalysisResult` with the key.
+analysed, ``not_dicom`` the files that are no DICOM at all (skipped).  :func:`score` compares an :class:`AnalysisResult` with the key.
 
 Usage::
 
@@ -170,6 +172,7 @@ class AnswerKey:
     decoys: set[tuple[str, str]] = field(default_factory=set)
     malformed: set[str] = field(default_factory=set)
     clean: set[str] = field(default_factory=set)  # files with nothing identifying
+    not_dicom: set[str] = field(default_factory=set)  # text, JSON, images: skipped in a folder
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,6 +180,7 @@ class AnswerKey:
             "decoys": sorted(map(list, self.decoys)),
             "malformed": sorted(self.malformed),
             "clean": sorted(self.clean),
+            "not_dicom": sorted(self.not_dicom),
         }
 
     @classmethod
@@ -186,6 +190,7 @@ class AnswerKey:
             decoys={tuple(x) for x in d["decoys"]},  # type: ignore[misc]
             malformed=set(d["malformed"]),
             clean=set(d["clean"]),
+            not_dicom=set(d.get("not_dicom", ())),
         )
 
     @classmethod
@@ -204,6 +209,8 @@ class Score:
     decoys_reported: tuple[tuple[str, str], ...]
     malformed_not_reported: tuple[str, ...]
     unexpected_errors: tuple[str, ...]
+    not_dicom_not_skipped: tuple[str, ...] = ()
+    unexpected_skips: tuple[str, ...] = ()
 
     @property
     def perfect(self) -> bool:
@@ -212,6 +219,8 @@ class Score:
             and self.precision == 1.0
             and not self.malformed_not_reported
             and not self.unexpected_errors
+            and not self.not_dicom_not_skipped
+            and not self.unexpected_skips
         )
 
 
@@ -229,6 +238,7 @@ def score(result: Any, key: AnswerKey, root: str | os.PathLike[str]) -> Score:
     found = {(rel(f.source), f.path) for f in result.findings}
     hit = found & key.identifying
     errored = {rel(e.source) for e in result.errors}
+    skipped = {rel(source) for source in getattr(result, "skipped", ())}
     return Score(
         recall=len(hit) / len(key.identifying) if key.identifying else 1.0,
         precision=len(hit) / len(found) if found else 1.0,
@@ -237,6 +247,8 @@ def score(result: Any, key: AnswerKey, root: str | os.PathLike[str]) -> Score:
         decoys_reported=tuple(sorted(found & key.decoys)),
         malformed_not_reported=tuple(sorted(key.malformed - errored)),
         unexpected_errors=tuple(sorted(errored - key.malformed)),
+        not_dicom_not_skipped=tuple(sorted(key.not_dicom - skipped)),
+        unexpected_skips=tuple(sorted(skipped - key.not_dicom)),
     )
 
 
@@ -660,11 +672,20 @@ def _malformed(valid: bytes, rng: random.Random) -> dict[str, bytes]:
     return {
         "malformed/empty.dcm": b"",
         "malformed/truncated.dcm": valid + cut,
-        "malformed/not_dicom.txt": b"This is a radiology department memo, not a DICOM file.\n",
         "malformed/absurd_length.dcm": valid + absurd,
         "malformed/deep_nesting.dcm": valid + _deep_nesting(400),
         "malformed/garbage_after_prefix.dcm": b"\0" * 128 + b"DICM" + bytes(rng.randrange(256) for _ in range(600)),
-        "malformed/report.json": b'{"not": "dicom"}',
+    }
+
+
+def _not_dicom() -> dict[str, bytes]:
+    """Files that are no DICOM at all, as they lie about in export folders."""
+    return {
+        "not_dicom/memo.txt": b"This is a radiology department memo, not a DICOM file.\n",
+        "not_dicom/report.json": b'{"not": "dicom"}',
+        "not_dicom/README.md": b"# Export\n\nStudies exported for the tumour board.\n",
+        "not_dicom/worklist.csv": b"accession,modality\nA100,CT\n",
+        "not_dicom/scan.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00",
     }
 
 
@@ -721,6 +742,10 @@ def generate_corpus(out_dir: str | os.PathLike[str], *, n_files: int = 120, seed
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
             key.malformed.add(rel)
+        for rel, data in _not_dicom().items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+            key.not_dicom.add(rel)
     (root / KEY_NAME).write_text(json.dumps(key.to_json(), indent=1), encoding="utf-8")
     return key
 

@@ -51,3 +51,11 @@ def test_default_output_carries_no_unmasked_value(corpus):
     raw = analyze_paths([root], show_values=True)
     leaked = {f.value for f in raw.findings if len(f.value) >= 4 and f.value in masked}
     assert leaked == set()
+
+
+def test_files_that_are_plainly_not_dicom_are_skipped_not_errors(corpus):
+    """Given the corpus folder, which holds a memo, a README, JSON, CSV and a PNG next to the DICOM files,
+    when the folder is analysed, then exactly those files are counted as skipped and none is an error."""
+    root, key = corpus
+    s = score(analyze_paths([root]), key, root)
+    assert key.not_dicom and s.not_dicom_not_skipped == () and s.unexpected_skips == ()

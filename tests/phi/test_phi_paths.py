@@ -38,12 +38,12 @@ def test_file_source_is_the_path_as_given(write_dicom, tmp_path, monkeypatch):
 
 
 def test_malformed_inputs_become_errors_and_the_run_continues(write_dicom, tmp_path):
-    """Given a good file next to empty, text and missing inputs, then the good
-    file is analysed and each bad input has a reason."""
+    """Given a good file next to an empty file, and a text file and a missing file named directly, then
+    the good file is analysed and each bad input has a reason."""
     write_dicom(_patient(), "in/good.dcm")
     (tmp_path / "in" / "empty.dcm").write_bytes(b"")
-    (tmp_path / "in" / "notes.txt").write_text("not dicom\n")
-    result = analyze_paths([tmp_path / "in", tmp_path / "missing.dcm"])
+    (tmp_path / "notes.txt").write_text("not dicom\n")
+    result = analyze_paths([tmp_path / "in", tmp_path / "notes.txt", tmp_path / "missing.dcm"])
     reasons = {Path(e.source).name: e.error for e in result.errors}
     assert reasons == {
         "missing.dcm": "no such file or folder",
@@ -114,3 +114,61 @@ def test_result_is_frozen_and_serialisable(write_dicom):
     assert isinstance(result, AnalysisResult)
     d = result.to_dict()
     assert d["files_scanned"] == 1 and d["phi"][0]["value"].endswith("*****")
+
+
+def test_files_in_a_folder_that_are_plainly_not_dicom_are_counted_as_skipped(write_dicom, tmp_path):
+    """Given a folder with a DICOM file, a README, a CSV and a PNG, when it is analysed, then the three
+    are counted as skipped (not errors) and the DICOM file is analysed."""
+    write_dicom(_patient(), "in/good.dcm")
+    (tmp_path / "in" / "README.md").write_text("# Export for the tumour board\n")
+    (tmp_path / "in" / "list.csv").write_text("accession,modality\nA100,CT\n")
+    (tmp_path / "in" / "key.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    result = analyze_paths([tmp_path / "in"])
+    assert result.errors == ()
+    assert sorted(Path(s).name for s in result.skipped) == ["README.md", "key.png", "list.csv"]
+    assert result.files_scanned == 1 and result.findings
+
+
+def test_a_file_named_directly_that_is_not_dicom_stays_an_error(tmp_path):
+    """Given a README named directly on the command line, then it is an error with a reason, not skipped."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# not an image\n")
+    result = analyze_paths([readme])
+    assert result.skipped == ()
+    assert [(e.source, e.error) for e in result.errors] == [
+        (str(readme), "not a DICOM file: no DICM prefix and no parseable data set")]
+
+
+def test_a_file_found_in_a_folder_and_also_named_directly_stays_an_error(tmp_path, write_dicom):
+    """Given a folder holding notes.txt, when both the folder and notes.txt are named, then notes.txt is an
+    error: naming it says it should be DICOM."""
+    write_dicom(_patient(), "in/good.dcm")
+    (tmp_path / "in" / "notes.txt").write_text("not dicom\n")
+    result = analyze_paths([tmp_path / "in", tmp_path / "in" / "notes.txt"])
+    assert result.skipped == ()
+    assert [Path(e.source).name for e in result.errors] == ["notes.txt"]
+
+
+def test_corrupt_dicom_in_a_folder_stays_an_error(tmp_path, write_dicom):
+    """Given a folder with a raw data set (no preamble) cut off inside a value and a file whose DICM prefix
+    is followed by garbage, then both are errors (damaged DICOM), not skipped."""
+    from tests.phi.dicombytes import element
+
+    write_dicom(_patient(), "in/good.dcm")
+    raw = element(0x00080020, b"DA", b"20200101") + element(0x00100010, b"PN", b"DOE^JOHN")
+    (tmp_path / "in" / "cut.dcm").write_bytes(raw[:-4])
+    (tmp_path / "in" / "garbage.dcm").write_bytes(bytes(128) + b"DICM" + bytes(range(256)) * 2)
+    result = analyze_paths([tmp_path / "in"])
+    assert result.skipped == ()
+    assert sorted(Path(e.source).name for e in result.errors) == ["cut.dcm", "garbage.dcm"]
+
+
+def test_parallel_workers_skip_the_same_files(write_dicom, tmp_path):
+    """Given a folder of DICOM files and text files, then two workers skip exactly what one worker skips."""
+    for i in range(40):
+        write_dicom(_patient(), f"in/{i:02d}.dcm")
+        (tmp_path / "in" / f"{i:02d}.txt").write_text(f"note {i}\n")
+    serial = analyze_paths([tmp_path / "in"], workers=1)
+    parallel = analyze_paths([tmp_path / "in"], workers=2)
+    assert len(serial.skipped) == 40 and parallel.skipped == serial.skipped
+    assert parallel.findings == serial.findings and parallel.files_scanned == serial.files_scanned == 40
