@@ -1,12 +1,13 @@
 # Two entry points for a fresh machine (see README "Quick start"):
 #   make demo   install dicomaudit into .venv and run `dicomaudit demo`
 #   make test   install the real DICOM peers (Orthanc, DCMTK) and the test
-#               dependencies, then run the whole test suite
+#               dependencies, lint and type-check (ruff, mypy), then run the
+#               whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test peers install clean
+.PHONY: demo test lint peers install clean
 
 $(BIN)/dicomaudit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,12 @@ demo: install
 peers:
 	bash scripts/install-peers.sh
 
-test: peers install
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: peers install lint
 	$(BIN)/python -m pytest -rs
 
 clean:

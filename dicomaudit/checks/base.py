@@ -21,7 +21,7 @@ from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
 from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
 from dicomaudit.net.association import Session, associate
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET, random_aet
-from dicomaudit.net.outcome import AssociationAttempt, Outcome
+from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
 from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.net.wire import Budget, PeerError
@@ -117,8 +117,8 @@ class ProbeContext:
         return self.target.called_aet is not None
 
     @property
-    def transport(self) -> str:
-        return self.service.transport or "plaintext"
+    def transport(self) -> Transport:
+        return self.service.transport or Transport.PLAINTEXT
 
     def random_calling(self) -> tuple[str, AssociationAttempt]:
         """One association from a random calling AE title, asked once per target.
@@ -186,7 +186,7 @@ class ProbeContext:
                 reason=svc.error or "no DICOM answer",
                 code=svc.error_code or ErrorReason.PROTOCOL_VIOLATION,
             )
-        if svc.transport == "tls":
+        if svc.transport is Transport.TLS:
             attempt = svc.tls
             if attempt is not None and attempt.outcome is Outcome.TLS_FAILED:
                 tls = attempt.tls

@@ -7,7 +7,7 @@ from typing import Any
 from dicomaudit.checks.base import ProbeContext, check, service_problem
 from dicomaudit.checks.catalogue import CheckDefinition, get
 from dicomaudit.models import CheckResult, ErrorReason, Status
-from dicomaudit.net.outcome import Outcome
+from dicomaudit.net.outcome import Outcome, Transport
 
 
 def _service_evidence(ctx: ProbeContext) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
     assert attempt is not None
     impl = attempt.peer_implementation_version_name or attempt.peer_implementation_class_uid
     impl_text = f"; implementation {impl}" if impl else ""
-    if svc.transport == "plaintext":
+    if svc.transport is Transport.PLAINTEXT:
         summary = f"speaks DICOM in plaintext: A-ASSOCIATE-RQ {attempt.describe()}{impl_text}"
     elif attempt.outcome.speaks_dicom:
         summary = (
@@ -69,14 +69,14 @@ def transport_plaintext(ctx: ProbeContext) -> CheckResult:
     evidence = _service_evidence(ctx)
     if not svc.reachable:
         return _service_error(ctx, d, evidence, "not checked: ")
-    if svc.transport == "plaintext":
+    if svc.transport is Transport.PLAINTEXT:
         assert svc.plaintext is not None
         return d.result(
             Status.FAIL,
             f"DICOM is spoken without TLS: a plaintext A-ASSOCIATE-RQ was {svc.plaintext.describe()}",
             evidence=evidence,
         )
-    if svc.transport == "tls" and svc.error_code is None:
+    if svc.transport is Transport.TLS and svc.error_code is None:
         plain = svc.plaintext
         how = plain.describe() if plain is not None else "not attempted"
         if plain is not None and plain.outcome is Outcome.TLS:

@@ -31,7 +31,7 @@ from pynetdicom import status as status_tables
 from pynetdicom.status import code_to_category
 
 from dicomaudit.net import dimse
-from dicomaudit.net.outcome import Abort, AssociationAttempt, Outcome, Rejection, TlsInfo
+from dicomaudit.net.outcome import Abort, AssociationAttempt, Outcome, Rejection, TlsInfo, Transport
 from dicomaudit.net.pdu import (
     MAX_ASSOCIATION_PDU,
     MAX_PDU,
@@ -279,14 +279,14 @@ def client_certificate_required(alert: str, sent_cert: bool) -> bool | None:
     return None
 
 
-def _outcome_for(exc: PeerError, transport: str) -> tuple[Outcome, str]:
+def _outcome_for(exc: PeerError, transport: Transport) -> tuple[Outcome, str]:
     """The outcome and the wording for an association request that ended in ``exc``."""
     if isinstance(exc, NotAPdu):
-        if exc.raw and looks_like_tls(exc.raw) and transport == "plaintext":
+        if exc.raw and looks_like_tls(exc.raw) and transport is Transport.PLAINTEXT:
             return Outcome.TLS, "TLS record in reply to a plaintext A-ASSOCIATE-RQ"
         return Outcome.NOT_DICOM, exc.text
     if isinstance(exc, PeerClosed) and exc.received:
-        if looks_like_tls(exc.received) and transport == "plaintext":
+        if looks_like_tls(exc.received) and transport is Transport.PLAINTEXT:
             return Outcome.TLS, "TLS record in reply to a plaintext A-ASSOCIATE-RQ"
         return Outcome.NOT_DICOM, f"{len(exc.received)} byte(s) that are not a DICOM PDU, then the connection closed"
     if isinstance(exc, PeerClosed):
@@ -297,7 +297,7 @@ def _outcome_for(exc: PeerError, transport: str) -> tuple[Outcome, str]:
 
 
 def _request(
-    host: str, port: int, proposal: Proposal, budget: Budget, transport: str, tls: TlsSettings | None
+    host: str, port: int, proposal: Proposal, budget: Budget, transport: Transport, tls: TlsSettings | None
 ) -> tuple[AssociationAttempt, PeerStream | None, Acceptance | None]:
     """One association request; the stream is returned open only when the association was accepted."""
     started = time.monotonic()
@@ -318,12 +318,12 @@ def _request(
     stream: PeerStream | None = None
     try:
         stream = PeerStream.connect(host, port, budget)
-        if transport == "tls":
+        if transport is Transport.TLS:
             stream.start_tls(settings.client_context(), host if settings.verify_server else None)
         try:
             stream.send(proposal.encode(), "sending A-ASSOCIATE-RQ")
         except (TlsFailure, ConnectionLost):
-            if transport != "tls":
+            if transport is not Transport.TLS:
                 raise
             # TLS 1.3: a node that wants a client certificate says so after the
             # handshake, and closes; its alert can still be read behind the failed write.
@@ -383,7 +383,7 @@ def associate(
     called_aet: str,
     abstract_syntaxes: Sequence[str],
     budget: Budget,
-    transport: str = "plaintext",
+    transport: Transport = Transport.PLAINTEXT,
     tls: TlsSettings | None = None,
 ) -> Iterator[Session]:
     """Request an association; yield a :class:`Session`; release (or abort) and close on exit."""

@@ -37,6 +37,13 @@ def _quiet_pynetdicom():
         logger.setLevel(level)
 
 
+class Transport(enum.StrEnum):
+    """How DICOM is carried: plain TCP, or TLS (PS3.15 Annex B)."""
+
+    PLAINTEXT = "plaintext"
+    TLS = "tls"
+
+
 class Outcome(enum.StrEnum):
     ACCEPTED = "accepted"  # A-ASSOCIATE-AC
     REJECTED = "rejected"  # A-ASSOCIATE-RJ
@@ -203,7 +210,7 @@ class AssociationAttempt:
     outcome: Outcome
     calling_aet: str
     called_aet: str
-    transport: str  # "plaintext" or "tls"
+    transport: Transport
     elapsed_ms: float
     accepted_contexts: tuple[str, ...] = ()
     rejected_contexts: tuple[tuple[str, str], ...] = ()

@@ -21,7 +21,7 @@ from pynetdicom.sop_class import Verification
 
 from dicomaudit.models import ErrorReason
 from dicomaudit.net.association import associate
-from dicomaudit.net.outcome import AssociationAttempt, Outcome
+from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.net.wire import CONNECT_TIMEOUT, Budget
 
@@ -30,14 +30,14 @@ from dicomaudit.net.wire import CONNECT_TIMEOUT, Budget
 class ServiceObservation:
     """Everything learnt about a port before any check runs.
 
-    ``transport`` is ``"plaintext"`` or ``"tls"`` when the port speaks DICOM
+    ``transport`` is :class:`Transport` ``PLAINTEXT`` or ``TLS`` when the port speaks DICOM
     (or at least TLS that refused us well-formedly), ``None`` otherwise;
     ``plaintext`` and ``tls`` are the attempts made over each transport;
     ``error``/``error_code`` say why nothing can be built on the port.
     """
 
     reachable: bool
-    transport: str | None
+    transport: Transport | None
     plaintext: AssociationAttempt | None
     tls: AssociationAttempt | None
     error: str | None = None
@@ -61,7 +61,7 @@ def probe(
     calling: str,
     called: str,
     budget: Budget,
-    transport: str,
+    transport: Transport,
     tls_settings: TlsSettings | None = None,
 ) -> AssociationAttempt:
     """One Verification-only association request over ``transport``, released cleanly if accepted."""
@@ -100,24 +100,24 @@ def observe_service(
     host: str, port: int, calling: str, called: str, budget: Budget, tls_settings: TlsSettings
 ) -> ServiceObservation:
     """Plaintext first; TLS when the port is open but gave no DICOM answer in plaintext."""
-    plain = probe(host, port, calling, called, budget, "plaintext")
+    plain = probe(host, port, calling, called, budget, Transport.PLAINTEXT)
     if plain.outcome.speaks_dicom:
-        return ServiceObservation(reachable=True, transport="plaintext", plaintext=plain, tls=None)
+        return ServiceObservation(reachable=True, transport=Transport.PLAINTEXT, plaintext=plain, tls=None)
     if plain.outcome in (Outcome.REFUSED, Outcome.UNREACHABLE) or plain.detail == CONNECT_TIMEOUT:
         return _unusable(plain, plain, None, reachable=False)
     if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
         # It framed its answer as DICOM, but the answer is malformed: nothing is
         # to be gained from TLS, and nothing may be built on it.
         return _unusable(plain, plain, None)
-    tls = probe(host, port, calling, called, budget, "tls", tls_settings)
+    tls = probe(host, port, calling, called, budget, Transport.TLS, tls_settings)
     if tls.outcome.speaks_dicom:
-        return ServiceObservation(reachable=True, transport="tls", plaintext=plain, tls=tls)
+        return ServiceObservation(reachable=True, transport=Transport.TLS, plaintext=plain, tls=tls)
     if tls.outcome is Outcome.TLS_FAILED:
         # A TLS peer that refused us with an alert: a TLS port, not (yet) a DICOM exchange.
         code = None if tls.tls is not None and tls.tls.client_certificate_required else ErrorReason.TLS
         error = None if code is None else tls.detail
         return ServiceObservation(
-            reachable=True, transport="tls", plaintext=plain, tls=tls, error=error, error_code=code
+            reachable=True, transport=Transport.TLS, plaintext=plain, tls=tls, error=error, error_code=code
         )
     if tls.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
         return _unusable(tls, plain, tls)
