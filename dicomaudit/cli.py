@@ -12,8 +12,8 @@ import logging
 import shlex
 import ssl
 import sys
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -87,24 +87,64 @@ def _command_line() -> str:
 
 
 # -- shared options ----------------------------------------------------------
-CallingAet = Annotated[str, typer.Option("--calling-aet", callback=_aet_option, show_default=True,
-                                         help="The scanner's own AE title (should not be registered on the nodes).")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.5, max=600, show_default=True,
-                                        help="Seconds to wait for each network step (connect, association, reply).")]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=256, show_default=True,
-                                          help="Targets probed at the same time.")]
-LogFile = Annotated[Path | None, typer.Option("--log", metavar="FILE", callback=_log_option,
-                                              help="Write a debug log (third-party warnings, tracebacks) to FILE.")]
-FailOnUndecided = Annotated[bool, typer.Option(
-    "--fail-on-undecided", help="Also exit 1 when a check could not be decided (status error: an unreachable "
-                                "node, a timeout, a malformed answer), so a CI gate never passes silently.")]
-FailOn = Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
-                                            help="Exit 1 if a finding reaches this severity: "
-                                                 "info, low, medium, high, critical (default: none, always 0).")]
+CallingAet = Annotated[
+    str,
+    typer.Option(
+        "--calling-aet",
+        callback=_aet_option,
+        show_default=True,
+        help="The scanner's own AE title (should not be registered on the nodes).",
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.5,
+        max=600,
+        show_default=True,
+        help="Seconds to wait for each network step (connect, association, reply).",
+    ),
+]
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", min=1, max=256, show_default=True, help="Targets probed at the same time.")
+]
+LogFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--log",
+        metavar="FILE",
+        callback=_log_option,
+        help="Write a debug log (third-party warnings, tracebacks) to FILE.",
+    ),
+]
+FailOnUndecided = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-undecided",
+        help="Also exit 1 when a check could not be decided (status error: an unreachable "
+        "node, a timeout, a malformed answer), so a CI gate never passes silently.",
+    ),
+]
+FailOn = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        metavar="SEVERITY",
+        help="Exit 1 if a finding reaches this severity: info, low, medium, high, critical (default: none, always 0).",
+    ),
+]
 
 
-def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | None, *,
-                  formats: tuple[str, ...] | None = None, waivers: Any = None, junit: Path | None = None) -> list[Path]:
+def _emit_reports(
+    result: RunResult,
+    json_path: Path | None,
+    out_dir: Path | None,
+    *,
+    formats: tuple[str, ...] | None = None,
+    waivers: Any = None,
+    junit: Path | None = None,
+) -> list[Path]:
     from dicomaudit import output
     from dicomaudit.output.junit import write_junit
     from dicomaudit.policy import assess
@@ -114,14 +154,15 @@ def _emit_reports(result: RunResult, json_path: Path | None, out_dir: Path | Non
         if json_path is not None:
             written.append(output.write_json(result, json_path))
         if out_dir is not None:
-            kwargs = {"formats": formats} if formats else {}
-            written.extend(output.write_reports(result, out_dir, waivers=waivers, **kwargs))
+            chosen = formats if formats else output.DEFAULT_FORMATS
+            written.extend(output.write_reports(result, out_dir, chosen, waivers=waivers))
         if junit is not None:
             write_junit(assess(result, waivers), junit)
             written.append(junit)
     except OSError as exc:
-        raise _fail_usage(f"cannot write reports: {exc.strerror or 'I/O error'} "
-                          f"({safe_text(str(exc.filename or ''))})") from None
+        raise _fail_usage(
+            f"cannot write reports: {exc.strerror or 'I/O error'} ({safe_text(str(exc.filename or ''))})"
+        ) from None
     return written
 
 
@@ -158,8 +199,9 @@ def _gate(result: RunResult, severity: Severity | None, applied: Any, *, undecid
         open_questions = result.undecided()
         if open_questions:
             nodes = len({str(t) for t, _ in open_questions})
-            err.print(f"{len(open_questions)} check(s) on {nodes} node(s) could not be decided "
-                      "(--fail-on-undecided): exit 1")
+            err.print(
+                f"{len(open_questions)} check(s) on {nodes} node(s) could not be decided (--fail-on-undecided): exit 1"
+            )
             raise typer.Exit(EXIT_FINDINGS)
 
 
@@ -190,37 +232,62 @@ def _read_result(path: Path) -> RunResult:
     )
 )
 def probe(
-    target: Annotated[list[str] | None, typer.Argument(metavar="TARGET...", show_default=False,
-                                                       help="HOST\\[:PORT]\\[/CALLED_AET]; port defaults to 104.")] = None,
-    targets_file: Annotated[Path | None, typer.Option("--targets", metavar="FILE",
-                                                      help="Inventory CSV with at least host,port,called_aet.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
-                                                 help="Write the full report set (JSON, HTML, Markdown, CSV) here.")] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TARGET...", show_default=False, help="HOST\\[:PORT]\\[/CALLED_AET]; port defaults to 104."
+        ),
+    ] = None,
+    targets_file: Annotated[
+        Path | None, typer.Option("--targets", metavar="FILE", help="Inventory CSV with at least host,port,called_aet.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Write the full report set (JSON, HTML, Markdown, CSV) here."),
+    ] = None,
     fail_on: FailOn = None,
     calling_aet: CallingAet = DEFAULT_CALLING_AET,
     timeout: Timeout = 10.0,
     concurrency: Concurrency = 8,
-    check: Annotated[list[str] | None, typer.Option("--check", metavar="ID",
-                                                    help="Run only this check (repeatable); default: all.")] = None,
-    find_cap: Annotated[int, typer.Option("--find-cap", min=1, max=1000, show_default=True,
-                                          help="Read at most this many C-FIND matches per query, then C-CANCEL.")] = 10,
-    intrusive: Annotated[bool, typer.Option("--intrusive",
-                                            help="Allow operations that write: store one synthetic object.")] = False,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", metavar="PEM",
-                                                  help="Client certificate to present to TLS nodes.")] = None,
+    check: Annotated[
+        list[str] | None, typer.Option("--check", metavar="ID", help="Run only this check (repeatable); default: all.")
+    ] = None,
+    find_cap: Annotated[
+        int,
+        typer.Option(
+            "--find-cap",
+            min=1,
+            max=1000,
+            show_default=True,
+            help="Read at most this many C-FIND matches per query, then C-CANCEL.",
+        ),
+    ] = 10,
+    intrusive: Annotated[
+        bool, typer.Option("--intrusive", help="Allow operations that write: store one synthetic object.")
+    ] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", metavar="PEM", help="Client certificate to present to TLS nodes.")
+    ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Key of --tls-cert.")] = None,
-    show_values: Annotated[bool, typer.Option("--show-values",
-                                              help="Show identifying values unmasked (never the default).")] = False,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show identifying values unmasked (never the default).")
+    ] = False,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the audit (recorded in reports).")] = None,
-    scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF",
-                                                  help="Ticket or authorisation reference (recorded).")] = None,
-    waivers_path: Annotated[Path | None, typer.Option("--waivers", metavar="FILE",
-                                                      help="Accepted risks (TOML); waived findings do not gate.")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
-                                               help="Also write JUnit XML (one test case per node and check).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar or table: one line of totals.")] = False,
+    scope_ref: Annotated[
+        str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or authorisation reference (recorded).")
+    ] = None,
+    waivers_path: Annotated[
+        Path | None,
+        typer.Option("--waivers", metavar="FILE", help="Accepted risks (TOML); waived findings do not gate."),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML (one test case per node and check)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
     fail_on_undecided: FailOnUndecided = False,
     log: LogFile = None,
 ) -> None:
@@ -230,8 +297,9 @@ def probe(
     try:
         given: list[tuple[str, Target]] = [(f"argument {i}", parse_target(t)) for i, t in enumerate(target or [], 1)]
         if targets_file is not None:
-            given += [(f"inventory {safe_text(targets_file.name)} line {n}", t)
-                      for n, t in load_inventory_rows(targets_file)]
+            given += [
+                (f"inventory {safe_text(targets_file.name)} line {n}", t) for n, t in load_inventory_rows(targets_file)
+            ]
     except TargetError as exc:
         raise _fail_usage(str(exc)) from None
     targets, duplicates = dedupe_reporting(given)
@@ -262,12 +330,16 @@ def probe(
             why = getattr(exc, "strerror", None) or type(exc).__name__
             raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
     settings = ProbeSettings(
-        calling_aet=calling_aet, timeout=timeout, concurrency=concurrency, find_cap=find_cap,
-        intrusive=intrusive, tls=tls,
-        checks=tuple(check) if check else None, show_values=show_values,
+        calling_aet=calling_aet,
+        timeout=timeout,
+        concurrency=concurrency,
+        find_cap=find_cap,
+        intrusive=intrusive,
+        tls=tls,
+        checks=tuple(check) if check else None,
+        show_values=show_values,
     )
-    result = run_probe(targets, settings, command=_command_line(), operator=operator, scope_ref=scope_ref,
-                       quiet=quiet)
+    result = run_probe(targets, settings, command=_command_line(), operator=operator, scope_ref=scope_ref, quiet=quiet)
     applied = _apply_waivers(result, waivers)
     written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
     from dicomaudit.console import print_one_line, print_summary, probe_line
@@ -283,13 +355,18 @@ def probe(
     _gate(result, severity, applied, undecided=fail_on_undecided)
 
 
-def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, operator: str | None = None,
-              scope_ref: str | None = None, quiet: bool = False) -> RunResult:
+def run_probe(
+    targets: list[Target],
+    settings: ProbeSettings,
+    *,
+    command: str,
+    operator: str | None = None,
+    scope_ref: str | None = None,
+    quiet: bool = False,
+) -> RunResult:
     """Scan with a progress bar on a terminal; return the run's result."""
     from dicomaudit.console import scan_with_progress
-    from dicomaudit.scanner import now_iso
-
-    from dicomaudit.scanner import ScanInterrupted
+    from dicomaudit.scanner import ScanInterrupted, now_iso
 
     started = now_iso()
     incomplete = False
@@ -297,8 +374,15 @@ def run_probe(targets: list[Target], settings: ProbeSettings, *, command: str, o
         target_results = scan_with_progress(err, targets, settings, show=not quiet and err.is_terminal)
     except ScanInterrupted as stopped:
         target_results, incomplete = stopped.results, True
-    info = RunInfo(command=command, started_at=started, finished_at=now_iso(), settings=settings.to_dict(),
-                   operator=operator, scope_ref=scope_ref, incomplete=incomplete)
+    info = RunInfo(
+        command=command,
+        started_at=started,
+        finished_at=now_iso(),
+        settings=settings.to_dict(),
+        operator=operator,
+        scope_ref=scope_ref,
+        incomplete=incomplete,
+    )
     return RunResult(tool_version=__version__, run=info, targets=tuple(target_results))
 
 
@@ -306,21 +390,16 @@ def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
     """After a Ctrl-C the partial results are written; say so and exit 130 (CONTRACT)."""
     if result.run.incomplete:
         where = f" to {', '.join(str(p) for p in written[:1])}" if written else ""
-        err.print(f"interrupted: the results gathered so far were written{where}, marked incomplete")
+        err.print(f"interrupted: the results gathered so far were written{where}, marked incomplete", soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
 # -- demo --------------------------------------------------------------------
-@app.command(
-    epilog=(
-        "[bold]Examples[/]\n\n"
-        "  dicomaudit demo\n\n"
-        "  dicomaudit demo --out /tmp/demo-report"
-    )
-)
+@app.command(epilog=("[bold]Examples[/]\n\n  dicomaudit demo\n\n  dicomaudit demo --out /tmp/demo-report"))
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=True,
-                                          help="Where to write the report set.")] = Path("reports/demo"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", show_default=True, help="Where to write the report set.")
+    ] = Path("reports/demo"),
     timeout: Timeout = 5.0,
     log: LogFile = None,
 ) -> None:
@@ -328,17 +407,30 @@ def demo(
     from dicomaudit.lab import LabPACS
 
     settings = ProbeSettings(timeout=timeout, concurrency=2)
-    err.print("[bold]dicomaudit demo[/]: starting two lab PACS nodes on 127.0.0.1 "
-              "(profile [red]open[/] and profile [green]locked[/]), seeded with synthetic studies")
+    err.print(
+        "[bold]dicomaudit demo[/]: starting two lab PACS nodes on 127.0.0.1 "
+        "(profile [red]open[/] and profile [green]locked[/]), seeded with synthetic studies"
+    )
     with LabPACS(profile="open", port=0) as open_lab, LabPACS(profile="locked", port=0) as locked_lab:
         targets = [
-            Target(host=open_lab.host, port=open_lab.port, called_aet=open_lab.ae_title, name="lab-open",
-                   attributes={"profile": "open", "owner": "Lab (demo)"}),
-            Target(host=locked_lab.host, port=locked_lab.port, called_aet=locked_lab.ae_title, name="lab-locked",
-                   attributes={"profile": "locked", "owner": "Lab (demo)"}),
+            Target(
+                host=open_lab.host,
+                port=open_lab.port,
+                called_aet=open_lab.ae_title,
+                name="lab-open",
+                attributes={"profile": "open", "owner": "Lab (demo)"},
+            ),
+            Target(
+                host=locked_lab.host,
+                port=locked_lab.port,
+                called_aet=locked_lab.ae_title,
+                name="lab-locked",
+                attributes={"profile": "locked", "owner": "Lab (demo)"},
+            ),
         ]
-        result = run_probe(targets, settings, command=_command_line(), operator="dicomaudit demo",
-                           scope_ref="built-in lab on loopback")
+        result = run_probe(
+            targets, settings, command=_command_line(), operator="dicomaudit demo", scope_ref="built-in lab on loopback"
+        )
     written = _emit_reports(result, None, out_dir)
     from dicomaudit.console import print_summary
 
@@ -356,23 +448,33 @@ def demo(
     )
 )
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
-                                                help="DICOM files, folders (recursive) or DICOMDIRs.")],
-    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")] = None,
-    csv_path: Annotated[Path | None, typer.Option("--csv", metavar="FILE",
-                                                  help="Write one CSV row per finding here.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", metavar="DIR",
-                                                 help="Write the full report set (JSON, HTML, Markdown, CSV) here.")] = None,
-    show_values: Annotated[bool, typer.Option("--show-values",
-                                              help="Show identifying values unmasked (never the default).")] = False,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
-                                                help="Processes to use (default: 1 for small inputs, else one per CPU).")]
-    = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", show_default=False, help="DICOM files, folders (recursive) or DICOMDIRs."),
+    ],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", metavar="FILE", help="Write one CSV row per finding here.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Write the full report set (JSON, HTML, Markdown, CSV) here."),
+    ] = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show identifying values unmasked (never the default).")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=64, help="Processes to use (default: 1 for small inputs, else one per CPU)."
+        ),
+    ] = None,
     fail_on: FailOn = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bar or table: one line of totals.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
     log: LogFile = None,
 ) -> None:
     """Find identifying data (PHI) in DICOM headers: names, IDs, dates, addresses, free text, private tags."""
@@ -388,22 +490,40 @@ def analyze(
         err.print("stopping: writing the results gathered so far (Ctrl-C again to quit at once)")
 
     try:
-        analysis = analyze_with_progress(err, paths, show_values=show_values, workers=workers,
-                                         show=not quiet and err.is_terminal, on_interrupt=stopping)
+        analysis = analyze_with_progress(
+            err,
+            paths,
+            show_values=show_values,
+            workers=workers,
+            show=not quiet and err.is_terminal,
+            on_interrupt=stopping,
+        )
     except AnalysisInterrupted as stopped:  # the first Ctrl-C: partial results, written below, then exit 130
         analysis = stopped.result
     except KeyboardInterrupt:  # a second Ctrl-C while stopping: at once, nothing written
-        err.print("interrupted again: stopped at once, nothing written")
+        err.print("interrupted: stopped at once, nothing written")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    settings: dict[str, Any] = {"paths": [safe_text(p) for p in paths], "show_values": show_values,
-                                "workers": workers, "files_skipped_not_dicom": len(analysis.skipped)}
+    settings: dict[str, Any] = {
+        "paths": [safe_text(p) for p in paths],
+        "show_values": show_values,
+        "workers": workers,
+        "files_skipped_not_dicom": len(analysis.skipped),
+    }
     if analysis.interrupted:
         settings["files_not_analysed"] = analysis.not_analysed
     result = RunResult(
         tool_version=__version__,
-        run=RunInfo(command=_command_line(), started_at=started, finished_at=now_iso(), settings=settings,
-                    operator=operator, scope_ref=scope_ref, incomplete=analysis.interrupted),
-        phi=analysis.findings, errors=analysis.errors,
+        run=RunInfo(
+            command=_command_line(),
+            started_at=started,
+            finished_at=now_iso(),
+            settings=settings,
+            operator=operator,
+            scope_ref=scope_ref,
+            incomplete=analysis.interrupted,
+        ),
+        phi=analysis.findings,
+        errors=analysis.errors,
     )
     # Written first, whatever happened: when every input failed, the JSON lists why.
     written = _emit_reports(result, json_path, out_dir)
@@ -446,15 +566,19 @@ def _nothing_read(analysis: Any, written: list[Path]) -> str:
 )
 def report(
     result_path: Annotated[Path, typer.Argument(metavar="RESULT.json", help="A result written by probe/demo.")],
-    formats: Annotated[str, typer.Option("--format", show_default=True,
-                                         help="Comma-separated: html, md, csv, json, junit (or all).")]
-    = "html,md,csv,json",
-    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=True,
-                                          help="Where to write the reports.")] = Path("reports/report"),
-    waivers_path: Annotated[Path | None, typer.Option("--waivers", metavar="FILE",
-                                                      help="Accepted risks (TOML).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD",
-                                              help="Judge waiver expiry at this date (default: today).")] = None,
+    formats: Annotated[
+        str, typer.Option("--format", show_default=True, help="Comma-separated: html, md, csv, json, junit (or all).")
+    ] = "html,md,csv,json",
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", show_default=True, help="Where to write the reports.")
+    ] = Path("reports/report"),
+    waivers_path: Annotated[
+        Path | None, typer.Option("--waivers", metavar="FILE", help="Accepted risks (TOML).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Judge waiver expiry at this date (default: today)."),
+    ] = None,
     fail_on: FailOn = None,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML.")] = None,
     fail_on_undecided: FailOnUndecided = False,
@@ -494,11 +618,18 @@ def diff(
     old_path: Annotated[Path, typer.Argument(metavar="OLD.json")],
     new_path: Annotated[Path, typer.Argument(metavar="NEW.json")],
     fmt: Annotated[str, typer.Option("--format", show_default=True, help="text or markdown.")] = "text",
-    fail_on: Annotated[str | None, typer.Option("--fail-on", metavar="SEVERITY",
-                                                help="Exit 1 if a NEW finding reaches this severity.")] = None,
-    show_phi: Annotated[bool, typer.Option("--show-phi", help="List each identifying value that appeared or "
-                                                              "disappeared (as masked in the results); "
-                                                              "default: counts per category.")] = False,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", metavar="SEVERITY", help="Exit 1 if a NEW finding reaches this severity.")
+    ] = None,
+    show_phi: Annotated[
+        bool,
+        typer.Option(
+            "--show-phi",
+            help="List each identifying value that appeared or "
+            "disappeared (as masked in the results); "
+            "default: counts per category.",
+        ),
+    ] = False,
     log: LogFile = None,
 ) -> None:
     """List fixed, new and unchanged findings between two results: the evidence that remediation worked.
@@ -528,8 +659,9 @@ def _profiles_help() -> str:
 def _profiles_epilog() -> str:
     from dicomaudit.lab import PROFILES
 
-    return "[bold]Profiles[/]\n\n" + "\n\n".join(f"  [bold]{name}[/]: {escape(PROFILES[name].description)}"
-                                                   for name in PROFILES)
+    return "[bold]Profiles[/]\n\n" + "\n\n".join(
+        f"  [bold]{name}[/]: {escape(PROFILES[name].description)}" for name in PROFILES
+    )
 
 
 @app.command(
@@ -542,10 +674,12 @@ def _profiles_epilog() -> str:
 )
 def lab(
     profile: Annotated[str, typer.Option("--profile", show_default=True, help=_profiles_help())] = "open",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, show_default=True,
-                                      help="Port to listen on (0 = any free port).")] = 11112,
-    host: Annotated[str, typer.Option("--host", show_default=True,
-                                      help="Address to bind; loopback unless you mean it.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, show_default=True, help="Port to listen on (0 = any free port).")
+    ] = 11112,
+    host: Annotated[
+        str, typer.Option("--host", show_default=True, help="Address to bind; loopback unless you mean it.")
+    ] = "127.0.0.1",
     log: LogFile = None,
 ) -> None:
     """Run the lab PACS alone, until interrupted (Ctrl-C)."""
@@ -558,8 +692,10 @@ def lab(
     except OSError as exc:
         raise _fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError:  # a non-loopback address
-        raise _fail_usage(f"--host {host}: the lab PACS listens on loopback only (127.0.0.0/8 or ::1), "
-                          "because it is insecure by design; use e.g. --host 127.0.0.1") from None
+        raise _fail_usage(
+            f"--host {host}: the lab PACS listens on loopback only (127.0.0.0/8 or ::1), "
+            "because it is insecure by design; use e.g. --host 127.0.0.1"
+        ) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -589,8 +725,9 @@ def main() -> None:
     except typer.TyperException as exc:  # click's UsageError, BadParameter, NoSuchOption ... (vendored by typer)
         ctx = getattr(exc, "ctx", None)
         command = ctx.command_path if ctx is not None else "dicomaudit"
-        err.print(f"[bold red]error:[/] {escape(exc.format_message())} (see '{escape(command)} --help')",
-                  soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] {escape(exc.format_message())} (see '{escape(command)} --help')", soft_wrap=True
+        )
         sys.exit(EXIT_USAGE)
     except typer.Abort:  # Ctrl-C inside click's own handling
         err.print("interrupted")
@@ -602,6 +739,8 @@ def main() -> None:
         logging.getLogger("dicomaudit").error("internal error", exc_info=exc)
         if logs.debug_enabled():
             raise
-        err.print(f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
-                  "(set DICOMAUDIT_DEBUG=1 for details)")
+        err.print(
+            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')} "
+            "(set DICOMAUDIT_DEBUG=1 for details)"
+        )
         sys.exit(EXIT_INTERNAL)

@@ -54,11 +54,12 @@ SEVERITY_STYLE = {
 }
 
 #: One character per verdict in the table: a failed check shows its severity.
-FAIL_SYMBOL = {Severity.CRITICAL: "C", Severity.HIGH: "H", Severity.MEDIUM: "M", Severity.LOW: "L",
-               Severity.INFO: "I"}
+FAIL_SYMBOL = {Severity.CRITICAL: "C", Severity.HIGH: "H", Severity.MEDIUM: "M", Severity.LOW: "L", Severity.INFO: "I"}
 STATUS_SYMBOL = {Status.PASS: ".", Status.ERROR: "E", Status.SKIPPED: "s", Status.INFO: "i"}
-LEGEND = ("fail: C critical  H high  M medium  L low  I info",
-          ". pass  E error (undecided)  s skipped  i info  - not run")
+LEGEND = (
+    "fail: C critical  H high  M medium  L low  I info",
+    ". pass  E error (undecided)  s skipped  i info  - not run",
+)
 
 #: At most this many errors (analyze) and identifying values (--show-values) are listed on the console.
 MAX_LISTED_ERRORS = 10
@@ -72,17 +73,37 @@ def one_line(text: object) -> str:
     return " ".join(scrub(str(text)).split())
 
 
-def scan_with_progress(console: Console, targets: Sequence[Target], settings: ProbeSettings,
-                       show: bool) -> list[TargetResult]:
-    """Run the scanner, showing a progress bar (one step per check) when ``show``."""
+def scan_with_progress(
+    console: Console, targets: Sequence[Target], settings: ProbeSettings, show: bool
+) -> list[TargetResult]:
+    """Run the scanner, showing a progress bar (one step per check) when ``show``.
+
+    The first Ctrl-C is acknowledged at once on ``console`` (the scanner then
+    winds down and raises :class:`~dicomaudit.scanner.ScanInterrupted`).
+    """
     from dicomaudit.scanner import scan
 
+    def on_interrupt() -> None:
+        console.print(
+            "stopping: writing the results gathered so far (Ctrl-C again to quit at once)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
     if not show:
-        return scan(targets, settings)
+        return scan(targets, settings, on_interrupt=on_interrupt)
     total = len(targets) * len(load_catalogue())
     lock = threading.Lock()
-    with Progress(TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]probing[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=total)
 
         def on_progress(target: Target, check_id: str | None, result: CheckResult | None) -> None:
@@ -92,11 +113,18 @@ def scan_with_progress(console: Console, targets: Sequence[Target], settings: Pr
                 else:
                     progress.update(task, advance=1, description=escape(f"{target} {check_id}"))
 
-        return scan(targets, settings, progress=on_progress)
+        return scan(targets, settings, progress=on_progress, on_interrupt=on_interrupt)
 
 
-def analyze_with_progress(console: Console, paths: Sequence[Path], *, show_values: bool, workers: int | None,
-                          show: bool, on_interrupt: Callable[[], None] | None = None) -> AnalysisResult:
+def analyze_with_progress(
+    console: Console,
+    paths: Sequence[Path],
+    *,
+    show_values: bool,
+    workers: int | None,
+    show: bool,
+    on_interrupt: Callable[[], None] | None = None,
+) -> AnalysisResult:
     """Run the PHI analyzer, with a progress bar (files done / total) when ``show``.
 
     ``on_interrupt`` is called at the first Ctrl-C; the analyzer then raises
@@ -106,15 +134,23 @@ def analyze_with_progress(console: Console, paths: Sequence[Path], *, show_value
 
     if not show:
         return analyze_paths(paths, show_values=show_values, workers=workers, on_interrupt=on_interrupt)
-    with Progress(TextColumn("[bold]analysing[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]analysing[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=None)
 
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return analyze_paths(paths, show_values=show_values, workers=workers, progress=on_progress,
-                             on_interrupt=on_interrupt)
+        return analyze_paths(
+            paths, show_values=show_values, workers=workers, progress=on_progress, on_interrupt=on_interrupt
+        )
 
 
 # -- analyze -----------------------------------------------------------------
@@ -127,9 +163,12 @@ def _severity_counts(severities: Iterable[Severity]) -> str:
 def analysis_line(analysis: AnalysisResult) -> str:
     """One line: files analysed, with findings, findings by severity, unreadable, skipped, not analysed."""
     by_sev = _severity_counts(f.severity for f in analysis.findings)
-    line = (f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying data, "
-            f"{len(analysis.findings)} finding(s)" + (f" ({by_sev})" if by_sev else "")
-            + f", {len(analysis.errors)} unreadable input(s)")
+    line = (
+        f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying data, "
+        f"{len(analysis.findings)} finding(s)"
+        + (f" ({by_sev})" if by_sev else "")
+        + f", {len(analysis.errors)} unreadable input(s)"
+    )
     if analysis.skipped:
         line += f", {len(analysis.skipped)} skipped (not DICOM)"
     if analysis.interrupted:
@@ -140,17 +179,23 @@ def analysis_line(analysis: AnalysisResult) -> str:
 def print_phi_summary(console: Console, analysis: AnalysisResult, written: Sequence[Path] = ()) -> None:
     """Findings per category (worst severity first), the values when shown, the totals, unreadable inputs."""
     from dicomaudit.phi import CATEGORY_SEVERITY
+    from dicomaudit.phi.categories import Category
 
     shown_how = "values shown: --show-values" if analysis.show_values else "values masked"
     table = Table(title=f"identifying data found ({shown_how})", title_justify="left")
     table.add_column("category")
     table.add_column("typical severity")
     table.add_column("findings", justify="right")
-    rows = [(category, count, CATEGORY_SEVERITY.get(category)) for category, count in analysis.summary().items()]
-    rows.sort(key=lambda row: row[2].rank if isinstance(row[2], Severity) else -1, reverse=True)
+    rows = [
+        (category, count, CATEGORY_SEVERITY.get(Category(category))) for category, count in analysis.summary().items()
+    ]
+    rows.sort(key=lambda row: row[2].rank if row[2] is not None else -1, reverse=True)
     for category, count, sev in rows:
-        table.add_row(Text(one_line(category)), Text(getattr(sev, "value", str(sev or ""))),
-                      Text(str(count), style="bold red" if count else "dim"))
+        table.add_row(
+            Text(one_line(category)),
+            Text(getattr(sev, "value", str(sev or ""))),
+            Text(str(count), style="bold red" if count else "dim"),
+        )
     console.print(table)
     if analysis.show_values and analysis.findings:
         _print_values(console, analysis.findings)
@@ -160,8 +205,13 @@ def print_phi_summary(console: Console, analysis: AnalysisResult, written: Seque
         # built elsewhere cannot put a control character on the terminal.
         console.print(Text(shown(console, f"  not analysed: {scrub(e.source)}: {scrub(e.error)}"), style="yellow"))
     if len(analysis.errors) > MAX_LISTED_ERRORS:
-        console.print(Text(f"  ... and {len(analysis.errors) - MAX_LISTED_ERRORS} more unreadable input(s) "
-                           "(all of them under 'errors' in the result JSON, --json FILE)", style="yellow"))
+        console.print(
+            Text(
+                f"  ... and {len(analysis.errors) - MAX_LISTED_ERRORS} more unreadable input(s) "
+                "(all of them under 'errors' in the result JSON, --json FILE)",
+                style="yellow",
+            )
+        )
     print_written(console, written)
 
 
@@ -185,13 +235,20 @@ def _print_values(console: Console, findings: Sequence[PhiFinding]) -> None:
         grid.add_column(overflow="fold", max_width=max(12, console.width // 2 - 10))
         grid.add_column(overflow="fold", ratio=1)
         for f in sorted(found, key=lambda f: f.severity, reverse=True)[: MAX_LISTED_VALUES - listed]:
-            grid.add_row(Text("  " + f.severity.value, style=SEVERITY_STYLE[f.severity]),
-                         Text(shown(console, one_line(f.path))), Text(shown(console, one_line(f.value))))
+            grid.add_row(
+                Text("  " + f.severity.value, style=SEVERITY_STYLE[f.severity]),
+                Text(shown(console, one_line(f.path))),
+                Text(shown(console, one_line(f.value))),
+            )
             listed += 1
         console.print(grid)
     if len(findings) > listed:
-        console.print(Text(f"  ... and {len(findings) - listed} more value(s) "
-                           "(all of them in the result JSON or CSV: --json FILE, --csv FILE)"))
+        console.print(
+            Text(
+                f"  ... and {len(findings) - listed} more value(s) "
+                "(all of them in the result JSON or CSV: --json FILE, --csv FILE)"
+            )
+        )
 
 
 # -- written files -----------------------------------------------------------
@@ -256,11 +313,18 @@ def _target_cell(console: Console, tr: TargetResult) -> Text:
 
 
 def probe_line(result: RunResult) -> str:
-    """``3 target(s): 7 fail (2 critical, 2 high, ...), 6 pass, 8 error, 1 skipped, 2 info``."""
+    """``3 target(s): 7 fail (2 critical, 2 high, ...), 6 pass, 8 error, 1 skipped, 2 info``.
+
+    Fail, pass and error are always counted; skipped and info only when present.
+    """
     counts = Counter(c.status for _, c in result.all_checks)
     fails = _severity_counts(c.severity for _, c in result.all_checks if c.status is Status.FAIL)
-    parts = [f"{counts[Status.FAIL]} fail" + (f" ({fails})" if fails else ""), f"{counts[Status.PASS]} pass",
-             f"{counts[Status.ERROR]} error", f"{counts[Status.SKIPPED]} skipped", f"{counts[Status.INFO]} info"]
+    parts = [
+        f"{counts[Status.FAIL]} fail" + (f" ({fails})" if fails else ""),
+        f"{counts[Status.PASS]} pass",
+        f"{counts[Status.ERROR]} error",
+    ]
+    parts += [f"{counts[s]} {s.value}" for s in (Status.SKIPPED, Status.INFO) if counts[s]]
     line = f"{len(result.targets)} target(s): " + ", ".join(parts)
     if result.run.incomplete:
         line += " (interrupted: incomplete)"
@@ -271,9 +335,15 @@ def _verdict_table(console: Console, result: RunResult, ids: list[str]) -> None:
     """Targets as rows, one symbol per check (numbered columns, legend below); counts if that cannot fit."""
     width = len(str(len(ids)))
     fits = _MIN_TARGET_WIDTH + len(ids) * (width + 3) <= console.width  # a column: symbol, padding, rule
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
-                  title=f"dicomaudit results: {len(result.targets)} target(s)",
-                  title_justify="left", title_style="bold")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        title=f"dicomaudit results: {len(result.targets)} target(s)",
+        title_justify="left",
+        title_style="bold",
+    )
     table.add_column("target", overflow="fold", ratio=1, min_width=min(_MIN_TARGET_WIDTH, console.width // 2))
     if fits:
         for i in range(len(ids)):
@@ -299,17 +369,23 @@ def _verdict_table(console: Console, result: RunResult, ids: list[str]) -> None:
     for tr in result.targets:
         counts = Counter(c.status for c in tr.checks)
         worst = max((c.severity for c in tr.checks if c.status is Status.FAIL), default=None)
-        table.add_row(_target_cell(console, tr), str(counts[Status.FAIL]),
-                      Text(worst.value, style=SEVERITY_STYLE[worst]) if worst else Text("-", style="dim"),
-                      str(counts[Status.PASS]), str(counts[Status.ERROR]), str(counts[Status.SKIPPED]))
+        table.add_row(
+            _target_cell(console, tr),
+            str(counts[Status.FAIL]),
+            Text(worst.value, style=SEVERITY_STYLE[worst]) if worst else Text("-", style="dim"),
+            str(counts[Status.PASS]),
+            str(counts[Status.ERROR]),
+            str(counts[Status.SKIPPED]),
+        )
     console.print(table)
 
 
 def _target_block(console: Console, tr: TargetResult) -> None:
     """What failed on one target (worst first), what stayed undecided (with reason codes), its warnings."""
     order = {cid: i for i, cid in enumerate(load_catalogue())}
-    fails = sorted((c for c in tr.checks if c.status is Status.FAIL),
-                   key=lambda c: (-c.severity.rank, order.get(c.id, len(order))))
+    fails = sorted(
+        (c for c in tr.checks if c.status is Status.FAIL), key=lambda c: (-c.severity.rank, order.get(c.id, len(order)))
+    )
     errors = [c for c in tr.checks if c.status is Status.ERROR]
     if not (fails or errors or tr.warnings):
         return
@@ -318,23 +394,29 @@ def _target_block(console: Console, tr: TargetResult) -> None:
         header.append("  " + shown(console, one_line(tr.target.name)), style="dim")
     console.print(header)
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, min_width=9)  # "  critical", "  error", "  warning"
+    grid.add_column(no_wrap=True, width=10)  # "  critical", "  error", "  warning": the same in every block
     grid.add_column(overflow="fold", ratio=1)
     for c in fails:
-        grid.add_row(Text(f"  {c.severity.value}", style=SEVERITY_STYLE[c.severity]),
-                     Text(shown(console, f"{c.id}: {one_line(c.summary)}")))
+        grid.add_row(
+            Text(f"  {c.severity.value}", style=SEVERITY_STYLE[c.severity]),
+            Text(shown(console, f"{c.id}: {one_line(c.summary)}")),
+        )
     codes = {c.reason_code for c in errors}
     if len(errors) > 1 and len(errors) == len(tr.checks) and len(codes) == 1:
         # The node could not be assessed at all (unreachable, timed out): one line, not one per check.
         first = errors[0]
         code = f"[{first.reason_code.value}] " if first.reason_code is not None else ""
-        grid.add_row(Text("  error", style=STATUS_STYLE[Status.ERROR]),
-                     Text(shown(console, f"{code}all {len(errors)} checks undecided: {one_line(first.summary)}")))
+        grid.add_row(
+            Text("  error", style=STATUS_STYLE[Status.ERROR]),
+            Text(shown(console, f"{code}all {len(errors)} checks undecided: {one_line(first.summary)}")),
+        )
     else:
         for c in errors:
             code = f"[{c.reason_code.value}] " if c.reason_code is not None else ""
-            grid.add_row(Text("  error", style=STATUS_STYLE[Status.ERROR]),
-                         Text(shown(console, f"{code}{c.id}: {one_line(c.summary)}")))
+            grid.add_row(
+                Text("  error", style=STATUS_STYLE[Status.ERROR]),
+                Text(shown(console, f"{code}{c.id}: {one_line(c.summary)}")),
+            )
     for warning in tr.warnings:
         grid.add_row(Text("  warning", style="bold yellow"), Text(shown(console, one_line(warning)), style="yellow"))
     console.print(grid)
@@ -356,9 +438,16 @@ def print_summary(console: Console, result: RunResult, written: Sequence[Path] =
     if phi:
         show_values = bool(result.run.settings.get("show_values"))
         by_cat = Counter(p.category for p in phi)
-        console.print(Text(shown(console, "PHI exposed: " + ", ".join(f"{n} {one_line(c)}" for c, n in
-                                                                     by_cat.most_common())
-                                 + (" (values shown: --show-values)" if show_values else " (values masked)"))))
+        console.print(
+            Text(
+                shown(
+                    console,
+                    "PHI exposed: "
+                    + ", ".join(f"{n} {one_line(c)}" for c, n in by_cat.most_common())
+                    + (" (values shown: --show-values)" if show_values else " (values masked)"),
+                )
+            )
+        )
         if show_values:
             _print_values(console, phi)
     print_written(console, written)

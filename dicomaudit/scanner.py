@@ -155,7 +155,10 @@ STOP_GRACE = 2.0
 
 
 def scan(
-    targets: Sequence[Target], settings: ProbeSettings, progress: ProgressFunc | None = None
+    targets: Sequence[Target],
+    settings: ProbeSettings,
+    progress: ProgressFunc | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> list[TargetResult]:
     """Scan targets with at most ``settings.concurrency`` in flight; results keep input order.
 
@@ -164,8 +167,8 @@ def scan(
     worker takes its place, and nothing left behind can keep the process
     alive once the results are written.
 
-    On ``KeyboardInterrupt`` every wait in flight ends within a fraction of a
-    second, no new target starts, and :class:`ScanInterrupted` carries what
+    On ``KeyboardInterrupt`` ``on_interrupt`` is called (to acknowledge it),
+    every wait in flight ends within a fraction of a second, no new target starts, and :class:`ScanInterrupted` carries what
     was gathered (a second interrupt propagates at once).
     """
     selected_checks(settings)  # fail early on unknown ids
@@ -224,6 +227,8 @@ def scan(
                             start_worker()
     except KeyboardInterrupt:
         stop.set()
+        if on_interrupt is not None:
+            on_interrupt()
         deadline = time.monotonic() + STOP_GRACE
         with cond:
             while running and time.monotonic() < deadline:

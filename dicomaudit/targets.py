@@ -95,8 +95,10 @@ def load_inventory_rows(path: str | Path, *, resolve: bool = True) -> list[tuple
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     missing = {"host", "port", "called_aet"} - set(columns)
     if missing:
-        raise TargetError(f"inventory {str(path)!r}: missing column(s) {', '.join(sorted(missing))} "
-                          "(need at least host,port,called_aet)")
+        raise TargetError(
+            f"inventory {str(path)!r}: missing column(s) {', '.join(sorted(missing))} "
+            "(need at least host,port,called_aet)"
+        )
     targets: list[tuple[int, Target]] = []
     for lineno, row in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
@@ -107,9 +109,18 @@ def load_inventory_rows(path: str | Path, *, resolve: bool = True) -> list[tuple
             raise TargetError(f"{where}: empty host")
         port = _port(row["port"], where) if row.get("port") else DEFAULT_PORT
         extra = {k: v for k, v in row.items() if k not in {"host", "port", "called_aet", "name"} and v}
-        targets.append((lineno, Target(host=_host(row["host"], where, resolve), port=port,
-                                       called_aet=_aet(row.get("called_aet"), where), name=row.get("name") or None,
-                                       attributes=extra)))
+        targets.append(
+            (
+                lineno,
+                Target(
+                    host=_host(row["host"], where, resolve),
+                    port=port,
+                    called_aet=_aet(row.get("called_aet"), where),
+                    name=row.get("name") or None,
+                    attributes=extra,
+                ),
+            )
+        )
     if not targets:
         raise TargetError(f"inventory {str(path)!r}: no targets")
     return targets

@@ -73,7 +73,9 @@ from dicomaudit.phi.propagation import IndexBudgetExceeded, PropagationIndex
 from dicomaudit.structure import MAX_DEPTH  # one limit for the file check and the walk
 
 _BINARY_VRS = frozenset({"OB", "UN", "OW"})
-_SKIP_PRIVATE_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "DS", "IS", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
+_SKIP_PRIVATE_VRS = frozenset(
+    {"US", "SS", "UL", "SL", "FL", "FD", "DS", "IS", "AT", "UV", "SV", "OF", "OD", "OL", "OV"}
+)
 
 _DIRECT_KINDS = frozenset({Kind.NAME, Kind.ID, Kind.SSN, Kind.ADDRESS, Kind.PHONE, Kind.EMAIL, Kind.BIRTH_DATE})
 
@@ -649,6 +651,7 @@ def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> l
             raise PhiAnalysisError("sequences nested too deep to walk") from None
         except Exception as exc:  # noqa: BLE001 - any pydicom decoding failure
             message = exception_message(exc)  # pydicom's words, quoted values masked
-            raise PhiAnalysisError(f"cannot decode data set: {type(exc).__name__}"
-                                   + (f": {message}" if message else "")) from None
+            raise PhiAnalysisError(
+                f"cannot decode data set: {type(exc).__name__}" + (f": {message}" if message else "")
+            ) from None
     return walk.findings

@@ -38,9 +38,7 @@ PLACEHOLDER_WORDS = frozenset(
         "FIRST", "LAST", "NAME", "ENTER", "TEXT", "GIVEN", "FAMILY",
     }
 )  # fmt: skip
-_PLACEHOLDER_RE = re.compile(
-    r"^(?:ANON\w*|DE-?ID\w*|PSEUDO\w*|REMOVED|REDACTED|MASKED)[\W_]*\d*$", re.IGNORECASE
-)
+_PLACEHOLDER_RE = re.compile(r"^(?:ANON\w*|DE-?ID\w*|PSEUDO\w*|REMOVED|REDACTED|MASKED)[\W_]*\d*$", re.IGNORECASE)
 _FILLER_RE = re.compile(r"^[\s0*xX?\-^=_.#]*$")
 _TOKEN_RE = re.compile(r"[^\^=\s,;_/]+")
 _ANON_URL = "anonymized.invalid"
@@ -103,9 +101,7 @@ _DATE_RES = (
     # March 12, 1985 / Mar. 12th 1985
     re.compile(rf"\b(?:{_MONTHS})\.?\s+[0-3]?\d(?:st|nd|rd|th)?,?\s+{_Y4}\b", re.IGNORECASE),
     # 12 March 1985 / 12-MAR-1985 / 12th of March, 1985
-    re.compile(
-        rf"\b[0-3]?\d(?:st|nd|rd|th)?(?:\s+of)?[\s\-]+(?:{_MONTHS})\.?[\s\-,]+{_Y4}\b", re.IGNORECASE
-    ),
+    re.compile(rf"\b[0-3]?\d(?:st|nd|rd|th)?(?:\s+of)?[\s\-]+(?:{_MONTHS})\.?[\s\-,]+{_Y4}\b", re.IGNORECASE),
 )
 _DIGITS_RE = re.compile(r"\d+")
 _ANY_DIGIT = re.compile(r"\d")

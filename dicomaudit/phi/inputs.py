@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
@@ -246,8 +247,11 @@ def read_dataset(path: str) -> Dataset:
             raise UnreadableInput(describe_error(exc)) from None
     if not len(ds):
         # Only a file meta group (or nothing): the data set itself is missing or was cut off.
-        raise UnreadableInput("not a usable DICOM file: no data elements after the file meta"
-                              if meta is not None and len(meta) else "not a DICOM file: no data elements")
+        raise UnreadableInput(
+            "not a usable DICOM file: no data elements after the file meta"
+            if meta is not None and len(meta)
+            else "not a DICOM file: no data elements"
+        )
     if not _plausible(ds) and (meta is None or "TransferSyntaxUID" not in meta):
         raise UnreadableInput("not a DICOM file: no file meta and no recognisable data set")
     return ds
@@ -273,7 +277,9 @@ def _add_trailing(ds: Dataset, trailing: list[bytes], little: bool) -> None:
     out a different value under a tag already read.
     """
     for encoded in trailing:
-        extra = read_raw_dataset(DicomBytesIO(encoded), True, little, parent_encoding=ds._character_set)
+        # pydicom's reader takes its own DicomBytesIO; its stubs ask for a BinaryIO.
+        stream = cast(BinaryIO, DicomBytesIO(encoded))
+        extra = read_raw_dataset(stream, True, little, parent_encoding=ds._character_set)
         for tag, element in extra._dict.items():
             ds._dict.setdefault(tag, element)
 

@@ -211,9 +211,9 @@ class _Masked:
 
     def matches(self, tag: int) -> bool:
         g, e = tag >> 16, tag & 0xFFFF
-        return (g & self.group_mask) == (self.group & self.group_mask) and (
-            e & self.element_mask
-        ) == (self.element & self.element_mask)
+        return (g & self.group_mask) == (self.group & self.group_mask) and (e & self.element_mask) == (
+            self.element & self.element_mask
+        )
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,10 @@ class PropagationIndex:
         if self.others:
             self.scanned += len(self.others) * len(lower)
             if self.scanned > SCAN_BUDGET:
-                raise IndexBudgetExceeded(f"too much text to search for {len(self.others)} identifiers "
-                                          f"({len(lower)} characters in one element)")
+                raise IndexBudgetExceeded(
+                    f"too much text to search for {len(self.others)} identifiers "
+                    f"({len(lower)} characters in one element)"
+                )
             _find(lower, self.others, found)
         return found
 

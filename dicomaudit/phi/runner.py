@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -234,8 +235,15 @@ class _Collector:
                 skipped.append(item.source)
             else:
                 errors.append(error)
-        return AnalysisResult(tuple(findings), tuple(errors), scanned, tuple(skipped), self.show_values,
-                              interrupted, len(self.files) - len(self.outcomes))
+        return AnalysisResult(
+            tuple(findings),
+            tuple(errors),
+            scanned,
+            tuple(skipped),
+            self.show_values,
+            interrupted,
+            len(self.files) - len(self.outcomes),
+        )
 
 
 def analyze_paths(
@@ -292,8 +300,9 @@ def analyze_paths(
     return collector.result()
 
 
-def _run_serial(collector: _Collector, show_values: bool, progress: ProgressCallback | None,
-                on_interrupt: Callable[[], None] | None) -> None:
+def _run_serial(
+    collector: _Collector, show_values: bool, progress: ProgressCallback | None, on_interrupt: Callable[[], None] | None
+) -> None:
     total = len(collector.files)
     try:
         for i, item in enumerate(collector.files):
@@ -306,8 +315,13 @@ def _run_serial(collector: _Collector, show_values: bool, progress: ProgressCall
         raise AnalysisInterrupted(collector.result(interrupted=True)) from None
 
 
-def _run_pool(collector: _Collector, show_values: bool, n_workers: int, progress: ProgressCallback | None,
-              on_interrupt: Callable[[], None] | None) -> None:
+def _run_pool(
+    collector: _Collector,
+    show_values: bool,
+    n_workers: int,
+    progress: ProgressCallback | None,
+    on_interrupt: Callable[[], None] | None,
+) -> None:
     files = collector.files
     total = len(files)
     starts = list(range(0, total, _CHUNK))
@@ -331,51 +345,88 @@ def _run_pool(collector: _Collector, show_values: bool, n_workers: int, progress
                     outcomes = []  # terminated while stopping: not analysed
                 else:
                     outcomes = [([], _cannot_analyse(exc), False) for _ in chunk]
-            for item_index, (item, (wires, error, not_dicom)) in enumerate(zip(chunk, outcomes), start):
-                collector.outcomes[item_index] = ([_from_wire(item.source, w) for w in wires],
-                                                  None if error is None else InputError(item.source, error),
-                                                  not_dicom)
+            # A chunk stopped by Ctrl-C reports fewer outcomes than it has files: the rest were not analysed.
+            for k, (wires, error, not_dicom) in enumerate(outcomes):
+                source = chunk[k].source
+                collector.outcomes[start + k] = (
+                    [_from_wire(source, w) for w in wires],
+                    None if error is None else InputError(source, error),
+                    not_dicom,
+                )
             collected.add(fut)
             done += len(outcomes)
             if progress and not stop.is_set():
                 progress(done, total)
 
     pool: ProcessPoolExecutor | None = None
-    clean = False
-    try:
+    with _CountedInterrupts() as interrupts:
         try:
-            pool = ProcessPoolExecutor(max_workers=min(n_workers, len(starts)), mp_context=ctx,
-                                       initializer=_worker_init, initargs=(stop,))
+            pool = ProcessPoolExecutor(
+                max_workers=min(n_workers, len(starts)), mp_context=ctx, initializer=_worker_init, initargs=(stop,)
+            )
             for start in starts:
                 futures[pool.submit(_analyze_chunk, files[start : start + _CHUNK], show_values)] = start
             pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while pending and not interrupts.count:
+                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 collect(finished)
-            clean = True
-        except KeyboardInterrupt:
-            stop.set()
-            if on_interrupt:
-                on_interrupt()
-            for fut in futures:
-                fut.cancel()  # chunks no worker has taken yet
-            # Running chunks stop after the file in hand and send back what they did.
-            deadline = time.monotonic() + STOP_GRACE
-            try:
-                collect({f for f in futures if f.done()})
-                pending = {f for f in futures if not f.done()}
-                while pending and time.monotonic() < deadline:
-                    finished, pending = wait(pending, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
-                    collect(finished)
-            except KeyboardInterrupt:
-                raise KeyboardInterrupt from None  # a second Ctrl-C: stop now (the pool is still torn down)
-            raise AnalysisInterrupted(collector.result(interrupted=True)) from None
-    finally:
-        if pool is not None:
-            if clean:
+            if not interrupts.count:
                 pool.shutdown(wait=True)
             else:
+                stop.set()
+                if on_interrupt:
+                    on_interrupt()
+                for fut in futures:
+                    fut.cancel()  # chunks no worker has taken yet
+                # Running chunks stop after the file in hand and send back what they did; a second
+                # Ctrl-C (or the end of the grace period) ends the wait.
+                deadline = time.monotonic() + STOP_GRACE
+                collect({f for f in futures if f.done()})
+                pending = {f for f in futures if not f.done()}
+                while pending and interrupts.count < 2 and time.monotonic() < deadline:
+                    finished, pending = wait(pending, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+                    collect(finished)
                 _kill_pool(pool)
+        except BaseException:
+            if pool is not None:
+                _kill_pool(pool)
+            raise
+    if interrupts.count > 1:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now, nothing to hand back
+    if interrupts.count:
+        raise AnalysisInterrupted(collector.result(interrupted=True))
+
+
+class _CountedInterrupts:
+    """While active, Ctrl-C (SIGINT) is counted instead of raising ``KeyboardInterrupt``.
+
+    A ``KeyboardInterrupt`` raised in the middle of
+    :func:`concurrent.futures.wait` can leave a future's lock held (``wait``
+    takes the locks one by one), and the pool's manager thread then blocks on
+    it for ever: the process would never exit.  The pool loop looks at
+    :attr:`count` between short waits instead.  Only in the main thread and
+    over Python's default handler (elsewhere no ``KeyboardInterrupt`` comes,
+    or the caller handles SIGINT its own way).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous: Any = None
+
+    def __enter__(self) -> _CountedInterrupts:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._counted)
+        return self
+
+    def _counted(self, signum: int, frame: Any) -> None:
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _kill_pool(pool: ProcessPoolExecutor) -> None:

@@ -412,7 +412,11 @@ def _nested(doc: _Doc, rng: random.Random, p: Person, o: Person, study: date) ->
 
 def _code(meaning: str) -> Dataset:
     c = Dataset()
-    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = "99" + meaning[:6].upper().replace(" ", ""), "99LOCAL", meaning
+    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = (
+        "99" + meaning[:6].upper().replace(" ", ""),
+        "99LOCAL",
+        meaning,
+    )
     return c
 
 

@@ -52,7 +52,9 @@ def part10(body: bytes, *, sop_instance: bytes = b"2.25.1") -> bytes:
 
 def patient(name: bytes = b"Garcia^Leila") -> bytes:
     """The start of a data set with a name and an ID (tags in ascending order)."""
-    return (element(0x00080016, b"UI", even(CTImageStorage.encode(), b"\x00"))
-            + element(0x00080018, b"UI", even(b"2.25.1", b"\x00"))
-            + element(0x00100010, b"PN", even(name))
-            + element(0x00100020, b"LO", b"P5561023"))
+    return (
+        element(0x00080016, b"UI", even(CTImageStorage.encode(), b"\x00"))
+        + element(0x00080018, b"UI", even(b"2.25.1", b"\x00"))
+        + element(0x00100010, b"PN", even(name))
+        + element(0x00100020, b"LO", b"P5561023")
+    )

@@ -47,10 +47,23 @@ SEED = 20240611
 MUTANTS = 320
 INTACT = 24  # unmutated copies, so that the run has files to analyse (exit status 0, not 2)
 BIG_VALUE = 20 * 2**20
-HOSTILE_NAMES = (b"%04d_bad\xff\xfe.dcm", b"%04d_esc\x1b[31mred.dcm", b"%04d_new\nline.dcm", b"[bold]%04d[red].dcm",
-                 b"%04d_osc\x1b]0;pwned\x07.dcm", "%04d_bidi\u202e.dcm".encode(), b"%04d back\\slash.dcm")
-REASON_PREFIXES = ("truncated DICOM file", "malformed DICOM file", "not a DICOM file", "not a usable DICOM file",
-                   "empty file", "cannot read")
+HOSTILE_NAMES = (
+    b"%04d_bad\xff\xfe.dcm",
+    b"%04d_esc\x1b[31mred.dcm",
+    b"%04d_new\nline.dcm",
+    b"[bold]%04d[red].dcm",
+    b"%04d_osc\x1b]0;pwned\x07.dcm",
+    "%04d_bidi\u202e.dcm".encode(),
+    b"%04d back\\slash.dcm",
+)
+REASON_PREFIXES = (
+    "truncated DICOM file",
+    "malformed DICOM file",
+    "not a DICOM file",
+    "not a usable DICOM file",
+    "empty file",
+    "cannot read",
+)
 MAX_RSS_KIB = 300 * 1024
 
 Mutation = Callable[[random.Random, bytes], bytes]
@@ -113,8 +126,7 @@ def _nested(depth: int, undefined: bool) -> bytes:
     body = element(0x00081155, b"UI", b"1.2.3\x00")
     for _ in range(depth):
         if undefined:
-            body = element(0x00081110, b"SQ", item(body + ITEM_END, length=UNDEFINED) + SEQUENCE_END,
-                           length=UNDEFINED)
+            body = element(0x00081110, b"SQ", item(body + ITEM_END, length=UNDEFINED) + SEQUENCE_END, length=UNDEFINED)
         else:
             body = element(0x00081110, b"SQ", item(body))
     return body
@@ -253,8 +265,14 @@ def _run(args: list[str], folder: Path, timeout: float) -> Run:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     rss_file = folder / "peak_rss_kib"
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss_file), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, str(rss_file), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -267,8 +285,21 @@ def _run(args: list[str], folder: Path, timeout: float) -> Run:
 def test_command_line_survives_the_fuzzed_folder(corpus: Corpus, tmp_path: Path) -> None:
     out = tmp_path / "out"
     json_path, csv_path = tmp_path / "phi.json", tmp_path / "phi.csv"
-    proc = _run([*_command(), "analyze", str(corpus.folder), "--json", str(json_path), "--csv", str(csv_path),
-                 "--out", str(out)], tmp_path, timeout=180)
+    proc = _run(
+        [
+            *_command(),
+            "analyze",
+            str(corpus.folder),
+            "--json",
+            str(json_path),
+            "--csv",
+            str(csv_path),
+            "--out",
+            str(out),
+        ],
+        tmp_path,
+        timeout=180,
+    )
     stderr = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode in (0, 1), stderr
     assert "Traceback" not in stderr and "internal error" not in stderr
@@ -283,7 +314,9 @@ def test_command_line_survives_the_fuzzed_folder(corpus: Corpus, tmp_path: Path)
     # The same files give the same verdicts in-process and through the command.
     for name in ("phi.json", "out/result.json"):
         data = json.loads(reports[name])
-        assert {(e["source"], e["error"]) for e in data["errors"]} == {(e.source, e.error) for e in corpus.result.errors}
+        assert {(e["source"], e["error"]) for e in data["errors"]} == {
+            (e.source, e.error) for e in corpus.result.errors
+        }
         assert {p["source"] for p in data["phi"]} == {f.source for f in corpus.result.findings}
     for name in ("phi.csv", "out/phi.csv"):
         rows = list(csv.DictReader(io.StringIO(reports[name].decode("utf-8"))))

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dicomaudit.phi import analyze_paths
-from dicomaudit.phi import propagation
+from dicomaudit.phi import analyze_paths, propagation
 from dicomaudit.phi.categories import Kind
 from dicomaudit.phi.detectors import is_dummy_date, is_placeholder
 from dicomaudit.phi.inputs import describe_error
@@ -95,8 +94,9 @@ def _deny(monkeypatch: pytest.MonkeyPatch, denied: str) -> None:
     monkeypatch.setattr(os, "scandir", scandir)
 
 
-def test_unreadable_subfolder_is_an_error_and_the_rest_is_analysed(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_subfolder_is_an_error_and_the_rest_is_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(tmp_path / "in" / "ok" / "a.dcm", part10(patient()))
     (tmp_path / "in" / "locked").mkdir()
     _deny(monkeypatch, str(tmp_path / "in" / "locked"))
@@ -147,11 +147,15 @@ def test_pydicom_parse_error_keeps_its_message(tmp_path: Path) -> None:
 
 def test_os_errors_and_parse_errors_are_told_apart() -> None:
     assert describe_error(PermissionError(errno.EACCES, "Permission denied", "/x")) == "cannot read: Permission denied"
-    assert describe_error(OSError("No tag to read at file position 1A4")) == \
-        "malformed DICOM file: No tag to read at file position 1A4"
+    assert (
+        describe_error(OSError("No tag to read at file position 1A4"))
+        == "malformed DICOM file: No tag to read at file position 1A4"
+    )
     assert describe_error(EOFError("Unexpected end of file")) == "truncated DICOM file: ends inside an element"
-    assert describe_error(ValueError("invalid literal for int() with base 10: '19850312'")) == \
-        "malformed DICOM file: ValueError: invalid literal for int() with base 10: '1*****'"
+    assert (
+        describe_error(ValueError("invalid literal for int() with base 10: '19850312'"))
+        == "malformed DICOM file: ValueError: invalid literal for int() with base 10: '1*****'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,12 +166,16 @@ def test_os_errors_and_parse_errors_are_told_apart() -> None:
         ("value b'WHITFIELD' is too long", "value b'W*****' is too long"),
         ('could not convert "Jane Doe"', 'could not convert "J*****"'),
         ("a value cut at a newline: 'Whit", "a value cut at a newline: <value>"),
-        ("Unknown Value Representation 'Ui' in tag (0002,0010)",
-         "Unknown Value Representation '******' in tag (0002,0010)"),
+        (
+            "Unknown Value Representation 'Ui' in tag (0002,0010)",
+            "Unknown Value Representation '******' in tag (0002,0010)",
+        ),
         # what identifies nothing stays readable
         ("Expected VR 'UL' for 'PatientName' at '(0010,0010)'", "Expected VR 'UL' for 'PatientName' at '(0010,0010)'"),
-        ("transfer syntax '1.2.840.10008.1.2.4.50' is not supported",
-         "transfer syntax '1.2.840.10008.1.2.4.50' is not supported"),
+        (
+            "transfer syntax '1.2.840.10008.1.2.4.50' is not supported",
+            "transfer syntax '1.2.840.10008.1.2.4.50' is not supported",
+        ),
         ("'utf-8' codec can't decode byte 0xff in position 3", "'utf-8' codec can't decode byte 0xff in position 3"),
         ("length '12' and offset '0x1a4'", "length '12' and offset '0x1a4'"),
         # instance UIDs and long numbers are identifiers
@@ -185,8 +193,9 @@ def test_element_overrunning_its_item_is_an_error_not_findings(tmp_path: Path) -
     """Given a sequence item whose element declares more bytes than the item holds (the next item's name follows)
     Then the file is an error: pydicom would read the neighbour's bytes as the value."""
     inner = element(REQUESTING_PHYSICIAN, b"PN", b"Doe^John", length=40)
-    body = patient() + sequence(REQUEST_ATTRIBUTES, item(inner),
-                                item(element(REQUESTING_PHYSICIAN, b"PN", b"Roe^Richard ") * 3))
+    body = patient() + sequence(
+        REQUEST_ATTRIBUTES, item(inner), item(element(REQUESTING_PHYSICIAN, b"PN", b"Roe^Richard ") * 3)
+    )
     reason = _only_error(_write(tmp_path / "x.dcm", part10(body)))
     assert reason.startswith("malformed DICOM file: element (0032,1032) at offset ") and "its item holds" in reason
 
@@ -204,8 +213,10 @@ def test_value_cut_short_inside_a_sequence_is_truncated(tmp_path: Path) -> None:
         (sequence(REFERENCED_STUDY, element(REFERENCED_SOP_UID, b"UI", b"1.2.3\x00")), "where a sequence item"),
         (sequence(REFERENCED_STUDY, item(b""), SEQUENCE_END), "sequence delimiter at offset"),
         (ITEM_END + element(0x00200010, b"SH", b"S1"), "item delimiter (FFFE,E00D)"),
-        (sequence(REFERENCED_STUDY, item(element(REFERENCED_SOP_UID, b"UI", b"1.2.3\x00"), length=UNDEFINED)),
-         "item without its delimiter (FFFE,E00D) in its sequence"),
+        (
+            sequence(REFERENCED_STUDY, item(element(REFERENCED_SOP_UID, b"UI", b"1.2.3\x00"), length=UNDEFINED)),
+            "item without its delimiter (FFFE,E00D) in its sequence",
+        ),
         (element(0x00100020, b"LO", b"OTHER-ID"), "appears twice in one data set with different values"),
     ],
     ids=["not-an-item", "delimiter-in-defined-sequence", "stray-item-delimiter", "no-delimiter", "duplicate-tag"],
@@ -267,8 +278,7 @@ def test_word_runs_and_find_agree() -> None:
     rng = random.Random(7)
     alphabet = "ab1 -_.,éA\n"
     for _ in range(300):
-        words = {"".join(rng.choice("ab1") for _ in range(rng.randrange(1, 4))): Kind.NAME
-                 for _ in range(3)}
+        words = {"".join(rng.choice("ab1") for _ in range(rng.randrange(1, 4))): Kind.NAME for _ in range(3)}
         words["zz9"] = Kind.ID
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60))).lower()
         by_find: set[Kind] = set()
@@ -281,8 +291,11 @@ def test_word_runs_and_find_agree() -> None:
 def test_too_much_to_cross_check_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(propagation, "SCAN_BUDGET", 1000)
     names = "^".join(f"Müller{i}" for i in range(50)).encode("latin-1")  # 50 tokens that need str.find
-    body = (element(0x00080005, b"CS", b"ISO_IR 100") + element(0x00100010, b"PN", even(names))
-            + element(0x00104000, b"LT", b"x" * 200))
+    body = (
+        element(0x00080005, b"CS", b"ISO_IR 100")
+        + element(0x00100010, b"PN", even(names))
+        + element(0x00104000, b"LT", b"x" * 200)
+    )
     reason = _only_error(_write(tmp_path / "x.dcm", part10(body)))
     assert reason.startswith("malformed DICOM file: too much text to search for")
 

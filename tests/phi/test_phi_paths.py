@@ -136,7 +136,8 @@ def test_a_file_named_directly_that_is_not_dicom_stays_an_error(tmp_path):
     result = analyze_paths([readme])
     assert result.skipped == ()
     assert [(e.source, e.error) for e in result.errors] == [
-        (str(readme), "not a DICOM file: no DICM prefix and no parseable data set")]
+        (str(readme), "not a DICOM file: no DICM prefix and no parseable data set")
+    ]
 
 
 def test_a_file_found_in_a_folder_and_also_named_directly_stays_an_error(tmp_path, write_dicom):
