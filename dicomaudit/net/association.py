@@ -365,6 +365,12 @@ def _request(
                 client_certificate_required=client_certificate_required(exc.alert, settings.has_client_certificate),
             )
         result = attempt(outcome, stream, detail=detail, raw=hex_evidence(exc.raw) if exc.raw else None, tls=info)
+        if stream is not None and isinstance(exc, ProtocolViolation) and not isinstance(exc, NotAPdu):
+            # The node may believe an association exists: end it explicitly (PS3.8 7.3.1).
+            try:
+                stream.send(encode_abort(), "sending A-ABORT")
+            except PeerError:
+                pass
     except BaseException:  # e.g. a client certificate that does not load: the scanner's guard reports it
         if stream is not None:
             stream.close()
