@@ -24,8 +24,10 @@ from dicomaudit.lab import LabPACS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def run(
+    *args: str, cwd: Path | None = None, timeout: float = 120, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "dicomaudit", *args],
         capture_output=True,
@@ -441,16 +443,7 @@ def test_tls_lab_removes_its_key_material_on_sigterm() -> None:
 # -- console output, Ctrl-C in analyze, folders with other files, duplicate inventory rows ----------------------
 def run80(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Like :func:`run`, on an 80-column terminal."""
-    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "dicomaudit", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd or ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    return run(*args, cwd=cwd, timeout=timeout, columns=80)
 
 
 def _assert_fits_80(text: str) -> None:

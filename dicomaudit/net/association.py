@@ -17,7 +17,6 @@ manager exits, and the socket is always closed.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -67,8 +66,6 @@ from dicomaudit.net.wire import (
     hex_evidence,
     looks_like_tls,
 )
-
-LOGGER = logging.getLogger(__name__)
 
 #: Waiting for A-RELEASE-RP never takes longer than this (or the step timeout).
 RELEASE_WAIT = 2.0
@@ -138,10 +135,6 @@ class Session:
     release_note: str | None = None
     _message_id: int = 0
     _pdvs: deque[Any] = field(default_factory=deque)
-
-    @property
-    def established(self) -> bool:
-        return self.stream is not None and self.acceptance is not None and not self.broken
 
     def context(self, abstract_syntax: str) -> ContextResult | None:
         return self.acceptance.context_for(abstract_syntax) if self.acceptance else None

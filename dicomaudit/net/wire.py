@@ -239,10 +239,9 @@ def looks_like_tls(data: bytes) -> bool:
 class PeerStream:
     """A connected socket (plaintext or TLS) whose every wait is bounded by a :class:`Budget`."""
 
-    def __init__(self, sock: socket.socket, budget: Budget, transport: str = "plaintext") -> None:
+    def __init__(self, sock: socket.socket, budget: Budget) -> None:
         self.sock = sock
         self.budget = budget
-        self.transport = transport
         # What the TLS handshake showed (version, cipher, peer certificate in
         # DER), kept because a session that fails later may no longer say.
         self.handshake: tuple[str | None, str | None, bytes | None] | None = None
@@ -290,7 +289,6 @@ class PeerStream:
         tls = context.wrap_socket(self.sock, server_hostname=server_hostname, do_handshake_on_connect=False)
         tls.setblocking(False)
         self.sock = tls
-        self.transport = "tls"
         while True:
             try:
                 tls.do_handshake()

@@ -198,12 +198,9 @@ class CheckView:
         return self.verdict in (Verdict.FAIL, Verdict.ACCEPTED, Verdict.ERROR)
 
 
-@dataclass(frozen=True)
-class PhiGroup:
-    """Identifying values of one category found at one place (a node's query responses, or a file)."""
+class _Findings:
+    """Counting and ranking shared by the views that hold a non-empty tuple of PHI findings."""
 
-    where: str
-    category: str
     findings: tuple[PhiFinding, ...]
 
     @property
@@ -213,6 +210,15 @@ class PhiGroup:
     @property
     def worst(self) -> Severity:
         return max(p.severity for p in self.findings)
+
+
+@dataclass(frozen=True)
+class PhiGroup(_Findings):
+    """Identifying values of one category found at one place (a node's query responses, or a file)."""
+
+    where: str
+    category: str
+    findings: tuple[PhiFinding, ...]
 
     @property
     def category_label(self) -> str:
@@ -245,19 +251,11 @@ def group_phi(findings: Iterable[PhiFinding], where: str | None = None) -> list[
 
 
 @dataclass(frozen=True)
-class FileView:
+class FileView(_Findings):
     """One analysed file that carries identifying data."""
 
     source: str
     findings: tuple[PhiFinding, ...]
-
-    @property
-    def count(self) -> int:
-        return len(self.findings)
-
-    @property
-    def worst(self) -> Severity:
-        return max(p.severity for p in self.findings)
 
     @property
     def categories(self) -> list[tuple[str, int]]:
