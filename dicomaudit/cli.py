@@ -266,8 +266,26 @@ def probe(
         ),
     ] = 10,
     intrusive: Annotated[
-        bool, typer.Option("--intrusive", help="Allow operations that write: store one synthetic object.")
+        bool,
+        typer.Option(
+            "--intrusive",
+            help=(
+                "Allow operations that write or retrieve: store one synthetic object; C-GET and C-MOVE one "
+                "instance found by C-FIND (received objects are refused and discarded)."
+            ),
+        ),
     ] = False,
+    listen_port: Annotated[
+        int | None,
+        typer.Option(
+            "--listen-port",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="With --intrusive: port of the scanner's storage SCP that receives the C-MOVE test (its AE title "
+            "is --calling-aet).",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None, typer.Option("--tls-cert", metavar="PEM", help="Client certificate to present to TLS nodes.")
     ] = None,
@@ -314,6 +332,8 @@ def probe(
         unknown = [c for c in check if c not in known]
         if unknown:
             raise _fail_usage(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    if listen_port is not None and not intrusive:
+        raise _fail_usage("--listen-port only serves the intrusive C-MOVE test: give --intrusive too")
     if (tls_cert is None) != (tls_key is None):
         raise _fail_usage("--tls-cert and --tls-key go together")
     for p in (tls_cert, tls_key):
@@ -335,6 +355,7 @@ def probe(
         concurrency=concurrency,
         find_cap=find_cap,
         intrusive=intrusive,
+        listen_port=listen_port,
         tls=tls,
         checks=tuple(check) if check else None,
         show_values=show_values,

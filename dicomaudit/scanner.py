@@ -113,7 +113,7 @@ def scan_target(
         else:
             t0 = time.monotonic()
             try:
-                result = impls[check_id](ctx)
+                result = impls[check_id].execute(ctx)
             except Exception as exc:  # noqa: BLE001 - a bug or an unexpected peer must not stop the scan
                 summary, reason, evidence = _internal(exc, f"the check {check_id}")
                 result = definition.result(

@@ -8,11 +8,18 @@ from dicomaudit.models import Severity
 
 CONTRACT_IDS = [
     "dicom.service",
+    "services.offered",
     "assoc.any_called_aet",
     "assoc.any_calling_aet",
+    "identity.user_identity",
     "echo.unauthenticated",
     "find.unauthenticated",
     "find.phi_exposed",
+    "worklist.unauthenticated",
+    "worklist.phi_exposed",
+    "get.unauthenticated",
+    "move.unauthenticated",
+    "move.any_destination",
     "store.unauthenticated",
     "transport.plaintext",
 ]

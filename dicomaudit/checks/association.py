@@ -8,13 +8,10 @@ title not recognised" (reason 7) from "calling AE title not recognised"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from pynetdicom.sop_class import Verification
 
-from dicomaudit.checks.base import ProbeContext, check
-from dicomaudit.checks.catalogue import CheckDefinition, get
+from dicomaudit.checks.base import ProbeContext, check, verdict_for_refusal
+from dicomaudit.checks.catalogue import CheckDefinition
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net.identity import random_aet
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
@@ -25,44 +22,8 @@ def _attempt(ctx: ProbeContext, calling: str, called: str) -> AssociationAttempt
         return session.attempt
 
 
-def verdict_for_refusal(
-    ctx: ProbeContext,
-    d: CheckDefinition,
-    attempt: AssociationAttempt,
-    what: str,
-    *,
-    evidence: Mapping[str, Any] | None = None,
-    called_is_targets: bool = True,
-) -> CheckResult:
-    """Turn an association that was *not* accepted into pass or error.
-
-    Only a well-formed A-ASSOCIATE-RJ or A-ABORT from the node is a refusal
-    (``pass``); a connection that closed without an answer, a timeout, a
-    malformed answer or an exhausted budget decides nothing (``error`` with
-    the outcome's reason code).  ``called_is_targets``
-    says the request used the target's own AE title: a rejection of the
-    placeholder title is then inconclusive (see
-    :meth:`ProbeContext.inconclusive_called_aet`).  ``evidence`` is added to
-    the association's.
-    """
-    if called_is_targets and (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
-        return inconclusive
-    if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
-        control = ctx.refusal_control(attempt, called_is_targets=called_is_targets)
-        return d.result(
-            Status.PASS,
-            f"{what}: association {attempt.describe()}",
-            evidence={"association": attempt.to_evidence(), **(evidence or {})},
-            enforced=control,
-        )
-    return ctx.undecided(d, attempt, dict(evidence or {}))
-
-
 @check("assoc.any_called_aet")
-def any_called_aet(ctx: ProbeContext) -> CheckResult:
-    d = get("assoc.any_called_aet")
-    if (blocked := ctx.association_blocker(d)) is not None:
-        return blocked
+def any_called_aet(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     called = random_aet()
     attempt = _attempt(ctx, ctx.settings.calling_aet, called)
     evidence = {"association": attempt.to_evidence(), "random_called_aet": called}
@@ -91,10 +52,7 @@ def any_called_aet(ctx: ProbeContext) -> CheckResult:
 
 
 @check("assoc.any_calling_aet")
-def any_calling_aet(ctx: ProbeContext) -> CheckResult:
-    d = get("assoc.any_calling_aet")
-    if (blocked := ctx.association_blocker(d)) is not None:
-        return blocked
+def any_calling_aet(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     calling, attempt = ctx.random_calling()
     evidence = {"association": attempt.to_evidence(), "random_calling_aet": calling}
     if attempt.outcome is Outcome.ACCEPTED:

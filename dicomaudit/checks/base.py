@@ -1,16 +1,22 @@
 """The check framework: settings, the per-target context, the registry.
 
-A check is a function ``(ProbeContext) -> CheckResult`` registered under a
-catalogue id with :func:`check`.  The catalogue (``catalogue.toml``) says
-*what* is asked; the function says *how*.  Checks that share a network
-exchange (``find.unauthenticated`` and ``find.phi_exposed``) share it through
-the context's memo, so the node is asked once.
+A check is a function ``(ProbeContext, CheckDefinition) -> CheckResult``
+registered under a catalogue id with :func:`check`.  The catalogue
+(``catalogue.toml``) says *what* is asked; the function says *how*.  The
+registration also says which kind of endpoint the check applies to
+(:class:`Endpoint`) and whether it needs an association at all; the
+framework (:meth:`CheckSpec.execute`) hands the check its catalogue entry
+and answers for it when no association can be attempted, so no check
+repeats that.  Checks that share a network exchange (``find.unauthenticated``
+and ``find.phi_exposed``) share it through the context's memo, so the node is
+asked once.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,22 +24,24 @@ from typing import Any, TypeVar
 from pynetdicom.sop_class import Verification
 
 from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
+from dicomaudit.checks.catalogue import get as get_definition
 from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
-from dicomaudit.net.association import Session, associate
+from dicomaudit.net.association import Session, associate, sop_name
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET, random_aet
 from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
+from dicomaudit.net.pdu import UserIdentity
 from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.net.wire import Budget, PeerError
 
-CheckFunc = Callable[["ProbeContext"], CheckResult]
+CheckFunc = Callable[["ProbeContext", CheckDefinition], CheckResult]
 
 AMBIGUOUS_CALLED_AET_REASON = (
     "peer check: rejected as 'called AE title not recognised' although the target's own AE title was used "
     "(DCMTK's dcmqrscp reports an unregistered calling AE or host this way; if the AE title given for the "
     "target is wrong, give the right one)"
 )
-_REGISTRY: dict[str, CheckFunc] = {}
+_REGISTRY: dict[str, CheckSpec] = {}
 T = TypeVar("T")
 
 
@@ -48,6 +56,7 @@ class ProbeSettings:
     """
 
     calling_aet: str = DEFAULT_CALLING_AET
+    listen_port: int | None = None  # intrusive C-MOVE: where the scanner's storage SCP listens
     timeout: float = 10.0
     target_budget: float | None = None  # default: 12 x timeout
     target_bytes: int = 16 * 1024 * 1024
@@ -71,6 +80,7 @@ class ProbeSettings:
             "concurrency": self.concurrency,
             "find_cap": self.find_cap,
             "intrusive": self.intrusive,
+            "listen_port": self.listen_port,
             "tls_client_certificate": str(self.tls.client_cert) if self.tls.client_cert else None,
             "checks": list(self.checks) if self.checks else "all",
             "show_values": self.show_values,
@@ -93,7 +103,13 @@ class ProbeContext:
         self._lock = threading.RLock()  # memoised computations may use other memos
 
     def associate(
-        self, abstract_syntaxes: Sequence[str], *, calling_aet: str | None = None, called_aet: str | None = None
+        self,
+        abstract_syntaxes: Sequence[str],
+        *,
+        calling_aet: str | None = None,
+        called_aet: str | None = None,
+        user_identity: UserIdentity | None = None,
+        scp_roles: Sequence[str] = (),
     ) -> AbstractContextManager[Session]:
         """The one way a check opens an association: this target, its transport, its budget."""
         return associate(
@@ -105,6 +121,8 @@ class ProbeContext:
             budget=self.budget,
             transport=self.transport,
             tls=self.settings.tls,
+            user_identity=user_identity,
+            scp_roles=scp_roles,
         )
 
     # -- identities ---------------------------------------------------------
@@ -260,6 +278,78 @@ class ProbeContext:
         return attempt.enforced_control
 
 
+def verdict_for_refusal(
+    ctx: ProbeContext,
+    d: CheckDefinition,
+    attempt: AssociationAttempt,
+    what: str,
+    *,
+    evidence: Mapping[str, Any] | None = None,
+    called_is_targets: bool = True,
+) -> CheckResult:
+    """Turn an association that was *not* accepted into pass or error.
+
+    Only a well-formed A-ASSOCIATE-RJ or A-ABORT from the node is a refusal
+    (``pass``); a connection that closed without an answer, a timeout, a
+    malformed answer or an exhausted budget decides nothing (``error`` with
+    the outcome's reason code).  ``called_is_targets``
+    says the request used the target's own AE title: a rejection of the
+    placeholder title is then inconclusive (see
+    :meth:`ProbeContext.inconclusive_called_aet`).  ``evidence`` is added to
+    the association's.
+    """
+    if called_is_targets and (inconclusive := ctx.inconclusive_called_aet(d, attempt)) is not None:
+        return inconclusive
+    if attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
+        control = ctx.refusal_control(attempt, called_is_targets=called_is_targets)
+        return d.result(
+            Status.PASS,
+            f"{what}: association {attempt.describe()}",
+            evidence={"association": attempt.to_evidence(), **(evidence or {})},
+            enforced=control,
+        )
+    return ctx.undecided(d, attempt, dict(evidence or {}))
+
+
+def refused_before_operation(
+    ctx: ProbeContext,
+    d: CheckDefinition,
+    session: Session,
+    sop_classes: Sequence[str],
+    what: str,
+    *,
+    evidence: Mapping[str, Any] | None = None,
+) -> CheckResult | None:
+    """The one refusal rule before a DIMSE operation: the association, then the presentation contexts.
+
+    ``None`` when the association was accepted with at least one of
+    ``sop_classes``; otherwise the verdict (a refusal is ``pass``, anything
+    else undecided, see :func:`verdict_for_refusal`).
+    """
+    attempt = session.attempt
+    if attempt.outcome is not Outcome.ACCEPTED:
+        return verdict_for_refusal(ctx, d, attempt, what, evidence=evidence)
+    if any(session.accepted(uid) for uid in sop_classes):
+        return None
+    names = ", ".join(sop_name(uid) for uid in sop_classes)
+    return d.result(
+        Status.PASS,
+        f"{what}: association accepted, but {names} refused for this AE",
+        evidence={"association": attempt.to_evidence(), **(evidence or {})},
+        enforced="service not offered to this AE (presentation context rejected)",
+    )
+
+
+def aborted_by_node(d: CheckDefinition, operation: str, evidence: Mapping[str, Any]) -> CheckResult:
+    """A well-formed A-ABORT in answer to a request is a refusal."""
+    return d.result(
+        Status.PASS,
+        f"the node aborted the association instead of answering the {operation}",
+        evidence=evidence,
+        enforced="association aborted by the node",
+    )
+
+
 def new_budget(settings: ProbeSettings, stop: threading.Event | None = None) -> Budget:
     """A target's budget, started now: every step of the target, the service probe included, draws on it."""
     return Budget.start(step=settings.timeout, total=settings.budget, byte_allowance=settings.target_bytes, stop=stop)
@@ -292,7 +382,32 @@ def service_problem(svc: ServiceObservation) -> str:
     return "the port gave no DICOM answer"
 
 
-def check(check_id: str) -> Callable[[CheckFunc], CheckFunc]:
+class Endpoint(enum.StrEnum):
+    """The kind of endpoint a check talks to; a target only runs the checks for its kind."""
+
+    DIMSE = "dimse"  # a DICOM upper-layer port, plaintext or TLS (PS3.8, PS3.15 B.1)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: its catalogue id, its implementation and what it needs."""
+
+    id: str
+    run: CheckFunc
+    endpoint: Endpoint = Endpoint.DIMSE
+    needs_association: bool = True  # False: it judges the service probe itself
+
+    def execute(self, ctx: ProbeContext) -> CheckResult:
+        """Run the check with its catalogue entry; answer for it when no association can be attempted."""
+        definition = get_definition(self.id)
+        if self.needs_association and (blocked := ctx.association_blocker(definition)) is not None:
+            return blocked
+        return self.run(ctx, definition)
+
+
+def check(
+    check_id: str, *, endpoint: Endpoint = Endpoint.DIMSE, needs_association: bool = True
+) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the implementation of catalogue check ``check_id``."""
 
     def register(func: CheckFunc) -> CheckFunc:
@@ -300,14 +415,14 @@ def check(check_id: str) -> Callable[[CheckFunc], CheckFunc]:
             raise ValueError(f"check {check_id!r} is not in the catalogue")
         if check_id in _REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
-        _REGISTRY[check_id] = func
+        _REGISTRY[check_id] = CheckSpec(check_id, func, endpoint, needs_association)
         return func
 
     return register
 
 
-def registry() -> dict[str, CheckFunc]:
-    """``{check id: implementation}`` in catalogue order; every catalogue entry must be implemented."""
+def registry() -> dict[str, CheckSpec]:
+    """``{check id: spec}`` in catalogue order; every catalogue entry must be implemented."""
     from dicomaudit.checks import implementations  # noqa: F401 - registers the checks
 
     missing = [cid for cid in load_catalogue() if cid not in _REGISTRY]

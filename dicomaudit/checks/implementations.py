@@ -1,3 +1,3 @@
 """Importing this module registers every check implementation."""
 
-from dicomaudit.checks import association, echo, find, service, store  # noqa: F401
+from dicomaudit.checks import association, echo, find, identity, retrieve, service, services, store, worklist  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dicomaudit.checks.base import ProbeContext, check, service_problem
-from dicomaudit.checks.catalogue import CheckDefinition, get
+from dicomaudit.checks.catalogue import CheckDefinition
 from dicomaudit.models import CheckResult, ErrorReason, Status
 from dicomaudit.net.outcome import Outcome, Transport
 
@@ -32,9 +32,8 @@ def _service_error(ctx: ProbeContext, d: CheckDefinition, evidence: dict[str, An
     return d.result(Status.ERROR, prefix + summary, reason=svc.error, evidence=evidence, code=code)
 
 
-@check("dicom.service")
-def dicom_service(ctx: ProbeContext) -> CheckResult:
-    d = get("dicom.service")
+@check("dicom.service", needs_association=False)
+def dicom_service(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     svc = ctx.service
     evidence = _service_evidence(ctx)
     if not svc.reachable or svc.transport is None:
@@ -62,9 +61,8 @@ def dicom_service(ctx: ProbeContext) -> CheckResult:
     return d.result(Status.INFO, summary, evidence=evidence, enforced=ctx.refusal_control(attempt))
 
 
-@check("transport.plaintext")
-def transport_plaintext(ctx: ProbeContext) -> CheckResult:
-    d = get("transport.plaintext")
+@check("transport.plaintext", needs_association=False)
+def transport_plaintext(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     svc = ctx.service
     evidence = _service_evidence(ctx)
     if not svc.reachable:

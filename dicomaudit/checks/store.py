@@ -20,12 +20,16 @@ from pynetdicom.sop_class import (
     UltrasoundImageStorage,
 )
 
-from dicomaudit.checks.association import verdict_for_refusal
-from dicomaudit.checks.base import ProbeContext, check, undecided_operation
-from dicomaudit.checks.catalogue import get
+from dicomaudit.checks.base import (
+    ProbeContext,
+    aborted_by_node,
+    check,
+    refused_before_operation,
+    undecided_operation,
+)
+from dicomaudit.checks.catalogue import CheckDefinition
 from dicomaudit.models import CheckResult, Status
 from dicomaudit.net import association as net
-from dicomaudit.net.outcome import Outcome
 
 # The storage classes a rogue peer would most plausibly use.
 STORAGE_CLASSES = (
@@ -40,31 +44,22 @@ STORAGE_CLASSES = (
 
 
 @check("store.unauthenticated")
-def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
-    d = get("store.unauthenticated")
-    if (blocked := ctx.association_blocker(d)) is not None:
-        return blocked
+def store_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     calling = ctx.unregistered_aet
     with ctx.associate(STORAGE_CLASSES, calling_aet=calling) as session:
-        attempt = session.attempt
-        evidence: dict[str, Any] = {"association": attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
-        if attempt.outcome is not Outcome.ACCEPTED:
-            return verdict_for_refusal(
-                ctx,
-                d,
-                attempt,
-                f"storage from unregistered AE {calling!r} refused",
-                evidence={"intrusive": ctx.settings.intrusive, "object_stored": False},
-            )
+        refused = refused_before_operation(
+            ctx,
+            d,
+            session,
+            STORAGE_CLASSES,
+            f"storage from unregistered AE {calling!r} refused",
+            evidence={"intrusive": ctx.settings.intrusive, "object_stored": False, "storage_contexts_accepted": []},
+        )
+        if refused is not None:
+            return refused
+        evidence: dict[str, Any] = {"association": session.attempt.to_evidence(), "intrusive": ctx.settings.intrusive}
         accepted = [net.sop_name(uid) for uid in STORAGE_CLASSES if session.accepted(uid)]
         evidence["storage_contexts_accepted"] = accepted
-        if not accepted:
-            return d.result(
-                Status.PASS,
-                "association accepted but every storage SOP class was refused",
-                evidence={**evidence, "object_stored": False},
-                enforced="storage SOP classes refused for this AE",
-            )
         if not ctx.settings.intrusive:
             return d.result(
                 Status.FAIL,
@@ -110,9 +105,4 @@ def store_unauthenticated(ctx: ProbeContext) -> CheckResult:
             evidence={**evidence, "object_stored": False},
             enforced="C-STORE refused by status",
         )
-    return d.result(
-        Status.PASS,
-        "the node aborted the association instead of storing",
-        evidence={**evidence, "object_stored": False},
-        enforced="association aborted by the node",
-    )
+    return aborted_by_node(d, "C-STORE", {**evidence, "object_stored": False})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +37,9 @@ from dicomaudit.net.pdu import (
     RESULT_TEXT,
     Acceptance,
     ContextResult,
+    Pdv,
     Proposal,
+    UserIdentity,
     decode_abort,
     decode_ac,
     decode_p_data,
@@ -69,6 +71,16 @@ from dicomaudit.net.wire import (
 
 #: Waiting for A-RELEASE-RP never takes longer than this (or the step timeout).
 RELEASE_WAIT = 2.0
+#: A C-STORE sub-operation of a C-GET carries a whole object; the target's
+#: byte allowance bounds it too.
+MAX_SUBOPERATION_BYTES = 64 * 1024 * 1024
+#: A C-GET/C-MOVE answers with a few pending responses per sub-operation; a
+#: node still streaming after this many is aborted.
+MAX_RETRIEVE_RESPONSES = 500
+
+#: Called with each C-STORE sub-operation a node sends (request, data set bytes,
+#: transfer syntax); returns the C-STORE-RSP status to answer with.
+StoreHandler = Callable[[dimse.IncomingStore, bytes, str], int]
 
 
 def sop_name(uid: str) -> str:
@@ -81,6 +93,8 @@ _SERVICE_STATUS = {
     "verification": status_tables.VERIFICATION_SERVICE_CLASS_STATUS,
     "find": status_tables.QR_FIND_SERVICE_CLASS_STATUS,
     "store": status_tables.STORAGE_SERVICE_CLASS_STATUS,
+    "get": status_tables.QR_GET_SERVICE_CLASS_STATUS,
+    "move": status_tables.QR_MOVE_SERVICE_CLASS_STATUS,
 }
 
 
@@ -134,7 +148,7 @@ class Session:
     ended: bool = False  # A-ABORT sent or received, or released: nothing more to send
     release_note: str | None = None
     _message_id: int = 0
-    _pdvs: deque[Any] = field(default_factory=deque)
+    _pdvs: deque[Pdv] = field(default_factory=deque)
 
     def context(self, abstract_syntax: str) -> ContextResult | None:
         return self.acceptance.context_for(abstract_syntax) if self.acceptance else None
@@ -156,7 +170,7 @@ class Session:
                 self.stream.send(pdu, "sending a data set")
 
     # -- receiving ---------------------------------------------------------------
-    def _next_pdv(self) -> Any:
+    def _next_pdv(self) -> Pdv:
         assert self.stream is not None
         while not self._pdvs:
             pdu = self.stream.read_pdu(MAX_PDU, "waiting for a DIMSE response")
@@ -169,25 +183,28 @@ class Session:
                 raise ProtocolViolation(f"{pdu.name} received while waiting for a DIMSE response", pdu.raw)
         return self._pdvs.popleft()
 
-    def read_response(
-        self, context: ContextResult, *, service: str, message_id: int, sop_class: str | None, cancelled: bool = False
-    ) -> dimse.Response:
-        """Reassemble and judge the next response on ``context`` (PS3.8 Annex E.2)."""
+    def _reassemble(self, first: Pdv, limit: int) -> tuple[Dataset, bytes, bytes | None]:
+        """One whole message starting with ``first``: (command, raw command, data set or ``None``).
+
+        PS3.8 Annex E.2: a message's fragments arrive in order on one
+        presentation context, the command before the data set, and are not
+        interleaved with another message's.
+        """
+        context_id = first.context_id
         command = bytearray()
         data: bytearray | None = None
         parsed: Dataset | None = None
         size = 0
+        pdv = first
         while True:
-            pdv = self._next_pdv()
-            if pdv.context_id != context.context_id:
+            if pdv.context_id != context_id:
                 raise ProtocolViolation(
-                    f"response fragment on presentation context {pdv.context_id}; the request "
-                    f"used {context.context_id}",
+                    f"a fragment on presentation context {pdv.context_id} inside a message on {context_id}",
                     pdv.fragment,
                 )
             size += len(pdv.fragment)
-            if size > dimse.MAX_MESSAGE_BYTES:
-                raise dimse.MessageTooLarge(dimse.MAX_MESSAGE_BYTES)
+            if size > limit:
+                raise dimse.MessageTooLarge(limit)
             if pdv.is_command:
                 if parsed is not None:
                     raise ProtocolViolation("command fragment after the command set was complete", pdv.fragment)
@@ -197,30 +214,68 @@ class Session:
                 if pdv.is_last:
                     parsed = dimse.decode_command(bytes(command))
                     if not dimse.announces_data_set(parsed, bytes(command)):
-                        return dimse.judge_response(
-                            parsed,
-                            bytes(command),
-                            None,
-                            service=service,
-                            message_id=message_id,
-                            sop_class=sop_class,
-                            cancelled=cancelled,
-                        )
+                        return parsed, bytes(command), None
                     data = bytearray()
             else:
                 if parsed is None or data is None:
                     raise ProtocolViolation("data set fragment before the command set", pdv.fragment)
                 data += pdv.fragment
                 if pdv.is_last:
-                    return dimse.judge_response(
-                        parsed,
-                        bytes(command),
-                        bytes(data),
-                        service=service,
-                        message_id=message_id,
-                        sop_class=sop_class,
-                        cancelled=cancelled,
-                    )
+                    return parsed, bytes(command), bytes(data)
+            pdv = self._next_pdv()
+
+    def _serving_context(self, context_id: int) -> ContextResult | None:
+        """An accepted context on which the node may send the scanner requests (SCP role accepted)."""
+        if self.acceptance is None:
+            return None
+        for ctx in self.acceptance.accepted:
+            if ctx.context_id == context_id and ctx.abstract_syntax in self.acceptance.scp_roles:
+                return ctx
+        return None
+
+    def read_response(
+        self,
+        context: ContextResult,
+        *,
+        service: str,
+        message_id: int,
+        sop_class: str | None,
+        cancelled: bool = False,
+        on_store: StoreHandler | None = None,
+    ) -> dimse.Response:
+        """Reassemble and judge the next response on ``context`` (PS3.8 Annex E.2).
+
+        With ``on_store`` (a C-GET), C-STORE-RQs the node sends on a context
+        where the scanner accepted the SCP role are passed to it and answered
+        with the status it returns; any other message is a protocol violation.
+        """
+        while True:
+            first = self._next_pdv()
+            if first.context_id == context.context_id:
+                parsed, raw, data = self._reassemble(first, dimse.MAX_MESSAGE_BYTES)
+                return dimse.judge_response(
+                    parsed,
+                    raw,
+                    data,
+                    service=service,
+                    message_id=message_id,
+                    sop_class=sop_class,
+                    cancelled=cancelled,
+                )
+            serving = self._serving_context(first.context_id) if on_store is not None else None
+            if serving is None or on_store is None:
+                raise ProtocolViolation(
+                    f"response fragment on presentation context {first.context_id}; the request "
+                    f"used {context.context_id}",
+                    first.fragment,
+                )
+            parsed, raw, data = self._reassemble(first, MAX_SUBOPERATION_BYTES)
+            incoming = dimse.judge_store_request(parsed, raw, serving.abstract_syntax)
+            assert data is not None and serving.transfer_syntax is not None
+            status = on_store(incoming, data, serving.transfer_syntax)
+            self.send_message(
+                serving, dimse.store_rsp(incoming.message_id, incoming.sop_class, incoming.sop_instance, status)
+            )
 
     # -- ending ------------------------------------------------------------------
     def abort(self) -> None:
@@ -305,6 +360,7 @@ def _request(
             transport=transport,
             elapsed_ms=(time.monotonic() - started) * 1000,
             tls=info,
+            user_identity_proposed=proposal.user_identity.kind if proposal.user_identity else None,
             **kw,
         )
 
@@ -333,6 +389,8 @@ def _request(
                 peer_implementation_class_uid=acc.implementation_class_uid,
                 peer_implementation_version_name=acc.implementation_version_name,
                 peer_max_pdu=acc.max_pdu,
+                user_identity_response=acc.user_identity_response,
+                scp_roles_accepted=tuple(sop_name(uid) for uid in acc.scp_roles),
             )
             return result, stream, acc
         if pdu.type == A_ASSOCIATE_RJ:
@@ -384,9 +442,17 @@ def associate(
     budget: Budget,
     transport: Transport = Transport.PLAINTEXT,
     tls: TlsSettings | None = None,
+    user_identity: UserIdentity | None = None,
+    scp_roles: Sequence[str] = (),
 ) -> Iterator[Session]:
-    """Request an association; yield a :class:`Session`; release (or abort) and close on exit."""
-    proposal = Proposal.for_syntaxes(calling_aet, called_aet, abstract_syntaxes)
+    """Request an association; yield a :class:`Session`; release (or abort) and close on exit.
+
+    ``user_identity`` adds a User Identity sub-item (PS3.7 D.3.3.7);
+    ``scp_roles`` proposes the scanner as SCP for those syntaxes (C-GET).
+    """
+    proposal = Proposal.for_syntaxes(
+        calling_aet, called_aet, abstract_syntaxes, user_identity=user_identity, scp_roles=scp_roles
+    )
     # A close without any PDU is the one outcome a transient glitch can fake;
     # it is tried once more before it is reported.
     for try_no in range(2):
@@ -555,3 +621,168 @@ def find(session: Session, identifier: Dataset, model: str, *, cap: int, drain_l
         abort, failure = _fail(session, exc)
         return reply(abort=abort, failure=failure)
     return reply()
+
+
+@dataclass(frozen=True)
+class RetrieveReply:
+    """What a C-GET or C-MOVE answered (PS3.4 C.4.2, C.4.3).
+
+    ``final_status`` and ``suboperations`` are from the final response;
+    ``pending`` counts pending responses; ``stores`` lists the C-STORE
+    sub-operations the node sent on the association (C-GET), each answered
+    with a refusal; ``cancelled`` says the scanner sent C-CANCEL because
+    the node started transferring objects when it was not meant to.
+    """
+
+    service: str
+    elapsed_ms: float
+    final_status: int | None = None
+    error_comment: str | None = None
+    suboperations: Mapping[str, int] = field(default_factory=dict)
+    pending: int = 0
+    pending_suboperations: Mapping[str, int] = field(default_factory=dict)
+    stores: tuple[dimse.IncomingStore, ...] = ()
+    cancelled: bool = False
+    abort: Abort | None = None
+    failure: PeerError | None = None
+    stopped_reading: bool = False
+
+    @property
+    def category(self) -> str:
+        return code_to_category(self.final_status) if self.final_status is not None else "no response"
+
+    @property
+    def transferred(self) -> bool:
+        """Whether the node reported or performed any sub-operation."""
+        counts = [*self.suboperations.values(), *self.pending_suboperations.values()]
+        return bool(self.stores) or any(counts)
+
+    def to_evidence(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"elapsed_ms": round(self.elapsed_ms, 1), "pending_responses": self.pending}
+        if self.final_status is not None:
+            d["final_status"] = describe_status(self.final_status, self.service)
+            d["suboperations"] = dict(self.suboperations)
+        if self.pending_suboperations:
+            d["pending_suboperations"] = dict(self.pending_suboperations)
+        if self.error_comment:
+            d["error_comment"] = self.error_comment
+        if self.stores:
+            d["c_store_suboperations_received"] = len(self.stores)
+        if self.cancelled:
+            d["cancelled_by_scanner"] = True
+        if self.abort is not None:
+            d["aborted_by_node"] = self.abort.to_dict()
+        if self.failure is not None:
+            d["undecided"] = self.failure.to_evidence()
+        if self.stopped_reading:
+            d["note"] = "the node kept answering; the scanner aborted the association"
+        return d
+
+
+def _retrieve(
+    session: Session,
+    service: str,
+    msg_id: int,
+    command: bytes,
+    identifier: Dataset,
+    model: str,
+    *,
+    on_store: StoreHandler | None,
+    cancel_on_transfer: bool,
+) -> RetrieveReply:
+    context = session.context(model)
+    assert context is not None and context.transfer_syntax is not None
+    started = time.monotonic()
+    stores: list[dimse.IncomingStore] = []
+    pending = 0
+    pending_counts: dict[str, int] = {}
+    cancelled = stopped = False
+
+    def handler(incoming: dimse.IncomingStore, data: bytes, transfer_syntax: str) -> int:
+        stores.append(incoming)
+        return on_store(incoming, data, transfer_syntax) if on_store is not None else dimse.STORE_REFUSED
+
+    def reply(**kw: Any) -> RetrieveReply:
+        return RetrieveReply(
+            service=service,
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            pending=pending,
+            pending_suboperations=pending_counts,
+            stores=tuple(stores),
+            cancelled=cancelled,
+            stopped_reading=stopped,
+            **kw,
+        )
+
+    try:
+        session.send_message(context, command, dimse.encode_dataset(identifier, context.transfer_syntax))
+        while True:
+            rsp = session.read_response(
+                context,
+                service=service,
+                message_id=msg_id,
+                sop_class=model,
+                cancelled=cancelled,
+                on_store=handler if service == "get" else None,
+            )
+            if rsp.category != "Pending":
+                return reply(final_status=rsp.status, error_comment=rsp.error_comment, suboperations=rsp.suboperations)
+            pending += 1
+            counts = rsp.suboperations
+            for name, value in counts.items():
+                pending_counts[name] = max(pending_counts.get(name, 0), value)
+            if cancel_on_transfer and not cancelled and (stores or any(counts.values())):
+                session.send_message(context, dimse.cancel_rq(msg_id))
+                cancelled = True
+            if pending >= MAX_RETRIEVE_RESPONSES:
+                session.abort()
+                stopped = True
+                return reply()
+    except (PeerError, PeerAborted) as exc:
+        abort, failure = _fail(session, exc)
+        return reply(abort=abort, failure=failure)
+
+
+def get(
+    session: Session,
+    identifier: Dataset,
+    model: str,
+    *,
+    on_store: StoreHandler | None = None,
+    cancel_on_transfer: bool = True,
+) -> RetrieveReply:
+    """C-GET (PS3.4 C.4.3, PS3.7 9.3.3) on the accepted context of ``model``.
+
+    Every C-STORE sub-operation the node sends is passed to ``on_store``
+    (default: refused with :data:`~dicomaudit.net.dimse.STORE_REFUSED`
+    unread).  With ``cancel_on_transfer`` a C-CANCEL follows the first sign
+    of a transfer.
+    """
+    msg_id = session.next_message_id()
+    return _retrieve(
+        session,
+        "get",
+        msg_id,
+        dimse.get_rq(msg_id, model),
+        identifier,
+        model,
+        on_store=on_store,
+        cancel_on_transfer=cancel_on_transfer,
+    )
+
+
+def move(
+    session: Session, identifier: Dataset, model: str, destination: str, *, cancel_on_transfer: bool = True
+) -> RetrieveReply:
+    """C-MOVE (PS3.4 C.4.2, PS3.7 9.3.4) to ``destination`` on the accepted context of ``model``."""
+    msg_id = session.next_message_id()
+    return _retrieve(
+        session,
+        "move",
+        msg_id,
+        dimse.move_rq(msg_id, model, destination),
+        identifier,
+        model,
+        on_store=None,
+        cancel_on_transfer=cancel_on_transfer,
+    )

@@ -43,8 +43,27 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 #: A command set is a handful of short elements.
 MAX_COMMAND_BYTES = 64 * 1024
 
-C_STORE_RSP, C_FIND_RSP, C_ECHO_RSP = 0x8001, 0x8020, 0x8030
+C_STORE_RQ = 0x0001
+C_STORE_RSP, C_FIND_RSP, C_ECHO_RSP, C_GET_RSP, C_MOVE_RSP = 0x8001, 0x8020, 0x8030, 0x8010, 0x8021
 NO_DATA_SET = 0x0101
+#: PS3.4 B.2.3 "Refused: Out of Resources": how the scanner answers every
+#: C-STORE sub-operation a node sends it; the object is discarded.
+STORE_REFUSED = 0xA700
+#: PS3.7 C.5.x general statuses and PS3.4 C.4.2.1.5 that are *refusals*:
+#: the node did not serve the request (as opposed to serving it and failing).
+REFUSAL_STATUSES = {
+    0x0124: "Refused: Not Authorized",
+    0x0122: "Refused: SOP Class Not Supported",
+    0x0211: "Unrecognized Operation",
+}
+MOVE_DESTINATION_UNKNOWN = 0xA801
+#: Sub-operation counters of C-GET/C-MOVE responses (PS3.7 9.3.3.2, 9.3.4.2).
+SUBOPERATION_KEYWORDS = {
+    "remaining": "NumberOfRemainingSuboperations",
+    "completed": "NumberOfCompletedSuboperations",
+    "failed": "NumberOfFailedSuboperations",
+    "warning": "NumberOfWarningSuboperations",
+}
 
 # Status categories (pynetdicom.status.code_to_category) each response may carry.
 _ALLOWED = {
@@ -54,8 +73,18 @@ _ALLOWED = {
     "find": {"Pending", "Success", "Cancel", "Failure"},
     # PS3.4 B.2.3: success, warning (coercion, elements discarded), failure.
     "store": {"Success", "Warning", "Failure"},
+    # PS3.4 C.4.2.1.5 / C.4.3.1.4: pending, success, warning (some sub-operations
+    # failed), cancel (only after C-CANCEL), failure.
+    "move": {"Pending", "Success", "Warning", "Cancel", "Failure"},
+    "get": {"Pending", "Success", "Warning", "Cancel", "Failure"},
 }
-_RESPONSE_FIELD = {"verification": C_ECHO_RSP, "find": C_FIND_RSP, "store": C_STORE_RSP}
+_RESPONSE_FIELD = {
+    "verification": C_ECHO_RSP,
+    "find": C_FIND_RSP,
+    "store": C_STORE_RSP,
+    "move": C_MOVE_RSP,
+    "get": C_GET_RSP,
+}
 _COMMAND_NAMES = {
     0x0001: "C-STORE-RQ",
     0x8001: "C-STORE-RSP",
@@ -121,6 +150,35 @@ def store_rq(message_id: int, sop_class: str, sop_instance: str) -> bytes:
     return _command_bytes(dimse_messages.C_STORE_RQ(), p)
 
 
+def get_rq(message_id: int, sop_class: str) -> bytes:
+    p = dimse_primitives.C_GET()
+    p.MessageID = message_id
+    p.AffectedSOPClassUID = sop_class
+    p.Priority = 2
+    p.Identifier = io.BytesIO(b"\x00")
+    return _command_bytes(dimse_messages.C_GET_RQ(), p)
+
+
+def move_rq(message_id: int, sop_class: str, destination: str) -> bytes:
+    p = dimse_primitives.C_MOVE()
+    p.MessageID = message_id
+    p.AffectedSOPClassUID = sop_class
+    p.MoveDestination = destination
+    p.Priority = 2
+    p.Identifier = io.BytesIO(b"\x00")
+    return _command_bytes(dimse_messages.C_MOVE_RQ(), p)
+
+
+def store_rsp(message_id: int, sop_class: str, sop_instance: str, status: int) -> bytes:
+    """The C-STORE-RSP the scanner sends for a sub-operation it refuses (PS3.7 9.3.1.2)."""
+    p = dimse_primitives.C_STORE()
+    p.MessageIDBeingRespondedTo = message_id
+    p.AffectedSOPClassUID = sop_class
+    p.AffectedSOPInstanceUID = sop_instance
+    p.Status = status
+    return _command_bytes(dimse_messages.C_STORE_RSP(), p)
+
+
 def cancel_rq(message_id: int) -> bytes:
     p = dimse_primitives.C_CANCEL()
     p.MessageIDBeingRespondedTo = message_id
@@ -149,6 +207,15 @@ class Response:
     def error_comment(self) -> str | None:
         value = self.command.get("ErrorComment")
         return str(value) if value else None
+
+    @property
+    def suboperations(self) -> dict[str, int]:
+        """The C-GET/C-MOVE sub-operation counters the response carries (validated in :func:`judge_response`)."""
+        return {
+            name: int(self.command[keyword].value)
+            for name, keyword in SUBOPERATION_KEYWORDS.items()
+            if keyword in self.command
+        }
 
 
 def _walk_command(data: bytes) -> None:
@@ -235,13 +302,45 @@ def judge_response(
         raise ProtocolViolation(f"status 0x{status:04X} makes no sense for a {command_name(field)} {why}", raw)
     has_data = data_set is not None
     wants_data = service == "find" and category == "Pending"
-    if has_data and not wants_data and not (service == "find" and category == "Failure"):
+    may_carry = wants_data or (service == "find" and category == "Failure") or service in ("get", "move")
+    if has_data and not may_carry:
         # PS3.4 C.4.1.3.1: only pending C-FIND responses (and, optionally,
         # failures) carry an identifier; echo and store responses never do.
+        # C-GET/C-MOVE responses may carry one (Failed SOP Instance UID List).
         raise ProtocolViolation(f"{command_name(field)} with status 0x{status:04X} carries a data set", raw)
     if wants_data and not has_data:
         raise ProtocolViolation("pending C-FIND response without an identifier", raw)
+    if service in ("get", "move"):
+        for keyword in SUBOPERATION_KEYWORDS.values():
+            if keyword in command:
+                _single_us(command, keyword, raw)
     return Response(field, status, category, command, data_set)
+
+
+@dataclass(frozen=True)
+class IncomingStore:
+    """A C-STORE-RQ the node sent on the scanner's association (a C-GET sub-operation)."""
+
+    message_id: int
+    sop_class: str
+    sop_instance: str
+
+
+def judge_store_request(command: Dataset, raw: bytes, abstract_syntax: str) -> IncomingStore:
+    """PS3.7 9.3.1.1: a C-STORE-RQ names its SOP class (that of its context) and instance, and has a data set."""
+    field = _single_us(command, "CommandField", raw)
+    if field != C_STORE_RQ:
+        raise ProtocolViolation(f"{command_name(field)} received on a storage context", raw)
+    message_id = _single_us(command, "MessageID", raw)
+    sop_class = str(command.get("AffectedSOPClassUID", "")).rstrip("\x00 ")
+    sop_instance = str(command.get("AffectedSOPInstanceUID", "")).rstrip("\x00 ")
+    if sop_class != abstract_syntax:
+        raise ProtocolViolation(f"C-STORE-RQ names SOP class {sop_class!r} on a {abstract_syntax} context", raw)
+    if not sop_instance:
+        raise ProtocolViolation("C-STORE-RQ without an Affected SOP Instance UID", raw)
+    if not announces_data_set(command, raw):
+        raise ProtocolViolation("C-STORE-RQ without a data set", raw)
+    return IncomingStore(message_id, sop_class, sop_instance)
 
 
 # -- data sets ---------------------------------------------------------------------

@@ -222,6 +222,9 @@ class AssociationAttempt:
     tls: TlsInfo | None = None
     detail: str | None = None  # human-readable extra (error text, first bytes of a non-DICOM answer)
     raw: str | None = None  # hex of the first bytes of a malformed or non-DICOM answer
+    user_identity_proposed: int | None = None  # the User Identity Type proposed (PS3.7 D.3.3.7), if any
+    user_identity_response: bytes | None = None  # the node's server response, if it sent one
+    scp_roles_accepted: tuple[str, ...] = ()  # syntaxes the node lets the scanner serve as SCP (C-GET)
 
     @property
     def enforced_control(self) -> str | None:
@@ -265,6 +268,15 @@ class AssociationAttempt:
         }
         if any(v is not None for v in peer.values()):
             d["peer"] = peer
+        if self.user_identity_proposed is not None:
+            response = self.user_identity_response
+            d["user_identity"] = {
+                "proposed_type": self.user_identity_proposed,
+                # The length only: a server response may be a token.
+                "server_response": None if response is None else f"present ({len(response)} bytes)",
+            }
+        if self.scp_roles_accepted:
+            d["scp_roles_accepted"] = list(self.scp_roles_accepted)
         if self.tls:
             d["tls"] = self.tls.to_dict()
         if self.detail:

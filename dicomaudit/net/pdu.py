@@ -19,6 +19,7 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.pdu import A_ASSOCIATE_RQ as _RQ_ENCODER
@@ -27,6 +28,8 @@ from pynetdicom.pdu_primitives import (
     ImplementationClassUIDNotification,
     ImplementationVersionNameNotification,
     MaximumLengthNotification,
+    SCP_SCU_RoleSelectionNegotiation,
+    UserIdentityNegotiation,
 )
 from pynetdicom.presentation import PresentationContext
 
@@ -61,19 +64,57 @@ class ProposedContext:
 
 
 @dataclass(frozen=True)
+class UserIdentity:
+    """A User Identity negotiation sub-item to propose (PS3.7 D.3.3.7.1).
+
+    ``kind``: 1 username, 2 username and passcode (the only kinds the
+    scanner sends; it never sends a real credential).
+    """
+
+    kind: int
+    primary: bytes
+    secondary: bytes = b""
+    positive_response_requested: bool = True
+
+
+@dataclass(frozen=True)
 class Proposal:
-    """What an A-ASSOCIATE-RQ asked for; the answer is judged against it."""
+    """What an A-ASSOCIATE-RQ asked for; the answer is judged against it.
+
+    ``scp_roles``: abstract syntaxes for which the scanner proposes to act
+    as SCP (SCP/SCU Role Selection, PS3.7 D.3.3.4), needed before a node may
+    send C-STORE sub-operations of a C-GET on this association.
+    """
 
     calling_aet: str
     called_aet: str
     contexts: tuple[ProposedContext, ...]
+    user_identity: UserIdentity | None = None
+    scp_roles: tuple[str, ...] = ()
 
     @classmethod
-    def for_syntaxes(cls, calling_aet: str, called_aet: str, abstract_syntaxes: Sequence[str]) -> Proposal:
+    def for_syntaxes(
+        cls,
+        calling_aet: str,
+        called_aet: str,
+        abstract_syntaxes: Sequence[str],
+        *,
+        user_identity: UserIdentity | None = None,
+        scp_roles: Sequence[str] = (),
+    ) -> Proposal:
         uids = list(dict.fromkeys(str(u) for u in abstract_syntaxes))
         if not uids or len(uids) > MAX_CONTEXTS:
             raise ValueError(f"an association proposes 1 to {MAX_CONTEXTS} presentation contexts, not {len(uids)}")
-        return cls(calling_aet, called_aet, tuple(ProposedContext(2 * i + 1, uid) for i, uid in enumerate(uids)))
+        roles = tuple(dict.fromkeys(str(u) for u in scp_roles))
+        if unknown := [u for u in roles if u not in uids]:
+            raise ValueError(f"role selection for syntaxes that are not proposed: {', '.join(unknown)}")
+        return cls(
+            calling_aet,
+            called_aet,
+            tuple(ProposedContext(2 * i + 1, uid) for i, uid in enumerate(uids)),
+            user_identity,
+            roles,
+        )
 
     def by_id(self) -> dict[int, ProposedContext]:
         return {c.context_id: c for c in self.contexts}
@@ -98,7 +139,22 @@ class Proposal:
         impl_uid.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         impl_ver = ImplementationVersionNameNotification()
         impl_ver.implementation_version_name = IMPLEMENTATION_VERSION_NAME
-        primitive.user_information = [max_len, impl_uid, impl_ver]
+        items: list[Any] = [max_len, impl_uid, impl_ver]
+        for uid in self.scp_roles:
+            role = SCP_SCU_RoleSelectionNegotiation()
+            role.sop_class_uid = uid
+            role.scu_role = False
+            role.scp_role = True
+            items.append(role)
+        if self.user_identity is not None:
+            ident = UserIdentityNegotiation()
+            ident.user_identity_type = self.user_identity.kind
+            ident.positive_response_requested = self.user_identity.positive_response_requested
+            ident.primary_field = self.user_identity.primary
+            if self.user_identity.kind == 2:
+                ident.secondary_field = self.user_identity.secondary
+            items.append(ident)
+        primitive.user_information = items
         pdu = _RQ_ENCODER()
         pdu.from_primitive(primitive)
         return bytes(pdu.encode())
@@ -129,12 +185,20 @@ RESULT_TEXT = {
 
 @dataclass(frozen=True)
 class Acceptance:
-    """A decoded, validated A-ASSOCIATE-AC."""
+    """A decoded, validated A-ASSOCIATE-AC.
+
+    ``user_identity_response``: the server response of a User Identity
+    sub-item (PS3.7 D.3.3.7.2), ``None`` when the node sent none.
+    ``scp_roles``: the abstract syntaxes for which the node accepted the
+    scanner acting as SCP (PS3.7 D.3.3.4).
+    """
 
     contexts: tuple[ContextResult, ...]
     max_pdu: int  # the peer's Maximum Length Received; 0 = unlimited (PS3.8 D.1)
     implementation_class_uid: str | None
     implementation_version_name: str | None
+    user_identity_response: bytes | None = None
+    scp_roles: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> tuple[ContextResult, ...]:
@@ -214,9 +278,16 @@ def decode_ac(pdu: Pdu, proposal: Proposal) -> Acceptance:
         raise ProtocolViolation(f"A-ASSOCIATE-AC leaves proposed presentation context(s) {missing} unanswered", raw)
     if user_info is None:
         raise ProtocolViolation("A-ASSOCIATE-AC has no user information item", raw)
-    max_pdu, impl_uid, impl_version = _decode_user_info(user_info, raw)
+    info = _decode_user_info(user_info, proposal, raw)
     ordered = tuple(results[c.context_id] for c in proposal.contexts)
-    return Acceptance(ordered, max_pdu, impl_uid, impl_version)
+    return Acceptance(
+        ordered,
+        info.max_pdu,
+        info.implementation_class_uid,
+        info.implementation_version_name,
+        info.user_identity_response,
+        info.scp_roles,
+    )
 
 
 def _decode_context_result(value: bytes, proposed: dict[int, ProposedContext], raw: bytes) -> ContextResult:
@@ -249,9 +320,20 @@ def _decode_context_result(value: bytes, proposed: dict[int, ProposedContext], r
     return ContextResult(context_id, abstract, 0, ts)
 
 
-def _decode_user_info(value: bytes, raw: bytes) -> tuple[int, str | None, str | None]:
+@dataclass(frozen=True)
+class _UserInfo:
+    max_pdu: int
+    implementation_class_uid: str | None
+    implementation_version_name: str | None
+    user_identity_response: bytes | None
+    scp_roles: tuple[str, ...]
+
+
+def _decode_user_info(value: bytes, proposal: Proposal, raw: bytes) -> _UserInfo:
     max_pdu: int | None = None
     impl_uid = impl_version = None
+    identity: bytes | None = None
+    roles: list[str] = []
     for sub_type, sub in _items(value, 0, len(value), "user information", raw):
         if sub_type == 0x51:
             if len(sub) != 4:
@@ -263,13 +345,52 @@ def _decode_user_info(value: bytes, raw: bytes) -> tuple[int, str | None, str | 
             if not 1 <= len(sub) <= 16:
                 raise ProtocolViolation(f"implementation version name of {len(sub)} bytes (1-16)", raw)
             impl_version = sub.decode("ascii", "replace").strip()
-        # Other sub-items (asynchronous operations, role selection, extended
-        # negotiation, user identity response: 0x53-0x59) are structurally
-        # checked by _items and otherwise not needed by the checks.
+        elif sub_type == 0x54:
+            uid, scp = _decode_role(sub, proposal, raw)
+            if scp:
+                roles.append(uid)
+        elif sub_type == 0x59:
+            identity = _decode_identity_response(sub, proposal, raw)
+        # Other sub-items (asynchronous operations window, extended
+        # negotiation: 0x53, 0x56, 0x57) are structurally checked by _items
+        # and otherwise not needed by the checks.
     if max_pdu is None:
         # PS3.7 D.3.3.1: the maximum length sub-item is mandatory in the AC.
         raise ProtocolViolation("A-ASSOCIATE-AC user information has no maximum length sub-item", raw)
-    return max_pdu, impl_uid, impl_version
+    return _UserInfo(max_pdu, impl_uid, impl_version, identity, tuple(roles))
+
+
+def _decode_role(sub: bytes, proposal: Proposal, raw: bytes) -> tuple[str, bool]:
+    """SCP/SCU Role Selection in the AC (PS3.7 D.3.3.4.2): only for a proposed one, roles 0 or 1."""
+    if len(sub) < 4:
+        raise ProtocolViolation(f"role selection sub-item of {len(sub)} bytes", raw)
+    (uid_length,) = struct.unpack(">H", sub[0:2])
+    if len(sub) != 2 + uid_length + 2:
+        raise ProtocolViolation(
+            f"role selection sub-item: a {uid_length}-byte UID does not fit its {len(sub)} bytes", raw
+        )
+    uid = _uid(sub[2 : 2 + uid_length], "role selection SOP class UID", raw)
+    scu, scp = sub[2 + uid_length], sub[3 + uid_length]
+    if scu not in (0, 1) or scp not in (0, 1):
+        raise ProtocolViolation(f"role selection for {uid}: roles {scu}/{scp} (each must be 0 or 1)", raw)
+    if uid not in proposal.scp_roles:
+        raise ProtocolViolation(f"A-ASSOCIATE-AC answers a role selection for {uid}, which was not proposed", raw)
+    return uid, bool(scp)
+
+
+def _decode_identity_response(sub: bytes, proposal: Proposal, raw: bytes) -> bytes:
+    """User Identity server response (PS3.7 D.3.3.7.2): only when a positive response was asked for."""
+    asked = proposal.user_identity
+    if asked is None or not asked.positive_response_requested:
+        raise ProtocolViolation("A-ASSOCIATE-AC carries a user identity response that was not requested", raw)
+    if len(sub) < 2:
+        raise ProtocolViolation(f"user identity response sub-item of {len(sub)} bytes", raw)
+    (length,) = struct.unpack(">H", sub[0:2])
+    if len(sub) != 2 + length:
+        raise ProtocolViolation(
+            f"user identity response announces {length} bytes, the sub-item holds {len(sub) - 2}", raw
+        )
+    return sub[2:]
 
 
 @dataclass(frozen=True)
