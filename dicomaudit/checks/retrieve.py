@@ -187,8 +187,8 @@ def read_reply(reply: net.RetrieveReply, operation: str, target: RetrieveTarget)
             f"the node started sub-operations ({_counts(counts)}){received}"
             + ("" if target.exists else " for a study that cannot exist; the scanner sent C-CANCEL"),
         )
-    if status is None:  # stopped reading: too many pending responses
-        return Reading("served", f"the node kept sending pending {operation} responses")
+    if status is None:  # only reached with stopped_reading, which _undecided() turns into an error
+        return Reading("undecided", f"the node kept sending pending {operation} responses")
     if reply.category in ("Success", "Warning", "Cancel"):
         return Reading("served", f"the node processed the {operation}: status {code} ({text}), no sub-operations")
     if status in dimse.REFUSAL_STATUSES:
@@ -300,7 +300,7 @@ def move_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
             receiver.stop()
             evidence["received"] = receiver.received
     evidence["c_move"] = reply.to_evidence()
-    if reply.final_status == dimse.MOVE_DESTINATION_UNKNOWN and reply.failure is None and reply.abort is None:
+    if reply.final_status == dimse.MOVE_DESTINATION_UNKNOWN and reply.failure is None and not reply.transferred:
         evidence["reading"] = "destination refused (0xA801 Move destination unknown)"
         return d.result(
             Status.PASS,
@@ -313,6 +313,23 @@ def move_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     return _verdict(d, "C-MOVE", reply, target, evidence, calling)
 
 
+def _undecided(
+    d: CheckDefinition, operation: str, reply: net.RetrieveReply, evidence: dict[str, Any]
+) -> CheckResult | None:
+    """A malformed, late or endless answer decides nothing (a transfer seen before it still counts)."""
+    if reply.failure is not None:
+        return undecided_operation(d, operation, reply.failure, evidence)
+    if reply.stopped_reading and not reply.transferred:
+        text = (
+            f"the node sent {reply.pending} pending {operation} responses without ending the operation; "
+            "the scanner aborted the association"
+        )
+        return d.result(
+            Status.ERROR, f"undecided: {text}", reason=text, code=ErrorReason.BUDGET_EXHAUSTED, evidence=evidence
+        )
+    return None
+
+
 def _verdict(
     d: CheckDefinition,
     operation: str,
@@ -321,8 +338,8 @@ def _verdict(
     evidence: dict[str, Any],
     calling: str,
 ) -> CheckResult:
-    if reply.failure is not None:
-        return undecided_operation(d, operation, reply.failure, evidence)
+    if (undecided := _undecided(d, operation, reply, evidence)) is not None:
+        return undecided
     if reply.abort is not None and not reply.transferred:
         return aborted_by_node(d, operation, evidence)
     reading = read_reply(reply, operation, target)
@@ -366,8 +383,8 @@ def move_any_destination(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         evidence["model"] = net.sop_name(model)
         reply = net.move(session, target.identifier(model), model, destination, cancel_on_transfer=True)
     evidence["c_move"] = reply.to_evidence()
-    if reply.failure is not None:
-        return undecided_operation(d, "C-MOVE", reply.failure, evidence)
+    if (undecided := _undecided(d, "C-MOVE", reply, evidence)) is not None:
+        return undecided
     if reply.abort is not None and not reply.transferred:
         return _not_observable(d, calling, "the node aborted the association instead of answering", evidence)
     reading = read_reply(reply, "C-MOVE", target)
