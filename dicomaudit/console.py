@@ -334,12 +334,12 @@ def probe_line(result: RunResult) -> str:
 def _verdict_table(console: Console, result: RunResult, ids: list[str]) -> None:
     """Targets as rows, one symbol per check (numbered columns, legend below); counts if that cannot fit."""
     width = len(str(len(ids)))
-    fits = _MIN_TARGET_WIDTH + len(ids) * (width + 3) <= console.width  # a column: symbol, padding, rule
+    fits = _MIN_TARGET_WIDTH + len(ids) * (width + 1) <= console.width  # a column: its number, one space
     table = Table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1),
+        padding=(0, 0, 0, 1),
         title=f"dicomaudit results: {len(result.targets)} target(s)",
         title_justify="left",
         title_style="bold",

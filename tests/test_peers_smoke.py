@@ -18,6 +18,7 @@ from tests.peers._process import tcp_open
 from tests.peers.data import fallback_studies
 from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
 from tests.peers.orthanc import OrthancServer, orthanc_binary
+from tests.peers.qrscp import QrscpServer
 
 pytestmark = pytest.mark.peers
 
@@ -28,7 +29,8 @@ ALL_CONTEXTS = tuple(probe.CONTEXTS)
 
 
 def _peer(
-    server: OrthancServer | DcmqrscpServer | StorescpServer | WlmscpfsServer, tls: ssl.SSLContext | None = None
+    server: OrthancServer | DcmqrscpServer | StorescpServer | WlmscpfsServer | QrscpServer,
+    tls: ssl.SSLContext | None = None,
 ) -> probe.Peer:
     return probe.Peer(server.port, server.aet, tls)
 
@@ -39,6 +41,10 @@ def _patients(datasets: list[Dataset]) -> int:
 
 def _studies(datasets: list[Dataset]) -> int:
     return len({ds.StudyInstanceUID for ds in datasets})
+
+
+#: A StudyInstanceUID that exists nowhere (fixed: the servers are fresh per session).
+NO_SUCH_STUDY = "2.25.301234567890123456789012345678901234"
 
 
 def _fresh_ct(seed: int) -> Dataset:
@@ -84,6 +90,15 @@ def test_orthanc_open_stores_from_unregistered_ae(orthanc_open: OrthancServer) -
         assert orthanc_open.delete_sop_instance(ds.SOPInstanceUID)
 
 
+def test_orthanc_open_serves_worklist_to_unregistered_ae(orthanc_open: OrthancServer) -> None:
+    """Given the worklist plugin and DicomAlwaysAllowFindWorklist, when an unregistered AE asks, then every item."""
+    assert orthanc_open.worklist_items == 3
+    out = probe.worklist_find(_peer(orthanc_open), UNREGISTERED)
+    assert out.final_status == 0x0000, out.summary()
+    assert out.matches == orthanc_open.worklist_items
+    assert "ScheduledProcedureStepSequence>Modality" in out.keywords
+
+
 # -- Orthanc: stock Debian defaults -------------------------------------------
 
 
@@ -114,6 +129,12 @@ def test_orthanc_stock_stores_from_unregistered_ae(orthanc_stock: OrthancServer)
         assert probe.c_store(_peer(orthanc_stock), UNREGISTERED, ds).final_status == 0x0000
     finally:
         assert orthanc_stock.delete_sop_instance(ds.SOPInstanceUID)
+
+
+def test_orthanc_stock_worklist_from_unregistered_is_aborted(orthanc_stock: OrthancServer) -> None:
+    """Given stock Orthanc plus the worklist plugin, when an unregistered AE asks the worklist, then A-ABORT."""
+    out = probe.worklist_find(_peer(orthanc_stock), UNREGISTERED)
+    assert out.statuses == [] and "A-ABORT source=0 reason=0" in out.note, out.summary()
 
 
 # -- Orthanc: allow-list -------------------------------------------------------
@@ -147,6 +168,26 @@ def test_orthanc_allowlist_answers_registered_aet(
     out = probe.c_find(_peer(orthanc_allowlist), orthanc_allowlist.registered_aet, "StudyRootFind")
     assert out.final_status == 0x0000, out.summary()
     assert out.matches == _studies(peer_datasets)
+
+
+def test_orthanc_allowlist_knows_move_destination(orthanc_allowlist: OrthancServer) -> None:
+    """Given the allow-list, then PACSADMIN and DEST are its known move destinations."""
+    assert set(orthanc_allowlist.destinations) == {"PACSADMIN", "DEST"}
+
+
+# -- Orthanc: retrieve ------------------------------------------------------------
+
+
+def test_orthanc_retrieve_processes_get_but_aborts_worklist(orthanc_retrieve: OrthancServer) -> None:
+    """Given Get/Move always allowed, when DICOMAUDIT gets a missing study, then 0xC000; the worklist is aborted."""
+    assert orthanc_retrieve.registered_aet == UNREGISTERED
+    assert orthanc_retrieve.destinations[UNREGISTERED][0] == "127.0.0.1"
+    peer = _peer(orthanc_retrieve)
+    get = probe.c_get(peer, UNREGISTERED, "StudyRootGet", probe.retrieve_identifier(NO_SUCH_STUDY))
+    # Orthanc answers a C-GET it is allowed to process but cannot match with 0xC000.
+    assert get.final_status == 0xC000, get.summary()
+    worklist = probe.worklist_find(peer, UNREGISTERED)
+    assert worklist.statuses == [] and "A-ABORT" in worklist.note, worklist.summary()
 
 
 # -- Orthanc: TLS --------------------------------------------------------------
@@ -234,6 +275,24 @@ def test_dcmqrscp_restricted_answers_registered_aet(dcmqrscp_restricted: Dcmqrsc
     assert probe.c_echo(_peer(dcmqrscp_restricted), dcmqrscp_restricted.registered_aet).final_status == 0x0000
 
 
+def test_dcmqrscp_move_aetitle_refuses_other_destination(
+    dcmqrscp_move_aetitle: DcmqrscpServer, peer_datasets: list[Dataset]
+) -> None:
+    """Given --move-aetitle, when DICOMAUDIT moves a study to the known DEST, then 0xA801 (destination unknown)."""
+    assert "DEST" in dcmqrscp_move_aetitle.destinations
+    ident = probe.retrieve_identifier(peer_datasets[0].StudyInstanceUID)
+    out = probe.c_move(_peer(dcmqrscp_move_aetitle), UNREGISTERED, "StudyRootMove", ident, "DEST")
+    assert out.final_status == 0xA801, out.summary()
+
+
+def test_dcmqrscp_no_get_refuses_get_contexts(dcmqrscp_no_get: DcmqrscpServer) -> None:
+    """Given --disable-get, when every service is proposed, then the GET contexts are refused, MOVE accepted."""
+    out = probe.negotiate(_peer(dcmqrscp_no_get), UNREGISTERED)
+    assert out.kind == "accepted", out.summary()
+    assert {"StudyRootGet", "PatientRootGet"} <= set(out.refused)
+    assert "StudyRootMove" in out.accepted
+
+
 def test_dcmqrscp_stops_on_sigterm(tmp_path: Path) -> None:
     """Given a dcmqrscp, when stopped, then it ends by SIGTERM (not SIGKILL) and frees its port."""
     if dcmtk_binary("dcmqrscp") is None:
@@ -260,10 +319,30 @@ def test_wlmscpfs_returns_worklist_to_unregistered_ae(wlmscpfs_server: WlmscpfsS
     assert out.matches == wlmscpfs_server.items
 
 
+def test_wlmscpfs_items_carry_scheduled_step(wlmscpfs_server: WlmscpfsServer) -> None:
+    """Given the synthetic items, when the wildcard worklist query asks SPS keys, then they come back filled."""
+    out = probe.worklist_find(_peer(wlmscpfs_server), UNREGISTERED)
+    assert out.matches == 2, out.summary()
+    step = out.identifiers[0].ScheduledProcedureStepSequence[0]
+    assert step.Modality and step.ScheduledStationAETitle and step.ScheduledProcedureStepStartDate
+
+
 def test_wlmscpfs_rejects_unknown_called_aet(wlmscpfs_server: WlmscpfsServer) -> None:
     """Given wlmscpfs, when called with an AE that has no worklist folder, then RJ reason 7."""
     out = probe.associate(probe.Peer(wlmscpfs_server.port, RANDOM_CALLED), UNREGISTERED)
     assert (out.kind, out.reason) == ("rejected", 7), out.summary()
+
+
+# -- pynetdicom qrscp ----------------------------------------------------------------
+
+
+def test_pynetdicom_qrscp_echoes_and_holds_the_seed(
+    pynetdicom_qrscp: QrscpServer, peer_datasets: list[Dataset]
+) -> None:
+    """Given qrscp seeded by C-STORE, when an unregistered AE echoes, then 0x0000; every instance was stored."""
+    assert probe.c_echo(_peer(pynetdicom_qrscp), UNREGISTERED).final_status == 0x0000
+    assert pynetdicom_qrscp.stored == len(peer_datasets)
+    assert set(pynetdicom_qrscp.destinations) == {"DEST"}
 
 
 # -- skipping ----------------------------------------------------------------------

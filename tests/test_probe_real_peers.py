@@ -23,36 +23,253 @@ pytestmark = pytest.mark.peers
 
 CHECKS = (
     "dicom.service",
+    "services.offered",
     "assoc.any_called_aet",
     "assoc.any_calling_aet",
+    "identity.user_identity",
     "echo.unauthenticated",
     "find.unauthenticated",
     "find.phi_exposed",
+    "worklist.unauthenticated",
+    "worklist.phi_exposed",
+    "get.unauthenticated",
+    "move.unauthenticated",
+    "move.any_destination",
     "store.unauthenticated",
     "transport.plaintext",
 )
+# Short column names for the table below, in CHECKS order.
+_COLUMNS = "svc offer called calling ident echo find phi wl wlphi get move anydest store plain".split()
 
 
-def expected(*statuses: str) -> dict[str, str]:
-    assert len(statuses) == len(CHECKS)
-    return dict(zip(CHECKS, statuses, strict=True))
+def expected(**statuses: str) -> dict[str, str]:
+    assert set(statuses) == set(_COLUMNS), set(_COLUMNS) ^ set(statuses)
+    return {cid: statuses[col] for cid, col in zip(CHECKS, _COLUMNS, strict=True)}
 
 
-#                           service  called   calling  echo    find    phi     store   plaintext
+_I, _F, _P, _E, _S = "info", "fail", "pass", "error", "skipped"
 EXPECTED = {
-    "orthanc_open": expected("info", "fail", "fail", "fail", "fail", "fail", "fail", "fail"),
-    # Orthanc's shipped defaults: called-AE check off, echo and store open to any AE,
-    # C-FIND from an unknown AE answered with A-ABORT (a refusal: nothing leaked).
-    "orthanc_stock": expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
-    "orthanc_allowlist": expected("info", "pass", "pass", "pass", "pass", "pass", "pass", "fail"),
+    # Every DicomAlwaysAllow* true: C-GET and C-MOVE of a study that cannot exist get the generic
+    # failure 0xC000 (Orthanc's answer to anything it processed and could not complete: served);
+    # a move to a random destination is answered the same way: not decidable without --intrusive.
+    "orthanc_open": expected(
+        svc=_I,
+        offer=_I,
+        called=_F,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_F,
+        phi=_F,
+        wl=_F,
+        wlphi=_F,
+        get=_F,
+        move=_F,
+        anydest=_E,
+        store=_F,
+        plain=_F,
+    ),
+    # Orthanc's shipped defaults: called-AE check off, echo and store open to any AE; C-FIND,
+    # worklist, C-GET and C-MOVE from an unknown AE answered with A-ABORT (refusals).
+    "orthanc_stock": expected(
+        svc=_I,
+        offer=_I,
+        called=_F,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_P,
+        phi=_P,
+        wl=_P,
+        wlphi=_P,
+        get=_P,
+        move=_P,
+        anydest=_S,
+        store=_F,
+        plain=_F,
+    ),
+    "orthanc_allowlist": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_P,
+        ident=_P,
+        echo=_P,
+        find=_P,
+        phi=_P,
+        wl=_P,
+        wlphi=_P,
+        get=_P,
+        move=_P,
+        anydest=_S,
+        store=_P,
+        plain=_F,
+    ),
+    # Get and Move always allowed, Find/FindWorklist/Store not (those abort); the scanner's AE is a
+    # registered destination, which Orthanc looks up only after the (non-existent) study.
+    # store: storage is negotiated for anyone (what the non-intrusive check tests), C-STORE itself would abort.
+    "orthanc_retrieve": expected(
+        svc=_I,
+        offer=_I,
+        called=_F,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_P,
+        phi=_P,
+        wl=_P,
+        wlphi=_P,
+        get=_F,
+        move=_F,
+        anydest=_E,
+        store=_F,
+        plain=_F,
+    ),
     # TLS only with client certificates: nothing can be asked without a trusted certificate.
-    "orthanc_tls": expected("info", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "pass"),
-    "dcmqrscp_open": expected("info", "pass", "fail", "fail", "fail", "fail", "fail", "fail"),
-    "dcmqrscp_restricted": expected("info", "pass", "pass", "pass", "pass", "pass", "pass", "fail"),
-    # storescp accepts any AE title and offers no query service.
-    "storescp_server": expected("info", "fail", "fail", "fail", "pass", "pass", "fail", "fail"),
-    # wlmscpfs checks the called AE (worklist folder), offers Verification and worklist only.
-    "wlmscpfs_server": expected("info", "pass", "fail", "fail", "pass", "pass", "pass", "fail"),
+    "orthanc_tls": expected(
+        svc=_I,
+        offer=_S,
+        called=_S,
+        calling=_S,
+        ident=_S,
+        echo=_S,
+        find=_S,
+        phi=_S,
+        wl=_S,
+        wlphi=_S,
+        get=_S,
+        move=_S,
+        anydest=_S,
+        store=_S,
+        plain=_P,
+    ),
+    # dcmqrscp answers a C-GET/C-MOVE of a study that cannot exist with 0x0000 and zero
+    # sub-operations (served), and checks the move destination only when there is something to move.
+    "dcmqrscp_open": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_F,
+        phi=_F,
+        wl=_P,
+        wlphi=_P,
+        get=_F,
+        move=_F,
+        anydest=_E,
+        store=_F,
+        plain=_F,
+    ),
+    "dcmqrscp_move_aetitle": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_F,
+        phi=_F,
+        wl=_P,
+        wlphi=_P,
+        get=_F,
+        move=_F,
+        anydest=_E,
+        store=_F,
+        plain=_F,
+    ),
+    # --disable-get: the C-GET presentation contexts are rejected.
+    "dcmqrscp_no_get": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_F,
+        phi=_F,
+        wl=_P,
+        wlphi=_P,
+        get=_P,
+        move=_F,
+        anydest=_E,
+        store=_F,
+        plain=_F,
+    ),
+    "dcmqrscp_restricted": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_P,
+        ident=_P,
+        echo=_P,
+        find=_P,
+        phi=_P,
+        wl=_P,
+        wlphi=_P,
+        get=_P,
+        move=_P,
+        anydest=_S,
+        store=_P,
+        plain=_F,
+    ),
+    # storescp accepts any AE title and offers storage and verification only.
+    "storescp_server": expected(
+        svc=_I,
+        offer=_I,
+        called=_F,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_P,
+        phi=_P,
+        wl=_P,
+        wlphi=_P,
+        get=_P,
+        move=_P,
+        anydest=_S,
+        store=_F,
+        plain=_F,
+    ),
+    # wlmscpfs checks the called AE (worklist folder), offers Verification and worklist only, and
+    # rejects (RJ 1/1/1) an association in which it supports no proposed context.
+    "wlmscpfs_server": expected(
+        svc=_I,
+        offer=_I,
+        called=_P,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_P,
+        phi=_P,
+        wl=_F,
+        wlphi=_F,
+        get=_P,
+        move=_P,
+        anydest=_S,
+        store=_P,
+        plain=_F,
+    ),
+    # pynetdicom's qrscp app: no access control; the only server here that checks the move
+    # destination before looking for the study (0xA801); its worklist answers with no matches.
+    "pynetdicom_qrscp": expected(
+        svc=_I,
+        offer=_I,
+        called=_F,
+        calling=_F,
+        ident=_I,
+        echo=_F,
+        find=_F,
+        phi=_F,
+        wl=_I,
+        wlphi=_P,
+        get=_F,
+        move=_P,
+        anydest=_P,
+        store=_F,
+        plain=_F,
+    ),
 }
 
 
@@ -135,3 +352,105 @@ def test_a_registered_calling_aet_is_not_reported_as_an_outsider(
     for check_id in ("echo.unauthenticated", "find.unauthenticated", "find.phi_exposed", "store.unauthenticated"):
         assert result.check(check_id).status.value == "pass", result.check(check_id).summary
     assert any("PACSADMIN" in w for w in result.warnings)
+
+
+# -- the DIMSE surface: what each reading rests on ------------------------------------------------
+def test_orthanc_generic_failure_for_a_missing_study_is_read_as_served(orthanc_open: Any) -> None:
+    """Given open Orthanc, when C-GET/C-MOVE ask for a study that cannot exist, then its 0xC000 is read as served."""
+    result = _scan(orthanc_open, checks=("get.unauthenticated", "move.unauthenticated"))
+    for check_id, key in (("get.unauthenticated", "c_get"), ("move.unauthenticated", "c_move")):
+        check = result.check(check_id)
+        assert check.evidence[key]["final_status"]["code"] == "0xC000"
+        assert "read as a served request" in check.evidence["reading"]
+
+
+def test_orthanc_stock_refuses_retrieve_by_aborting(orthanc_stock: Any) -> None:
+    result = _scan(orthanc_stock, checks=("get.unauthenticated", "move.unauthenticated", "worklist.unauthenticated"))
+    assert result.check("get.unauthenticated").enforced == "association aborted by the node"
+    assert result.check("move.unauthenticated").enforced == "association aborted by the node"
+
+
+def test_dcmqrscp_serves_a_move_of_nothing_to_any_destination_without_deciding(dcmqrscp_open: Any) -> None:
+    """Given dcmqrscp (destination checked only when something moves), then move.any_destination is inconclusive."""
+    check = _scan(dcmqrscp_open, checks=("move.any_destination",)).check("move.any_destination")
+    assert check.reason_code is not None and check.reason_code.value == "inconclusive"
+    assert check.evidence["c_move"]["final_status"]["code"] == "0x0000"
+
+
+def test_dcmqrscp_checks_the_destination_when_there_is_something_to_move(dcmqrscp_open: Any) -> None:
+    """Given --intrusive, when an existing instance is moved to a random AE, then 0xA801 makes it a pass."""
+    check = _scan(dcmqrscp_open, intrusive=True, checks=("move.any_destination",)).check("move.any_destination")
+    assert check.status.value == "pass", check.summary
+    assert check.evidence["requested"]["level"] == "IMAGE"
+    assert check.evidence["c_move"]["final_status"]["code"] == "0xA801"
+
+
+def test_pynetdicom_qrscp_refuses_unknown_destinations_up_front(pynetdicom_qrscp: Any) -> None:
+    result = _scan(pynetdicom_qrscp, checks=("move.unauthenticated", "move.any_destination"))
+    for check_id in ("move.unauthenticated", "move.any_destination"):
+        assert result.check(check_id).enforced == "move destination checked"
+
+
+def test_worklist_evidence_names_nested_attributes_not_values(wlmscpfs_server: Any) -> None:
+    result = _scan(wlmscpfs_server, checks=("worklist.unauthenticated", "worklist.phi_exposed"))
+    query = result.check("worklist.unauthenticated").evidence["queries"][0]
+    assert "PatientName" in query["response"]["attributes_returned"]
+    assert any(a.startswith("ScheduledProcedureStepSequence>") for a in query["response"]["attributes_returned"])
+    assert result.check("worklist.phi_exposed").status.value == "fail"
+
+
+def test_intrusive_get_receives_one_instance_and_keeps_only_attribute_names(
+    orthanc_open: Any, peer_datasets: list
+) -> None:
+    """Given --intrusive, when C-GET asks open Orthanc for one instance, then it arrives, is refused and discarded."""
+    check = _scan(orthanc_open, intrusive=True, checks=("get.unauthenticated",)).check("get.unauthenticated")
+    assert check.status.value == "fail"
+    received = check.evidence["received"]
+    assert len(received) == 1 and "PatientName" in received[0]["attributes"]
+    assert received[0]["answered"].startswith("0xA700")
+    text = repr(check.to_dict())
+    assert not any(str(ds.PatientID) in text for ds in peer_datasets)
+
+
+def test_a_default_probe_never_transfers_an_image(orthanc_retrieve: Any) -> None:
+    """Given Orthanc serving C-GET/C-MOVE to anyone and knowing the scanner's AE as a move destination with a
+    storage SCP listening there, when every default check runs, then nothing arrives anywhere."""
+    from pynetdicom import AE, StoragePresentationContexts, evt
+
+    host, port = orthanc_retrieve.destinations["DICOMAUDIT"]
+    arrived: list[str] = []
+
+    def on_store(event: Any) -> int:
+        arrived.append(str(event.request.AffectedSOPInstanceUID))
+        return 0x0000
+
+    ae = AE("DICOMAUDIT")
+    ae.supported_contexts = StoragePresentationContexts
+    server = ae.start_server((host, port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        result = _scan(orthanc_retrieve)
+    finally:
+        server.shutdown()
+    assert result.check("move.unauthenticated").status.value == "fail"  # served, yet nothing moved
+    assert arrived == []
+    for check_id in ("get.unauthenticated", "move.unauthenticated", "move.any_destination"):
+        evidence = result.check(check_id).evidence
+        reply = evidence.get("c_get") or evidence.get("c_move") or {}
+        assert "c_store_suboperations_received" not in reply
+        assert "received" not in evidence
+
+
+def test_services_offered_differ_as_the_configurations_say(orthanc_stock: Any, lab_open: Any, lab_locked: Any) -> None:
+    """Given stock Orthanc and the open and locked lab profiles, then services.offered shows their differences."""
+
+    def families(server: Any) -> dict[str, int]:
+        aet = getattr(server, "aet", None) or server.ae_title
+        target = Target(host="127.0.0.1", port=server.port, called_aet=aet)
+        check = scan_target(target, ProbeSettings(timeout=8.0, checks=("services.offered",))).check("services.offered")
+        return {name: f["accepted_count"] for name, f in check.evidence.get("families", {}).items()}
+
+    orthanc, lab_open_families, lab_locked_families = families(orthanc_stock), families(lab_open), families(lab_locked)
+    assert lab_locked_families == {}  # the association itself is refused to an unregistered AE
+    assert orthanc["Modality Worklist"] == 1 and orthanc["Query/Retrieve - GET"] >= 2
+    assert "Print Management" not in {k for k, v in orthanc.items() if v}
+    assert lab_open_families["Storage"] > 100 and lab_open_families["Query/Retrieve - MOVE"] >= 2

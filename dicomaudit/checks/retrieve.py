@@ -54,6 +54,7 @@ from dicomaudit.checks.base import (
     undecided_operation,
 )
 from dicomaudit.checks.catalogue import CheckDefinition
+from dicomaudit.checks.store import STORAGE_CLASSES
 from dicomaudit.models import CheckResult, ErrorReason, Status
 from dicomaudit.net import association as net
 from dicomaudit.net import dimse
@@ -142,13 +143,13 @@ def existing_instance(ctx: ProbeContext, calling: str) -> tuple[RetrieveTarget |
                     SOPClassUID="",
                 ),
             )
-            if image is None or not image.get("SOPInstanceUID") or not image.get("SOPClassUID"):
-                return None, "C-FIND found no instance with its SOP class in the series"
+            if image is None or not image.get("SOPInstanceUID"):
+                return None, "C-FIND found no instance in the series"
         found = RetrieveTarget(
             study_uid=str(study.StudyInstanceUID),
             series_uid=str(series.SeriesInstanceUID),
             sop_instance_uid=str(image.SOPInstanceUID),
-            sop_class_uid=str(image.SOPClassUID),
+            sop_class_uid=str(image.SOPClassUID) if image.get("SOPClassUID") else None,  # not every SCP returns it
             patient_id=str(study.get("PatientID", "")) or None,
         )
         return found, "found by C-FIND"
@@ -252,7 +253,9 @@ def get_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     target = _target(ctx, calling, evidence)
     evidence["requested"] = target.to_evidence()
     # Without an existing object no storage context is proposed: the node has no way to send one.
-    storage = (target.sop_class_uid,) if target.exists and target.sop_class_uid else ()
+    storage: tuple[str, ...] = ()
+    if target.exists:
+        storage = tuple(dict.fromkeys([*([target.sop_class_uid] if target.sop_class_uid else []), *STORAGE_CLASSES]))
     discard = Discarder(read_names=True)
     with ctx.associate([*GET_MODELS, *storage], calling_aet=calling, scp_roles=storage) as session:
         what = f"C-GET from unregistered AE {calling!r} impossible"

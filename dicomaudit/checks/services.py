@@ -18,7 +18,7 @@ from pynetdicom.service_class import StorageServiceClass
 
 from dicomaudit.checks.base import ProbeContext, check
 from dicomaudit.checks.catalogue import CheckDefinition
-from dicomaudit.models import CheckResult, ErrorReason, Status
+from dicomaudit.models import CheckResult, Status
 from dicomaudit.net.association import sop_name
 from dicomaudit.net.outcome import AssociationAttempt, Outcome
 from dicomaudit.net.pdu import MAX_CONTEXTS, RESULT_TEXT
@@ -126,36 +126,37 @@ def services_offered(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         with ctx.associate(batch, calling_aet=calling) as session:
             attempt = session.attempt
             attempts.append(attempt)
-            if attempt.outcome is not Outcome.ACCEPTED:
-                break
-            assert session.acceptance is not None
-            for ctx_result in session.acceptance.contexts:
-                results[ctx_result.abstract_syntax] = RESULT_TEXT[ctx_result.result]
+            if attempt.outcome is Outcome.ACCEPTED:
+                assert session.acceptance is not None
+                for ctx_result in session.acceptance.contexts:
+                    results[ctx_result.abstract_syntax] = RESULT_TEXT[ctx_result.result]
+                continue
+        if results and attempt.outcome in (Outcome.REJECTED, Outcome.ABORTED):
+            # A node that accepted the first association and refuses a later one
+            # refuses that batch: some reject an association in which they
+            # support no proposed context (DCMTK's wlmscpfs: RJ 1/1/1).
+            for uid in batch:
+                results[uid] = f"association {attempt.describe()}"
+            continue
+        break
     evidence: dict[str, Any] = {
         "calling_aet": calling,
         "associations": [_association_evidence(a) for a in attempts],
     }
     last = attempts[-1]
-    if last.outcome is not Outcome.ACCEPTED:
+    if not results:
         if (inconclusive := ctx.inconclusive_called_aet(d, last)) is not None:
             return inconclusive
         if last.outcome not in (Outcome.REJECTED, Outcome.ABORTED):
             return ctx.undecided(d, last, evidence)
-        if not results:
-            return d.result(
-                Status.INFO,
-                f"no service can be negotiated by unregistered AE {calling!r}: association {last.describe()}",
-                evidence=evidence,
-                enforced=ctx.refusal_control(last),
-            )
         return d.result(
-            Status.ERROR,
-            f"undecided: the node accepted the first association but refused a later one ({last.describe()}), "
-            "so the services of that batch are not known",
-            reason=last.describe(),
-            code=ErrorReason.INCONCLUSIVE,
+            Status.INFO,
+            f"no service can be negotiated by unregistered AE {calling!r}: association {last.describe()}",
             evidence=evidence,
+            enforced=ctx.refusal_control(last),
         )
+    if last.outcome not in (Outcome.ACCEPTED, Outcome.REJECTED, Outcome.ABORTED):
+        return ctx.undecided(d, last, evidence)
     families = _by_family(results)
     evidence["families"] = families
     offered = [f"{name} ({f['accepted_count']}/{f['proposed']})" for name, f in families.items() if f["accepted_count"]]

@@ -183,7 +183,9 @@ class Session:
                 raise ProtocolViolation(f"{pdu.name} received while waiting for a DIMSE response", pdu.raw)
         return self._pdvs.popleft()
 
-    def _reassemble(self, first: Pdv, limit: int) -> tuple[Dataset, bytes, bytes | None]:
+    def _reassemble(
+        self, first: Pdv, limit: int, *, status_detail: bool = False
+    ) -> tuple[Dataset, bytes, bytes | None]:
         """One whole message starting with ``first``: (command, raw command, data set or ``None``).
 
         PS3.8 Annex E.2: a message's fragments arrive in order on one
@@ -212,7 +214,7 @@ class Session:
                 if len(command) > dimse.MAX_COMMAND_BYTES:
                     raise ProtocolViolation(f"command set larger than {dimse.MAX_COMMAND_BYTES} bytes", bytes(command))
                 if pdv.is_last:
-                    parsed = dimse.decode_command(bytes(command))
+                    parsed = dimse.decode_command(bytes(command), status_detail=status_detail)
                     if not dimse.announces_data_set(parsed, bytes(command)):
                         return parsed, bytes(command), None
                     data = bytearray()
@@ -252,7 +254,9 @@ class Session:
         while True:
             first = self._next_pdv()
             if first.context_id == context.context_id:
-                parsed, raw, data = self._reassemble(first, dimse.MAX_MESSAGE_BYTES)
+                parsed, raw, data = self._reassemble(
+                    first, dimse.MAX_MESSAGE_BYTES, status_detail=service in ("get", "move")
+                )
                 return dimse.judge_response(
                     parsed,
                     raw,

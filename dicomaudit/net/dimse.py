@@ -218,29 +218,41 @@ class Response:
         }
 
 
-def _walk_command(data: bytes) -> None:
-    """PS3.7 6.3.1: a command set is group 0000 only, Implicit VR LE, led by its group length."""
+def _walk_command(data: bytes, *, status_detail: bool = False) -> None:
+    """PS3.7 6.3.1: a command set is group 0000 only, Implicit VR LE, led by its group length.
+
+    With ``status_detail`` (C-GET/C-MOVE responses), elements of other groups
+    may *follow* the complete group 0000: DCMTK-based nodes (Orthanc,
+    dcmqrscp) carry the Failed SOP Instance UID List (0008,0058) there
+    instead of in an identifier.  They must still be well-formed elements, in
+    ascending order after the group the Command Group Length covers exactly.
+    """
     i = 0
     first = True
+    command_end: int | None = None
     while i < len(data):
         if len(data) - i < 8:
             raise ProtocolViolation(f"command set ends inside an element header ({len(data) - i} bytes left)", data)
         group, element, length = struct.unpack("<HHI", data[i : i + 8])
-        if group != 0x0000:
+        if group != 0x0000 and not (status_detail and command_end is not None and i >= command_end):
             raise ProtocolViolation(f"command set holds element ({group:04X},{element:04X}) outside group 0000", data)
         if i + 8 + length > len(data):
             raise ProtocolViolation(
-                f"command element (0000,{element:04X}) announces {length} bytes, {len(data) - i - 8} remain", data
+                f"command element ({group:04X},{element:04X}) announces {length} bytes, {len(data) - i - 8} remain",
+                data,
             )
         if first:
             if element != 0x0000 or length != 4:
                 raise ProtocolViolation("command set does not start with its Command Group Length", data)
             (group_length,) = struct.unpack("<I", data[8:12])
-            if group_length != len(data) - 12:
+            command_end = 12 + group_length
+            if command_end > len(data) or (command_end != len(data) and not status_detail):
                 raise ProtocolViolation(
                     f"Command Group Length says {group_length} bytes, the command set has {len(data) - 12}", data
                 )
             first = False
+        elif group == 0x0000 and command_end is not None and i + 8 + length > command_end:
+            raise ProtocolViolation("a command element runs past the Command Group Length", data)
         i += 8 + length
     if first:
         raise ProtocolViolation("empty command set", data)
@@ -255,9 +267,13 @@ def _single_us(ds: Dataset, keyword: str, data: bytes) -> int:
     return int(value)
 
 
-def decode_command(command: bytes) -> Dataset:
-    """A response's command set, decoded only once its structure is known to be sound."""
-    _walk_command(command)
+def decode_command(command: bytes, *, status_detail: bool = False) -> Dataset:
+    """A response's command set, decoded only once its structure is known to be sound.
+
+    ``status_detail``: tolerate well-formed elements of other groups after
+    the command elements (see :func:`_walk_command`).
+    """
+    _walk_command(command, status_detail=status_detail)
     try:
         ds = read_dataset(io.BytesIO(command), True, True)
         for _ in ds:  # converts every raw element

@@ -99,3 +99,30 @@ def test_the_scanners_answer_to_a_sub_operation_is_a_refusal() -> None:
     """Given a C-STORE sub-operation, when the scanner answers, then the status is 0xA700 (refused)."""
     rsp = dimse.decode_command(dimse.store_rsp(5, CTImageStorage, "1.2.3.4", dimse.STORE_REFUSED))
     assert (rsp.CommandField, rsp.Status, rsp.MessageIDBeingRespondedTo) == (0x8001, 0xA700, 5)
+
+
+def _with_failed_uid_list(raw: bytes) -> bytes:
+    """DCMTK's way: (0008,0058) Failed SOP Instance UID List appended to the command set, after group 0000."""
+    uid = b"1.2.3.4\x00"
+    return raw + b"\x08\x00\x58\x00" + len(uid).to_bytes(4, "little") + uid
+
+
+def test_a_failed_uid_list_after_the_command_elements_is_tolerated_in_retrieve_responses() -> None:
+    """Given a C-MOVE-RSP carrying status detail after its command group (Orthanc, dcmqrscp), then it is read."""
+    raw = _with_failed_uid_list(_move_rsp(7, 0xFF00, remaining=0, completed=0, failed=1, warning=0))
+    rsp = dimse.judge_response(
+        dimse.decode_command(raw, status_detail=True), raw, None, service="move", message_id=7, sop_class=MOVE
+    )
+    assert rsp.suboperations["failed"] == 1
+
+
+def test_status_detail_is_not_tolerated_elsewhere() -> None:
+    raw = _with_failed_uid_list(_move_rsp(7, 0x0000))
+    with pytest.raises(ProtocolViolation, match="Command Group Length says"):
+        dimse.decode_command(raw)
+
+
+def test_a_command_element_after_the_status_detail_is_a_violation() -> None:
+    raw = _with_failed_uid_list(_move_rsp(7, 0x0000)) + b"\x00\x00\x02\x09\x02\x00\x00\x00\x00\x00"
+    with pytest.raises(ProtocolViolation):
+        dimse.decode_command(raw, status_detail=True)

@@ -117,6 +117,71 @@ def synthetic_datasets(seed: int | None = None) -> list[Dataset]:
     return list(generate_studies() if seed is None else generate_studies(seed))
 
 
+#: SOP Class UID of Modality Worklist Information Model - FIND (PS3.4 K.6.1).
+_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
+#: (PatientName, PatientSex, Modality, ScheduledStationAETitle) per item, cycled.
+_WORKLIST_PATIENTS: tuple[tuple[str, str, str, str], ...] = (
+    ("SYNTHETIC^WORKLIST^ONE", "O", "CT", "SYNCT01"),
+    ("SYNTHETIC^WORKLIST^TWO", "F", "MR", "SYNMR01"),
+    ("SYNTHETIC^WORKLIST^THREE", "M", "US", "SYNUS01"),
+)
+
+
+def worklist_item(seed: int = 0) -> Dataset:
+    """One synthetic Modality Worklist item (PS3.4 K.6.1.2, status SCHEDULED).
+
+    Carries the attributes a worklist leaks (PatientName, PatientID,
+    PatientBirthDate, PatientSex, ReferringPhysicianName, AccessionNumber)
+    and one Scheduled Procedure Step with Modality, ScheduledStationAETitle,
+    start/end date and time; every value is made up.
+    """
+    name, sex, modality, station = _WORKLIST_PATIENTS[seed % len(_WORKLIST_PATIENTS)]
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.AccessionNumber = f"SYNWL{seed:04d}"
+    ds.ReferringPhysicianName = "SYNTHETIC^REFERRER"
+    ds.PatientName = name
+    ds.PatientID = f"SYNWL-{seed:04d}"
+    ds.PatientBirthDate = f"{1950 + seed % 50:04d}0101"
+    ds.PatientSex = sex
+    ds.StudyInstanceUID = _uid(seed, "worklist", "study")
+    ds.RequestedProcedureID = f"RP{seed:04d}"
+    ds.RequestedProcedureDescription = f"SYNTHETIC {modality}"
+    step = Dataset()
+    step.ScheduledStationAETitle = station
+    step.ScheduledProcedureStepStartDate = "20240101"
+    step.ScheduledProcedureStepStartTime = f"{9 + seed % 8:02d}0000"
+    step.ScheduledProcedureStepEndDate = "20240101"
+    step.ScheduledProcedureStepEndTime = f"{10 + seed % 8:02d}0000"
+    step.Modality = modality
+    step.ScheduledPerformingPhysicianName = "SYNTHETIC^TECH"
+    step.ScheduledProcedureStepDescription = f"SYNTHETIC {modality}"
+    step.ScheduledProcedureStepID = f"SPS{seed:04d}"
+    step.ScheduledProcedureStepStatus = "SCHEDULED"
+    ds.ScheduledProcedureStepSequence = [step]
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = _WORKLIST_FIND
+    ds.file_meta.MediaStorageSOPInstanceUID = _uid(seed, "worklist", "file")
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    return ds
+
+
+def write_worklist(folder: os.PathLike[str] | str, items: int) -> list[str]:
+    """Write *items* synthetic worklist items as ``<folder>/itemNNN.wl``; return the paths.
+
+    The ``.wl`` files are DICOM Part 10 files, as read by DCMTK's wlmscpfs
+    and Orthanc's ModalityWorklists plugin.
+    """
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for n in range(items):
+        path = os.path.join(folder, f"item{n:03d}.wl")
+        worklist_item(n).save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
 def to_part10(ds: Dataset) -> bytes:
     """Encode *ds* as a DICOM Part 10 file (PS3.10 §7), adding file meta if absent."""
     if not hasattr(ds, "file_meta") or "TransferSyntaxUID" not in ds.file_meta:

@@ -1,9 +1,12 @@
 """DCMTK servers (dcmqrscp, storescp, wlmscpfs) as throwaway loopback peers.
 
 * :class:`DcmqrscpServer`: an image archive with Q/R and storage, with a
-  generated ``dcmqrscp.cfg`` (``open``: any peer, or ``restricted``: one
-  registered AE at 127.0.0.1), seeded with ``dcmqridx``.
-* :class:`StorescpServer`: accepts any storage, writes to a temp folder.
+  generated ``dcmqrscp.cfg`` (``open``: any peer; ``move_aetitle`` /
+  ``no_get``: the same with ``--move-aetitle`` / ``--disable-get``;
+  ``restricted``: one registered AE at 127.0.0.1), a HostTable holding the
+  move destination ``DEST``, seeded with ``dcmqridx``.
+* :class:`StorescpServer`: accepts any storage, writes to a temp folder
+  (optionally on a given port, e.g. a known move destination's).
 * :class:`WlmscpfsServer`: Modality Worklist SCP over a folder of synthetic
   ``.wl`` files.
 
@@ -16,13 +19,12 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+from pydicom.dataset import Dataset
 
 from tests.peers._process import (
     LOOPBACK,
@@ -34,11 +36,27 @@ from tests.peers._process import (
     tcp_open,
     wait_until,
 )
-from tests.peers.data import write_files
+from tests.peers.data import worklist_item, write_files, write_worklist
 
-DCMQRSCP_CONFIGS = ("open", "restricted")
+__all__ = [
+    "DCMQRIDX_MAX_STUDIES",
+    "DCMQRSCP_CONFIGS",
+    "DEST_AET",
+    "REGISTERED_AET",
+    "STARTUP_TIMEOUT",
+    "DcmqrscpServer",
+    "StorescpServer",
+    "WlmscpfsServer",
+    "WrongTool",
+    "dcmtk_binary",
+    "worklist_item",  # moved to tests.peers.data; still importable from here
+]
+
+DCMQRSCP_CONFIGS = ("open", "restricted", "move_aetitle", "no_get")
 #: The AE title registered in the ``restricted`` HostTable.
 REGISTERED_AET = "PACSADMIN"
+#: The known C-MOVE destination in every dcmqrscp HostTable (nothing listens there).
+DEST_AET = "DEST"
 STARTUP_TIMEOUT = 15.0
 #: Seeds with more studies than this are stored over the network instead.
 DCMQRIDX_MAX_STUDIES = 400
@@ -102,6 +120,8 @@ class _DcmtkServer:
         self.aet = ""
         self.registered_aet: str | None = None
         self.log_path = self.root / f"{self.tool}.log"
+        #: Listen here instead of on a free port (e.g. a known move destination's).
+        self.fixed_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:  # pragma: no cover - overridden
@@ -118,7 +138,7 @@ class _DcmtkServer:
         self.root.mkdir(parents=True, exist_ok=True)
         last: PeerStartError | None = None
         for _ in range(2):  # the free port may be taken before the tool binds it
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.prepare()
             self._proc = start_process(self.argv(), self.log_path, self.root)
             try:
@@ -172,7 +192,11 @@ class DcmqrscpServer(_DcmtkServer):
     Parameters
     ----------
     config
-        ``open``: the archive AE is ``RW`` for peers ``ANY``.
+        ``open``: the archive AE is ``RW`` for peers ``ANY``; C-MOVE to any
+        HostTable destination (``--move-unrestricted``, DCMTK's default).
+        ``move_aetitle``: as ``open`` with ``--move-aetitle`` (the move
+        destination must be the requesting AE title).
+        ``no_get``: as ``open`` with ``--disable-get`` (no C-GET contexts).
         ``restricted``: peers limited to the HostTable entry
         ``(PACSADMIN, 127.0.0.1, port)``.
     tmp_path
@@ -181,11 +205,28 @@ class DcmqrscpServer(_DcmtkServer):
         Synthetic instances indexed into the storage area with
         ``dcmqridx`` before start-up; :meth:`load` adds more over the
         network with ``storescu``.
+    destinations
+        Known C-MOVE destinations written to the HostTable,
+        ``{AE title: port}`` at 127.0.0.1; default one, :data:`DEST_AET`
+        on a free port where nothing listens (start a storescp there
+        with ``StorescpServer(..., aet="DEST", port=...)`` to receive).
+
+    Attributes
+    ----------
+    destinations
+        ``{AE title: (host, port)}`` of the HostTable's move destinations
+        (``restricted`` also has PACSADMIN there, its only allowed peer).
     """
 
     tool = "dcmqrscp"
 
-    def __init__(self, config: str, tmp_path: Path, datasets: Sequence[Dataset] = ()) -> None:
+    def __init__(
+        self,
+        config: str,
+        tmp_path: Path,
+        datasets: Sequence[Dataset] = (),
+        destinations: Mapping[str, int] | None = None,
+    ) -> None:
         if config not in DCMQRSCP_CONFIGS:
             raise ValueError(f"unknown dcmqrscp config {config!r}; expected one of {DCMQRSCP_CONFIGS}")
         super().__init__(tmp_path, f"dcmqrscp-{config}")
@@ -195,14 +236,17 @@ class DcmqrscpServer(_DcmtkServer):
         self.datasets = list(datasets)
         self.config_path = self.root / "dcmqrscp.cfg"
         self.storage = self.root / "storage"
+        ports = dict(destinations) if destinations is not None else {DEST_AET: free_port()}
+        self.destinations: dict[str, tuple[str, int]] = {aet: (LOOPBACK, port) for aet, port in ports.items()}
+        if config == "restricted":
+            # The registered peer's port is only used for C-MOVE destinations.
+            self.destinations[REGISTERED_AET] = (LOOPBACK, 11112)
 
     def config_text(self) -> str:
         """``dcmqrscp.cfg`` (format: DCMTK's dcmqrcnf.txt)."""
-        if self.config == "open":
-            hosts, peers = "", "ANY"
-        else:
-            # The registered peer's port is only used for C-MOVE destinations.
-            hosts, peers = f"pacsadmin = ({REGISTERED_AET}, {LOOPBACK}, 11112)\n", "pacsadmin"
+        # HostTable lines: symbolic name = (AE title, host, port).
+        hosts = "".join(f"{aet.lower()} = ({aet}, {host}, {port})\n" for aet, (host, port) in self.destinations.items())
+        peers = REGISTERED_AET.lower() if self.config == "restricted" else "ANY"
         return (
             f"# generated by tests/peers/dcmtk.py ({self.config})\n"
             f"NetworkTCPPort  = {self.port}\n"
@@ -262,10 +306,12 @@ class DcmqrscpServer(_DcmtkServer):
         # with their association, so stopping the parent is enough.
         # --disable-host-lookup keeps peer host names as IP strings, so the
         # HostTable entry 127.0.0.1 matches.
+        flags = {"move_aetitle": ["--move-aetitle"], "no_get": ["--disable-get"]}.get(self.config, [])
         return [
             self.binary,
             "--disable-host-lookup",
             "--verbose",
+            *flags,
             "-c",
             str(self.config_path),
             str(self.port),
@@ -308,9 +354,10 @@ class StorescpServer(_DcmtkServer):
 
     tool = "storescp"
 
-    def __init__(self, tmp_path: Path, aet: str = "STORESCP") -> None:
-        super().__init__(tmp_path, "storescp")
+    def __init__(self, tmp_path: Path, aet: str = "STORESCP", port: int | None = None) -> None:
+        super().__init__(tmp_path, "storescp" if aet == "STORESCP" else f"storescp-{aet.lower()}")
         self.aet = aet
+        self.fixed_port = port
         self.output = self.root / "received"
 
     def prepare(self) -> None:
@@ -333,35 +380,6 @@ class StorescpServer(_DcmtkServer):
         return sorted(p for p in self.output.rglob("*") if p.is_file())
 
 
-def worklist_item(seed: int = 0) -> Dataset:
-    """One synthetic Modality Worklist item (PS3.4 K.6.1.2, SCHEDULED CT)."""
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.AccessionNumber = f"SYNWL{seed:04d}"
-    ds.PatientName = "SYNTHETIC^WORKLIST"
-    ds.PatientID = f"SYNWL-{seed:04d}"
-    ds.PatientBirthDate = "19900101"
-    ds.PatientSex = "O"
-    ds.StudyInstanceUID = f"2.25.{4242000000 + seed}"
-    ds.RequestedProcedureID = f"RP{seed:04d}"
-    ds.RequestedProcedureDescription = "SYNTHETIC CT"
-    step = Dataset()
-    step.ScheduledStationAETitle = "SYNCT01"
-    step.ScheduledProcedureStepStartDate = "20240101"
-    step.ScheduledProcedureStepStartTime = "090000"
-    step.Modality = "CT"
-    step.ScheduledPerformingPhysicianName = "SYNTHETIC^TECH"
-    step.ScheduledProcedureStepDescription = "SYNTHETIC CT"
-    step.ScheduledProcedureStepID = f"SPS{seed:04d}"
-    ds.ScheduledProcedureStepSequence = [step]
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.31"
-    ds.file_meta.MediaStorageSOPInstanceUID = f"2.25.{4243000000 + seed}"
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    return ds
-
-
 class WlmscpfsServer(_DcmtkServer):
     """``wlmscpfs``: Modality Worklist C-FIND over ``worklists/<AET>/*.wl``.
 
@@ -381,8 +399,7 @@ class WlmscpfsServer(_DcmtkServer):
         folder = self.worklists / self.aet
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "lockfile").touch()  # wlmscpfs locks this file while reading
-        for n in range(self.items):
-            worklist_item(n).save_as(folder / f"item{n:03d}.wl", enforce_file_format=True)
+        write_worklist(folder, self.items)
 
     def argv(self) -> list[str]:
         return [

@@ -13,7 +13,13 @@ Scopes, chosen for a 2-core machine:
   for a private instance.
 * dcmqrscp fixtures are **module**-scoped (start and stop take milliseconds;
   its store is not undoable over the network).
+* ``pynetdicom_qrscp`` is **session**-scoped (a Python start-up plus seeding
+  by C-STORE: ~2 s; stop is instant). Treat it as read-only.
 * storescp / wlmscpfs are **function**-scoped (instant).
+
+Every server exposes ``.port``, ``.aet``, ``.registered_aet`` and, for the
+archives, ``.destinations`` (``{AE title: (host, port)}`` of the C-MOVE
+destinations it knows; nothing listens at those ports).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from tests.peers.certs import TlsMaterial, make_tls_material
 from tests.peers.data import synthetic_datasets
 from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
 from tests.peers.orthanc import OrthancServer, orthanc_binary
+from tests.peers.qrscp import QrscpServer, qrscp_available
 
 _INSTALL_HINT = "install the peers with scripts/install-peers.sh"
 
@@ -103,8 +110,16 @@ def orthanc_stock(
 def orthanc_allowlist(
     tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
 ) -> OrthancServer:
-    """Orthanc accepting only PACSADMIN@127.0.0.1, called AET checked."""
+    """Orthanc accepting only PACSADMIN@127.0.0.1 (every Allow* true), called AET checked; DEST is a move destination."""
     return _orthanc("allowlist", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_retrieve(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc allowing C-GET / C-MOVE from anyone, not C-FIND / worklist / store; DICOMAUDIT registered (move destination)."""
+    return _orthanc("retrieve", tmp_path_factory, _orthanc_pool, peer_datasets)
 
 
 @pytest.fixture(scope="session")
@@ -142,8 +157,22 @@ def _dcmqrscp(config: str, factory: pytest.TempPathFactory, datasets: Sequence[D
 
 @pytest.fixture(scope="module")
 def dcmqrscp_open(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[DcmqrscpServer]:
-    """dcmqrscp whose archive AE is RW for peers ANY."""
+    """dcmqrscp whose archive AE is RW for peers ANY; C-MOVE to any HostTable destination (DEST)."""
     yield from _dcmqrscp("open", tmp_path_factory, peer_datasets)
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp_move_aetitle(
+    tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]
+) -> Iterator[DcmqrscpServer]:
+    """dcmqrscp open to ANY, ``--move-aetitle``: C-MOVE only to the requesting AE title (if in the HostTable)."""
+    yield from _dcmqrscp("move_aetitle", tmp_path_factory, peer_datasets)
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp_no_get(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[DcmqrscpServer]:
+    """dcmqrscp open to ANY with ``--disable-get``: the C-GET contexts are refused."""
+    yield from _dcmqrscp("no_get", tmp_path_factory, peer_datasets)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +181,17 @@ def dcmqrscp_restricted(
 ) -> Iterator[DcmqrscpServer]:
     """dcmqrscp whose archive AE serves only PACSADMIN at 127.0.0.1."""
     yield from _dcmqrscp("restricted", tmp_path_factory, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def pynetdicom_qrscp(tmp_path_factory: pytest.TempPathFactory, peer_datasets: list[Dataset]) -> Iterator[QrscpServer]:
+    """pynetdicom's qrscp (AE QRSCP, any caller) seeded by C-STORE; knows move destination DEST."""
+    reason = qrscp_available()
+    if reason:
+        pytest.skip(reason)
+    server = QrscpServer(tmp_path_factory.mktemp("qrscp"), peer_datasets)
+    with server:
+        yield server
 
 
 @pytest.fixture

@@ -1,11 +1,18 @@
-"""Measure how each peer configuration answers; print the GROUND_TRUTH table.
+"""Measure how each peer configuration answers; print the GROUND_TRUTH tables.
 
-Run: ``python -m tests.peers.groundtruth [KIND:CONFIG...]`` from the repo root
-(e.g. ``orthanc:stock``, ``dcmqrscp:restricted``, ``dcmtk:storescp``), or
-``python -m tests.peers.groundtruth --cancel`` for the C-CANCEL timing runs.
-Starts every peer on loopback in a temporary folder, asks the questions of
-``GROUND_TRUTH.md`` with :mod:`tests.peers.probe` and prints one Markdown
-table row per (configuration, question).
+Run from the repo root:
+
+* ``python -m tests.peers.groundtruth [KIND:CONFIG...]``: association, echo,
+  find, store (questions a-h of ``GROUND_TRUTH.md``), e.g. ``orthanc:stock``,
+  ``dcmqrscp:restricted``, ``dcmtk:storescp``, ``pynetdicom:qrscp``;
+* ``python -m tests.peers.groundtruth --services [KIND:CONFIG...]``: service
+  negotiation, C-GET, C-MOVE, worklist, user identity (questions S-a..S-f);
+* ``python -m tests.peers.groundtruth --all``: both tables;
+* ``python -m tests.peers.groundtruth --cancel``: the C-CANCEL timing runs.
+
+Starts every peer on loopback in a temporary folder, asks the questions with
+:mod:`tests.peers.probe` (raw pynetdicom, independent of dicomaudit) and
+prints one Markdown table row per (configuration, question).
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import random
 import ssl
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.peers import probe
+from tests.peers._process import free_port
 from tests.peers.data import fallback_studies, many_patients, synthetic_datasets
 from tests.peers.orthanc import OrthancServer
 
@@ -35,7 +45,9 @@ Row = tuple[str, str, str]
 
 
 def _questions(peer: probe.Peer, registered: str | None, load_more: Callable[[], None]) -> Iterator[Row]:
-    callers = [(UNREGISTERED, "unregistered")]
+    callers = [(UNREGISTERED, "registered" if registered == UNREGISTERED else "unregistered")]
+    if registered == UNREGISTERED:
+        registered = None  # orthanc:retrieve registers the scanner's own AE: no second caller
     if registered:
         callers.append((registered, "registered"))
     yield ("a", f"assoc: called={peer.aet}, calling={UNREGISTERED}", probe.associate(peer, UNREGISTERED).summary())
@@ -145,6 +157,19 @@ def _dcmqrscp(config: str, tmp: Path) -> Iterator[tuple[probe.Peer, str | None, 
         )
 
 
+@contextmanager
+def _qrscp(config: str, tmp: Path) -> Iterator[tuple[probe.Peer, str | None, Callable[[], None], object]]:
+    from tests.peers.qrscp import QrscpServer
+
+    with QrscpServer(tmp, synthetic_datasets()) as server:
+        yield (
+            probe.Peer(server.port, server.aet),
+            None,
+            lambda: server.load(many_patients(60)),
+            server,
+        )
+
+
 def _dcmtk_simple(kind: str, tmp: Path) -> Iterator[Row]:
     """storescp and wlmscpfs: association, echo, store / worklist find."""
     from tests.peers.dcmtk import StorescpServer, WlmscpfsServer
@@ -210,6 +235,135 @@ def cancel_experiment(runs: int = 3, patients: int = 350) -> None:
                 )
 
 
+# -- services: negotiation, C-GET, C-MOVE, worklist, user identity -------------------
+
+SERVICE_CONFIGS = [
+    "orthanc:open",
+    "orthanc:stock",
+    "orthanc:allowlist",
+    "orthanc:retrieve",
+    "orthanc:retrieve-default-flags",
+    "dcmqrscp:open",
+    "dcmqrscp:move_aetitle",
+    "dcmqrscp:move_aetitle+self",
+    "dcmqrscp:no_get",
+    "dcmqrscp:restricted",
+    "pynetdicom:qrscp",
+    "dcmtk:storescp",
+    "dcmtk:wlmscpfs",
+]
+#: A StudyInstanceUID / PatientID made fresh for this run: cannot exist anywhere.
+FRESH_STUDY = f"2.25.{uuid.uuid4().int}"
+FRESH_PATIENT = f"NOSUCH{uuid.uuid4().hex[:10].upper()}"
+
+
+@contextmanager
+def _server(spec: str, tmp: Path) -> Iterator[Any]:
+    """Start the peer named *spec* (``kind:config``) with the synthetic data."""
+    from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer
+    from tests.peers.qrscp import QrscpServer
+
+    kind, config = spec.split(":")
+    data = synthetic_datasets()
+    server: Any
+    if kind == "orthanc":
+        server = OrthancServer(config.split("-")[0], tmp, data)
+        if config == "retrieve-default-flags":
+            # DICOMAUDIT registered with no Allow* flags (all default to true).
+            for entry in server.template["DicomModalities"].values():
+                for flag in [k for k in entry if k.startswith("Allow")]:
+                    del entry[flag]
+    elif kind == "dcmqrscp":
+        base = config.split("+")[0]
+        destinations = {"DEST": free_port()}
+        if config.endswith("+self"):
+            destinations[UNREGISTERED] = free_port()  # the scanner's AE in the HostTable
+        server = DcmqrscpServer(base, tmp, data, destinations=destinations)
+    elif kind == "pynetdicom":
+        server = QrscpServer(tmp, data)
+    elif config == "storescp":
+        server = StorescpServer(tmp)
+    else:
+        server = WlmscpfsServer(tmp, items=2)
+    with server:
+        yield server
+
+
+def _service_questions(server: Any, caller: str, label: str) -> Iterator[Row]:
+    data = synthetic_datasets()
+    study = data[0].StudyInstanceUID
+    patient = data[0].PatientID
+    in_study = sum(1 for ds in data if ds.StudyInstanceUID == study)
+    storage = sorted({str(ds.SOPClassUID) for ds in data})
+    peer = probe.Peer(server.port, server.aet)
+    who = f"from {caller} ({label})"
+    neg = probe.negotiate(peer, caller)
+    yield ("S-a", f"negotiate {len(probe.SERVICE_CONTEXTS)} service contexts {who}", neg.summary())
+    fresh = probe.retrieve_identifier(FRESH_STUDY)
+    fresh_pid = probe.retrieve_identifier(FRESH_STUDY, FRESH_PATIENT)
+    for model, ident, what in (
+        ("StudyRootGet", fresh, "StudyRoot STUDY fresh UID"),
+        ("PatientRootGet", fresh, "PatientRoot STUDY fresh UID, no PatientID"),
+        ("PatientRootGet", fresh_pid, "PatientRoot STUDY fresh UID + fresh PatientID"),
+    ):
+        yield ("S-b", f"C-GET {what} {who}", probe.c_get(peer, caller, model, ident, storage).summary())
+    out = probe.c_get(peer, caller, "StudyRootGet", probe.retrieve_identifier(study), storage)
+    roles = sorted(name for name, (_, scp) in out.assoc.roles.items() if scp)
+    yield (
+        "S-c",
+        f"C-GET StudyRoot existing study ({in_study} instances, SCP role asked for {len(storage)} storage classes) {who}",
+        out.summary() + (f"; SCP role granted for: {', '.join(roles)}" if out.assoc.kind == "accepted" else ""),
+    )
+    out = probe.c_get(peer, caller, "PatientRootGet", probe.retrieve_identifier(study, patient), storage)
+    yield ("S-c", f"C-GET PatientRoot existing study + its PatientID {who}", out.summary())
+    random_dest = random_aet()
+    moves = [
+        ("StudyRootMove", fresh, caller, "StudyRoot fresh UID -> calling AE"),
+        ("StudyRootMove", fresh, random_dest, "StudyRoot fresh UID -> random AE"),
+        ("PatientRootMove", fresh_pid, caller, "PatientRoot fresh UID + fresh PatientID -> calling AE"),
+    ]
+    for dest in getattr(server, "destinations", {}):
+        if dest != caller:
+            moves.append(("StudyRootMove", fresh, dest, f"StudyRoot fresh UID -> known destination {dest}"))
+    existing = probe.retrieve_identifier(study)
+    moves.append(("StudyRootMove", existing, random_dest, "StudyRoot existing study -> random AE"))
+    for dest in getattr(server, "destinations", {}):
+        # Nothing listens at a known destination's port: the sub-operations
+        # fail to connect, so no data leaves the server; this shows whether
+        # the move itself is permitted.
+        what = f"StudyRoot existing study -> known destination {dest} (nothing listening)"
+        moves.append(("StudyRootMove", existing, dest, what))
+    for model, ident, dest, what in moves:
+        yield ("S-d", f"C-MOVE {what} ({dest}) {who}", probe.c_move(peer, caller, model, ident, dest).summary())
+    find = probe.c_find(peer, caller, "StudyRootFind")
+    yield ("S-e", f"C-FIND StudyRoot STUDY PatientName=* {who}", find.summary())
+    wl = probe.worklist_find(peer, caller)
+    yield ("S-e", f"MWL C-FIND PatientName=* + SPS(Modality, StationAET, StartDate) {who}", wl.summary())
+    yield (
+        "S-f",
+        f"user identity type 2 (bogus user+passcode), positive response requested {who}",
+        probe.user_identity(peer, caller).summary(),
+    )
+
+
+def services_table(configs: list[str]) -> None:
+    """Questions S-a..S-f for *configs*; one row per (configuration, question)."""
+    print(f"Fresh StudyInstanceUID this run: {FRESH_STUDY}; fresh PatientID: {FRESH_PATIENT}")
+    print()
+    print("| config | q | question | observed answer |")
+    print("|---|---|---|---|")
+    for spec in configs:
+        with tempfile.TemporaryDirectory() as tmp, _server(spec, Path(tmp)) as server:
+            callers = [(UNREGISTERED, "registered" if server.registered_aet == UNREGISTERED else "unregistered")]
+            if server.registered_aet and server.registered_aet != UNREGISTERED:
+                callers.append((server.registered_aet, "registered"))
+            if spec.startswith("orthanc:retrieve"):
+                callers.append((random_aet(), "unregistered, random"))
+            rows = [row for caller, label in callers for row in _service_questions(server, caller, label)]
+        for q, question, answer in rows:
+            print(f"| {spec} | {q} | {question} | {answer} |", flush=True)
+
+
 def main(argv: list[str]) -> int:
     """Print the ground-truth table for the configurations in *argv* (default: all).
 
@@ -218,16 +372,36 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--cancel"]:
         cancel_experiment()
         return 0
-    configs = argv or [
-        "orthanc:open",
-        "orthanc:stock",
-        "orthanc:allowlist",
-        "orthanc:tls",
-        "dcmqrscp:open",
-        "dcmqrscp:restricted",
-        "dcmtk:storescp",
-        "dcmtk:wlmscpfs",
-    ]
+    if argv[:1] == ["--services"]:
+        services_table(argv[1:] or SERVICE_CONFIGS)
+        return 0
+    if argv[:1] == ["--all"]:
+        basic_table(BASIC_CONFIGS)
+        print()
+        services_table(SERVICE_CONFIGS)
+        return 0
+    basic_table(argv or BASIC_CONFIGS)
+    return 0
+
+
+BASIC_CONFIGS = [
+    "orthanc:open",
+    "orthanc:stock",
+    "orthanc:allowlist",
+    "orthanc:retrieve",
+    "orthanc:tls",
+    "dcmqrscp:open",
+    "dcmqrscp:move_aetitle",
+    "dcmqrscp:no_get",
+    "dcmqrscp:restricted",
+    "pynetdicom:qrscp",
+    "dcmtk:storescp",
+    "dcmtk:wlmscpfs",
+]
+
+
+def basic_table(configs: list[str]) -> None:
+    """Questions a-h (association, echo, find, store, cancel, TLS) for *configs*."""
     print("| config | q | question | observed answer |")
     print("|---|---|---|---|")
     for spec in configs:
@@ -237,7 +411,7 @@ def main(argv: list[str]) -> int:
                 for q, question, answer in _dcmtk_simple(config, Path(tmp)):
                     print(f"| {spec} | {q} | {question} | {answer} |", flush=True)
                 continue
-            starter = _orthanc if kind == "orthanc" else _dcmqrscp
+            starter = {"orthanc": _orthanc, "dcmqrscp": _dcmqrscp, "pynetdicom": _qrscp}[kind]
             with starter(config, Path(tmp)) as (peer, registered, load_more, server):
                 rows = list(_questions(peer, registered, load_more))
                 if kind == "orthanc" and config == "tls":
@@ -252,7 +426,6 @@ def main(argv: list[str]) -> int:
                     )
             for q, question, answer in rows:
                 print(f"| {spec} | {q} | {question} | {answer} |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 ``configs/<name>.json`` plus the run-time keys (ports, storage folders, TLS
 files), starts ``/usr/sbin/Orthanc``, waits for the DICOM and HTTP ports,
 loads synthetic instances through the REST API and stops the process on exit.
+When Debian's ModalityWorklists plugin is installed it is loaded in every
+configuration, serving :data:`WORKLIST_ITEMS` synthetic ``.wl`` items.
 
 Orthanc 1.10.1 has no option to choose the listening address: both its DICOM
 and HTTP servers listen on all interfaces. ``RemoteAccessAllowed: false``
@@ -19,7 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from pydicom.dataset import Dataset
 
@@ -35,13 +37,21 @@ from tests.peers._process import (
     which,
 )
 from tests.peers.certs import TlsMaterial, make_tls_material
-from tests.peers.data import to_part10
+from tests.peers.data import to_part10, write_worklist
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-ORTHANC_CONFIGS = ("open", "stock", "allowlist", "tls")
+ORTHANC_CONFIGS = ("open", "stock", "allowlist", "retrieve", "tls")
 #: AE title registered in ``configs/allowlist.json`` (DicomModalities).
 REGISTERED_AET = "PACSADMIN"
+#: The AE title registered in ``configs/retrieve.json``: the scanner's own.
+SCANNER_AET = "DICOMAUDIT"
+#: The calling AE registered (DicomModalities) in each configuration.
+REGISTERED = {"allowlist": REGISTERED_AET, "retrieve": SCANNER_AET}
 STARTUP_TIMEOUT = 30.0
+#: Debian's build of the Orthanc ModalityWorklists plugin.
+WORKLIST_PLUGIN = Path("/usr/share/orthanc/plugins/libModalityWorklists.so")
+#: Synthetic worklist items (``.wl`` files) each Orthanc serves.
+WORKLIST_ITEMS = 3
 
 
 def orthanc_binary() -> str | None:
@@ -71,7 +81,18 @@ class OrthancServer:
     http_port
         Loopback REST API port.
     registered_aet
-        The AE title registered in DicomModalities (``allowlist``), else None.
+        The calling AE title registered in DicomModalities: ``PACSADMIN``
+        (``allowlist``), ``DICOMAUDIT`` (``retrieve``), else None.
+    destinations
+        ``{AE title: (host, port)}`` of every DicomModalities entry: the
+        C-MOVE destinations Orthanc knows. Modalities whose template port
+        is 0 get a free loopback port where nothing listens.
+    worklist_items
+        How many worklist items the ModalityWorklists plugin serves (0 when
+        the plugin is not installed).
+    template
+        The parsed ``configs/<config>.json`` (modality ports filled in);
+        edit it before :meth:`start` for a one-off variant.
     tls
         The PKI (CA, server, client certificate and keys) for ``tls``, else None.
     """
@@ -97,7 +118,17 @@ class OrthancServer:
         self.port = 0
         self.http_port = 0
         self.aet = "ORTHANC"
-        self.registered_aet: str | None = REGISTERED_AET if config == "allowlist" else None
+        self.registered_aet: str | None = REGISTERED.get(config)
+        self.template: dict[str, Any] = json.loads((CONFIG_DIR / f"{config}.json").read_text())
+        modalities: dict[str, dict[str, Any]] = self.template.get("DicomModalities", {})
+        for entry in modalities.values():
+            if not entry.get("Port"):
+                entry["Port"] = free_port()  # chosen once: stable across start retries
+        self.destinations: dict[str, tuple[str, int]] = {
+            str(m["AET"]): (str(m["Host"]), int(m["Port"])) for m in modalities.values()
+        }
+        self.worklists = self.root / "worklists"
+        self.worklist_items = WORKLIST_ITEMS if WORKLIST_PLUGIN.exists() else 0
         self.tls: TlsMaterial | None = None
         if config == "tls":
             self.tls = tls or make_tls_material(self.root / "pki")
@@ -109,7 +140,7 @@ class OrthancServer:
     # -- configuration ----------------------------------------------------
     def build_config(self) -> dict[str, object]:
         """The full configuration: template plus run-time keys."""
-        cfg: dict[str, object] = json.loads((CONFIG_DIR / f"{self.config}.json").read_text())
+        cfg: dict[str, object] = json.loads(json.dumps(self.template))
         storage = self.root / "storage"
         cfg.update(
             {
@@ -118,15 +149,24 @@ class OrthancServer:
                 "DicomPort": self.port,
                 "HttpPort": self.http_port,
                 "DicomServerEnabled": True,
-                # The REST API is only the loader: loopback only, no plugins,
-                # no credentials (none are registered).
+                # The REST API is only the loader: loopback only, no
+                # credentials (none are registered).
                 "HttpServerEnabled": True,
                 "RemoteAccessAllowed": False,
                 "AuthenticationEnabled": False,
-                "Plugins": [],
+                # Only the worklist plugin (stock Debian loads the whole
+                # plugin folder, i.e. ServeFolders too, which adds nothing here).
+                "Plugins": [str(WORKLIST_PLUGIN)] if self.worklist_items else [],
                 "SaveJobs": False,
             }
         )
+        if self.worklist_items:
+            cfg["Worklists"] = {
+                "Enable": True,
+                "Database": str(self.worklists),
+                "FilterIssuerAet": False,
+                "LimitAnswers": 0,
+            }
         self.aet = str(cfg.get("DicomAet", "ORTHANC"))
         if self.tls is not None:
             cfg.update(
@@ -142,6 +182,8 @@ class OrthancServer:
     def start(self) -> Self:
         """Write the configuration, start Orthanc, wait for it, load the data."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.worklist_items:
+            write_worklist(self.worklists, self.worklist_items)
         last_error: PeerStartError | None = None
         # Two tries: the free ports might be taken between choosing and binding.
         for _ in range(2):
