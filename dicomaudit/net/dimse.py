@@ -31,6 +31,7 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import ImplicitVRLittleEndian
 from pynetdicom import dimse_messages, dimse_primitives
+from pynetdicom import status as status_tables
 from pynetdicom.dsutils import encode
 from pynetdicom.status import code_to_category
 
@@ -109,6 +110,14 @@ _COMMAND_NAMES = {
     0x8140: "N-CREATE-RSP",
     0x0150: "N-DELETE-RQ",
     0x8150: "N-DELETE-RSP",
+}
+
+
+#: Services whose responses must carry a status from the service's own table
+#: (which includes the general statuses and the 0xCxxx "Unable to process" range).
+_DEFINED_STATUSES = {
+    "get": status_tables.QR_GET_SERVICE_CLASS_STATUS,
+    "move": status_tables.QR_MOVE_SERVICE_CLASS_STATUS,
 }
 
 
@@ -313,6 +322,11 @@ def judge_response(
         raise ProtocolViolation(f"{command_name(field)} names SOP class {affected}, the request was {sop_class}", raw)
     status = _single_us(command, "Status", raw)
     category = code_to_category(status)
+    table = _DEFINED_STATUSES.get(service)
+    if table is not None and status not in table:
+        # C-GET/C-MOVE: only the statuses PS3.4 C.4.2.1.5 / C.4.3.1.4 and PS3.7 Annex C
+        # define (pynetdicom's tables); e.g. 0xB007 is a C-STORE warning, 0xFF01 C-FIND's.
+        raise ProtocolViolation(f"status 0x{status:04X} is not one a {command_name(field)} may carry", raw)
     if category not in _ALLOWED[service] or (category == "Cancel" and not cancelled):
         why = "before any C-CANCEL was sent" if category == "Cancel" else f"({category.lower()} status)"
         raise ProtocolViolation(f"status 0x{status:04X} makes no sense for a {command_name(field)} {why}", raw)

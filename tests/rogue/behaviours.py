@@ -2,22 +2,30 @@
 
 :class:`Behaviour` is a small, correct DICOM acceptor: it decodes the
 A-ASSOCIATE-RQ, accepts every proposed presentation context in implicit
-(or explicit) VR little endian, answers C-ECHO (success), C-FIND (two
-synthetic matches, then success), C-STORE (success) and A-RELEASE-RQ.
+(or explicit) VR little endian, ignores User Identity negotiation (no
+server response), answers C-ECHO (success), C-FIND (two synthetic matches,
+then success; a Modality Worklist C-FIND gets two synthetic worklist items),
+C-GET and C-MOVE (final success with all four sub-operation counters 0: the
+rogue holds no images), C-STORE (success) and A-RELEASE-RQ.  Everything the
+requestor sends after the AC is recorded in :attr:`Behaviour.heard`.
 Each misbehaviour is a subclass that overrides exactly the step it breaks;
 its ``name`` is the listener's name, its ``level`` says whether the break
 happens during association negotiation (``association``) or after a
-well-formed A-ASSOCIATE-AC (``dimse``).
+well-formed A-ASSOCIATE-AC to a plain A-ASSOCIATE-RQ (``dimse``; the User
+Identity rogues misbehave only when the RQ carries a user identity).
 
 References: PS3.8 9.3 (PDU structures), PS3.8 Annex E (message control
-header), PS3.7 9.3 and Annex E (DIMSE command sets), PS3.4 C.4.1 (C-FIND).
+header), PS3.7 9.3 and Annex E (DIMSE command sets), PS3.7 D.3.3.4 and
+D.3.3.7 (role selection, user identity), PS3.4 C.4.1 - C.4.3 (C-FIND,
+C-MOVE, C-GET), PS3.4 K.6 (Modality Worklist).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pydicom.dataset import Dataset
@@ -31,10 +39,17 @@ MAX_REQUEST_DATA_SET = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Association:
-    """One association as the rogue accepted it."""
+    """One association as the rogue accepted it.
+
+    ``number`` counts the behaviour's associations from 1; ``outstanding``
+    holds requests answered with Pending whose final response is still due
+    (by Message ID), for the rogues that finish them later.
+    """
 
     rq: wire.AssociateRequest
     contexts: tuple[wire.AcceptedContext, ...]
+    number: int = 0
+    outstanding: dict[int, wire.DimseMessage] = field(default_factory=dict)
 
     def context(self, context_id: int) -> wire.AcceptedContext | None:
         return next((c for c in self.contexts if c.context_id == context_id), None)
@@ -89,6 +104,18 @@ class MessageAssembler:
         return message
 
 
+@dataclass(frozen=True)
+class Heard:
+    """One thing the requestor sent on an accepted association: a DIMSE message or a closing PDU."""
+
+    association: int
+    pdu_type: int
+    context_id: int | None = None
+    command_field: int | None = None
+    message_id: int | None = None
+    status: int | None = None
+
+
 def garbage(n: int, seed: str) -> bytes:
     """``n`` deterministic random bytes whose first byte (0xA5) is neither a PDU type nor a TLS record type."""
     return b"\xa5" + random.Random(seed).randbytes(n - 1)
@@ -113,8 +140,16 @@ class Behaviour:
                 raise ValueError(f"rogue behaviour {cls.name!r} defined twice")
             Behaviour.registry[cls.name] = cls
 
+    def __init__(self) -> None:
+        #: What the requestor sent after each AC, in order (list.append is atomic across handler threads).
+        self.heard: list[Heard] = []
+        self._numbers = itertools.count(1)
+
     def __repr__(self) -> str:
         return f"<rogue {self.name}>"
+
+    def heard_on(self, association: int) -> list[Heard]:
+        return [h for h in self.heard if h.association == association]
 
     # -- association ------------------------------------------------------------
     def handle(self, conn: Connection) -> None:
@@ -133,7 +168,7 @@ class Behaviour:
         return wire.negotiate(rq)
 
     def on_associate_rq(self, conn: Connection, rq: wire.AssociateRequest) -> None:
-        assoc = Association(rq, self.negotiate(rq))
+        assoc = Association(rq, self.negotiate(rq), next(self._numbers))
         conn.send(self.encode_ac(assoc))
         self.serve(conn, assoc)
 
@@ -145,6 +180,8 @@ class Behaviour:
         assembler = MessageAssembler()
         while True:
             pdu = conn.read_pdu()
+            if pdu.type != wire.P_DATA_TF_TYPE:
+                self.heard.append(Heard(assoc.number, pdu.type))
             if pdu.type == wire.A_RELEASE_RQ_TYPE:
                 return self.on_release(conn, assoc)
             if pdu.type != wire.P_DATA_TF_TYPE:
@@ -152,6 +189,17 @@ class Behaviour:
             for pdv in wire.decode_pdvs(pdu.body):
                 message = assembler.feed(pdv)
                 if message is not None:
+                    status = message.command.get("Status")
+                    self.heard.append(
+                        Heard(
+                            assoc.number,
+                            pdu.type,
+                            message.context_id,
+                            message.command_field,
+                            message.message_id,
+                            None if status is None else int(status),
+                        )
+                    )
                     self.on_message(conn, assoc, message)
 
     def on_release(self, conn: Connection, assoc: Association) -> None:
@@ -166,7 +214,15 @@ class Behaviour:
             self.on_find(conn, assoc, msg)
         elif field == wire.CommandField.C_STORE_RQ:
             self.on_store(conn, assoc, msg)
-        # C-CANCEL (0x0FFF) and anything else: no response (PS3.7 9.3.2.3)
+        elif field == wire.CommandField.C_GET_RQ:
+            self.on_get(conn, assoc, msg)
+        elif field == wire.CommandField.C_MOVE_RQ:
+            self.on_move(conn, assoc, msg)
+        elif field == wire.CommandField.C_CANCEL_RQ:
+            self.on_cancel(conn, assoc, msg)
+        elif field == wire.CommandField.C_STORE_RSP:
+            self.on_store_rsp(conn, assoc, msg)
+        # Anything else: no response
 
     def on_echo(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
         self.respond(conn, assoc, msg, wire.CommandField.C_ECHO_RSP, wire.STATUS_SUCCESS)
@@ -174,10 +230,27 @@ class Behaviour:
     def on_find(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
         identifier = self.request_identifier(assoc, msg)
         implicit = assoc.implicit_vr(msg.context_id)
+        build = wire.synthetic_worklist_item if msg.sop_class == wire.MODALITY_WORKLIST_FIND else wire.synthetic_match
         for i in range(len(wire.SYNTHETIC_PATIENTS)):
-            match = wire.encode_dataset(wire.synthetic_match(identifier, i), implicit_vr=implicit)
+            match = wire.encode_dataset(build(identifier, i), implicit_vr=implicit)
             self.respond(conn, assoc, msg, wire.CommandField.C_FIND_RSP, wire.STATUS_PENDING, data_set=match)
         self.respond(conn, assoc, msg, wire.CommandField.C_FIND_RSP, wire.STATUS_SUCCESS)
+
+    def on_get(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        self.on_retrieve(conn, assoc, msg, wire.CommandField.C_GET_RSP)
+
+    def on_move(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        self.on_retrieve(conn, assoc, msg, wire.CommandField.C_MOVE_RSP)
+
+    def on_retrieve(self, conn: Connection, assoc: Association, msg: wire.DimseMessage, field: int) -> None:
+        """C-GET/C-MOVE (PS3.4 C.4.2, C.4.3): the rogue holds no images, so nothing to do, at once."""
+        self.respond(conn, assoc, msg, field, wire.STATUS_SUCCESS, extra=wire.suboperation_counts())
+
+    def on_cancel(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        """C-CANCEL (PS3.7 9.3.2.3) has no response; nothing here is ever still running."""
+
+    def on_store_rsp(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        """A C-STORE-RSP: only the rogues that send C-STORE sub-operations expect one."""
 
     def on_store(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
         extra = Dataset()
@@ -260,8 +333,9 @@ class Behaviour:
 class OpenNode(Behaviour):
     name = "open"
     summary = (
-        "well-formed, fully open node: accepts any AE titles and every context, C-ECHO 0x0000, "
-        "C-FIND two synthetic matches (DOE^JANE, ROE^RICHARD) then 0x0000, C-STORE 0x0000"
+        "well-formed, fully open node: accepts any AE titles and every context, ignores user identity, "
+        "C-ECHO 0x0000, C-FIND two synthetic matches (DOE^JANE, ROE^RICHARD) then 0x0000 (worklist: two "
+        "items with a Scheduled Procedure Step), C-GET/C-MOVE 0x0000 with zero sub-operations, C-STORE 0x0000"
     )
 
 
@@ -443,6 +517,26 @@ class TlsRecordGarbage(TlsGarbage):
         return bytes([0x16, 0x03, 0x03]) + len(body).to_bytes(2, "big") + body
 
 
+class AcUnrequestedIdentityResponse(_AssociationLevel):
+    name = "ac_unrequested_identity_response"
+    summary = "every A-ASSOCIATE-AC carries a User Identity server response (0x59), requested or not"
+
+    def encode_ac(self, assoc: Association) -> bytes:
+        return wire.with_user_sub_items(super().encode_ac(assoc), wire.user_identity_response_item())
+
+
+class AcUnrequestedRoleSelection(_AssociationLevel):
+    name = "ac_unrequested_role_selection"
+    summary = "every A-ASSOCIATE-AC answers an SCP/SCU role selection (0x54) for a SOP class nobody proposed one for"
+
+    def encode_ac(self, assoc: Association) -> bytes:
+        uid = next(
+            (c.abstract_syntax for c in assoc.rq.contexts if c.abstract_syntax not in assoc.rq.role_selections),
+            wire.SECONDARY_CAPTURE,
+        )
+        return wire.with_user_sub_items(super().encode_ac(assoc), wire.role_selection_item(uid, scu=0, scp=1))
+
+
 # =====================================================================================
 # After a well-formed A-ASSOCIATE-AC: the DIMSE exchange or the release goes wrong.
 # =====================================================================================
@@ -548,6 +642,7 @@ class HugeValueFind(_DimseLevel):
     summary = "C-FIND pending response whose identifier ends in one 50 MiB Text Value, streamed in <=16 KiB PDVs"
 
     def __init__(self, value_bytes: int = HUGE_VALUE_BYTES) -> None:
+        super().__init__()
         self.value_bytes = value_bytes
         self.streamed: list[int] = []  # bytes of P-DATA handed to the kernel, per C-FIND served
 
@@ -615,6 +710,239 @@ class ResponseWithoutStatus(_DimseLevel):
 
     def response_status(self, msg: wire.DimseMessage, status: int) -> int | None:
         return None
+
+
+class WorklistOverrunItem(_DimseLevel):
+    name = "worklist_overrun_item"
+    summary = (
+        "Modality Worklist C-FIND: a pending item whose Scheduled Procedure Step item holds a Modality "
+        "declaring 0x20 bytes (it has 2), then success; other C-FINDs answered well"
+    )
+
+    def on_find(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        if msg.sop_class != wire.MODALITY_WORKLIST_FIND:
+            return super().on_find(conn, assoc, msg)
+        broken = wire.overrun_worklist_item(implicit_vr=assoc.implicit_vr(msg.context_id))
+        self.respond(conn, assoc, msg, wire.CommandField.C_FIND_RSP, wire.STATUS_PENDING, data_set=broken)
+        self.respond(conn, assoc, msg, wire.CommandField.C_FIND_RSP, wire.STATUS_SUCCESS)
+
+
+# -- C-GET and C-MOVE ------------------------------------------------------------------
+class GetWrongMessageId(_DimseLevel):
+    name = "get_wrong_message_id"
+    summary = "C-GET-RSP (success, zero sub-operations) answers the request's MessageID + 1; all else well"
+
+    def responding_to(self, msg: wire.DimseMessage) -> int:
+        if msg.command_field == wire.CommandField.C_GET_RQ:
+            return (msg.message_id + 1) & 0xFFFF
+        return super().responding_to(msg)
+
+
+class GetUndefinedStatus(_DimseLevel):
+    name = "get_undefined_status"
+    summary = "C-GET answered with final status 0xB007 (a C-STORE warning, not a C-GET status) and zero sub-operations"
+
+    def on_get(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        extra = wire.suboperation_counts()
+        self.respond(conn, assoc, msg, wire.CommandField.C_GET_RSP, 0xB007, extra=extra)
+
+
+class MoveUndefinedStatus(_DimseLevel):
+    name = "move_undefined_status"
+    summary = (
+        "C-MOVE answered with final status 0xB007 (a C-STORE warning, not a C-MOVE status) and zero sub-operations"
+    )
+    status: ClassVar[int] = 0xB007  # PS3.4 B.2.3 "Data Set does not match SOP Class"; PS3.4 C.4.2.1.5 has no 0xB007
+
+    def on_move(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        extra = wire.suboperation_counts()
+        self.respond(conn, assoc, msg, wire.CommandField.C_MOVE_RSP, self.status, extra=extra)
+
+
+class MoveUnknownStatus(MoveUndefinedStatus):
+    name = "move_unknown_status"
+    summary = "C-MOVE answered with final status 0x1234 (assigned to nothing in DICOM) and zero sub-operations"
+    status = 0x1234
+
+
+class MovePrematureCancel(MoveUndefinedStatus):
+    name = "move_premature_cancel"
+    summary = "C-MOVE answered at once with final status 0xFE00 (Cancel) although no C-CANCEL was sent"
+    status = wire.STATUS_CANCEL
+
+
+class MoveCounterWrongLength(_DimseLevel):
+    name = "move_counter_wrong_length"
+    summary = (
+        "final C-MOVE-RSP (success) whose NumberOfCompletedSuboperations (US) is 4 bytes long: two values, "
+        "not one (group length intact)"
+    )
+
+    def encode_response(self, command: Dataset) -> bytes:
+        encoded = super().encode_response(command)
+        if command.get("CommandField") != wire.CommandField.C_MOVE_RSP:
+            return encoded
+        return wire.replace_command_value(encoded, wire.NUMBER_OF_COMPLETED_SUBOPERATIONS, bytes(4))
+
+
+class MovePendingThenCancel(_DimseLevel):
+    name = "move_pending_then_cancel"
+    summary = (
+        "C-MOVE of anything: Pending with 5 remaining sub-operations, then on C-CANCEL the final 0xFE00 "
+        "(C-CANCELs received are recorded)"
+    )
+    remaining: ClassVar[int] = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancels: list[tuple[int, int]] = []  # (association number, MessageIDBeingRespondedTo)
+
+    def on_move(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        assoc.outstanding[msg.message_id] = msg
+        extra = wire.suboperation_counts(remaining=self.remaining)
+        self.respond(conn, assoc, msg, wire.CommandField.C_MOVE_RSP, wire.STATUS_PENDING, extra=extra)
+
+    def on_cancel(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        self.cancels.append((assoc.number, msg.message_id))
+        original = assoc.outstanding.pop(msg.message_id, None)
+        if original is not None:  # PS3.4 C.4.2.3.2: the final response to a cancelled C-MOVE is Cancel
+            extra = wire.suboperation_counts(remaining=self.remaining)
+            self.respond(conn, assoc, original, wire.CommandField.C_MOVE_RSP, wire.STATUS_CANCEL, extra=extra)
+
+
+class EndlessPendingRetrieve(_DimseLevel):
+    name = "endless_pending_retrieve"
+    summary = "C-GET and C-MOVE answered by endless Pending responses with all four counters 0; C-CANCEL ignored"
+
+    def on_retrieve(self, conn: Connection, assoc: Association, msg: wire.DimseMessage, field: int) -> None:
+        command = self.response(msg, field, wire.STATUS_PENDING, has_data_set=False, extra=wire.suboperation_counts())
+        burst = b"".join(
+            wire.encode_p_data(wire.encode_pdv(msg.context_id, command, command=True, last=True)) for _ in range(64)
+        )
+        while True:  # until the scanner hangs up or the server stops
+            conn.send(burst)
+
+
+class _GetSendsStore(_DimseLevel):
+    """Answers C-GET with a C-STORE-RQ sub-operation (a synthetic object) on :meth:`store_context`.
+
+    ``stores_sent`` lists the associations where it did; should a C-STORE-RSP
+    come back, the C-GET is finished with success (1 completed) or failure
+    (1 failed), so a scanner that plays along reaches a verdict.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stores_sent: list[int] = []
+
+    def store_context(self, assoc: Association, msg: wire.DimseMessage) -> int:
+        raise NotImplementedError
+
+    def on_get(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        assoc.outstanding[msg.message_id] = msg
+        instance = f"2.25.{10**21 + assoc.number}"
+        command = wire.request_command(
+            wire.CommandField.C_STORE_RQ,
+            message_id=0x7E00 + assoc.number % 0x100,
+            sop_class=wire.SECONDARY_CAPTURE,
+            has_data_set=True,
+            sop_instance=instance,
+        )
+        obj = Dataset()
+        obj.SOPClassUID = wire.SECONDARY_CAPTURE
+        obj.SOPInstanceUID = instance
+        obj.PatientName, obj.PatientID = wire.SYNTHETIC_PATIENTS[0][:2]
+        context_id = self.store_context(assoc, msg)
+        data = wire.encode_dataset(obj, implicit_vr=assoc.implicit_vr(context_id))
+        self.stores_sent.append(assoc.number)
+        self.send_message(conn, assoc, context_id, wire.encode_command(command), data)
+
+    def on_store_rsp(self, conn: Connection, assoc: Association, msg: wire.DimseMessage) -> None:
+        for original in list(assoc.outstanding.values()):
+            del assoc.outstanding[original.message_id]
+            stored = int(msg.command.get("Status", 0xFFFF)) == wire.STATUS_SUCCESS
+            extra = wire.suboperation_counts(completed=int(stored), failed=int(not stored))
+            self.respond(conn, assoc, original, wire.CommandField.C_GET_RSP, wire.STATUS_SUCCESS, extra=extra)
+
+
+class GetStoreOnGetContext(_GetSendsStore):
+    name = "get_store_on_get_context"
+    summary = "C-GET answered by a C-STORE-RQ sub-operation on the C-GET's own presentation context"
+
+    def store_context(self, assoc: Association, msg: wire.DimseMessage) -> int:
+        return msg.context_id
+
+
+class GetStoreOnForeignContext(_GetSendsStore):
+    name = "get_store_on_foreign_context"
+    summary = "C-GET answered by a C-STORE-RQ sub-operation on a presentation context id that was not accepted"
+
+    def store_context(self, assoc: Association, msg: wire.DimseMessage) -> int:
+        return assoc.unused_context_id()
+
+
+class GetStoreOnOtherContext(_GetSendsStore):
+    name = "get_store_on_other_context"
+    summary = (
+        "C-GET answered by a C-STORE-RQ sub-operation on another accepted context (no SCP role was negotiated for it)"
+    )
+
+    def store_context(self, assoc: Association, msg: wire.DimseMessage) -> int:
+        others = [c.context_id for c in assoc.contexts if c.accepted and c.context_id != msg.context_id]
+        return others[0] if others else assoc.unused_context_id()
+
+
+# -- User Identity (PS3.7 D.3.3.7): only an RQ with a User Identity sub-item is answered differently --------
+class _IdentityAware(_DimseLevel):
+    """Well-formed AC to a plain RQ; ``identity_asked`` counts the RQs that carried a user identity."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.identity_asked = 0
+
+    def on_associate_rq(self, conn: Connection, rq: wire.AssociateRequest) -> None:
+        if rq.user_identity is not None:
+            self.identity_asked += 1
+        super().on_associate_rq(conn, rq)
+
+
+class IdentityResponse(_IdentityAware):
+    name = "identity_response"
+    summary = "accepts a user identity with a well-formed, empty server response (0x59) when one is requested"
+
+    def encode_ac(self, assoc: Association) -> bytes:
+        ac = super().encode_ac(assoc)
+        identity = assoc.rq.user_identity
+        if identity is None or not identity.positive_response_requested:
+            return ac
+        # PS3.7 D.3.3.7.2: for a username (and passcode) the server response is empty.
+        return wire.with_user_sub_items(ac, wire.user_identity_response_item())
+
+
+class IdentityResponseBadLength(_IdentityAware):
+    name = "identity_response_bad_length"
+    summary = (
+        "when a user identity is requested, the AC's 0x59 says its server response has 8 bytes and carries 0 "
+        "(the sub-item length itself is right)"
+    )
+
+    def encode_ac(self, assoc: Association) -> bytes:
+        ac = super().encode_ac(assoc)
+        if assoc.rq.user_identity is None:
+            return ac
+        return wire.with_user_sub_items(ac, wire.user_identity_response_item(b"", declared_length=8))
+
+
+class RjOnUserIdentity(_IdentityAware):
+    name = "rj_on_user_identity"
+    summary = "rejects (A-ASSOCIATE-RJ 1/1/1) only an RQ that carries a user identity; open otherwise"
+
+    def on_associate_rq(self, conn: Connection, rq: wire.AssociateRequest) -> None:
+        if rq.user_identity is None:
+            return super().on_associate_rq(conn, rq)
+        self.identity_asked += 1
+        conn.send(wire.encode_associate_rj(result=1, source=1, reason=1))
+        conn.drain()
 
 
 # =====================================================================================

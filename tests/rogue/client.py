@@ -20,7 +20,11 @@ from tests.rogue.behaviours import MessageAssembler
 VERIFICATION = "1.2.840.10008.1.1"
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
+STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
+PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
+MODALITY_WORKLIST = wire.MODALITY_WORKLIST_FIND
+SECONDARY_CAPTURE = wire.SECONDARY_CAPTURE
 
 
 class Closed(Exception):
@@ -117,9 +121,17 @@ class RawClient:
         transfer_syntaxes: Sequence[str] = wire.SUPPORTED_TRANSFER_SYNTAXES,
         called_aet: str = "ROGUE",
         max_pdu: int = wire.DEFAULT_MAX_PDU,
+        user_identity: tuple[bytes, bytes] | None = None,
     ) -> wire.Pdu:
-        """Send an A-ASSOCIATE-RQ (contexts 1, 3, ...) and return the first PDU that answers it."""
-        self.send(wire.encode_associate_rq(called_aet, "RAWCLIENT", abstract_syntaxes, transfer_syntaxes, max_pdu))
+        """Send an A-ASSOCIATE-RQ (contexts 1, 3, ...) and return the first PDU that answers it.
+
+        ``user_identity``: (username, passcode) for a User Identity sub-item, positive response requested.
+        """
+        self.send(
+            wire.encode_associate_rq(
+                called_aet, "RAWCLIENT", abstract_syntaxes, transfer_syntaxes, max_pdu, user_identity
+            )
+        )
         reply = self.read_pdu()
         if reply.type == wire.A_ASSOCIATE_AC_TYPE:
             self.ac = reply
@@ -142,21 +154,54 @@ class RawClient:
         self.send_request(context_id, command)
         return message_id
 
-    def c_find(self, context_id: int = 1, model: str = PATIENT_ROOT_FIND, *, implicit_vr: bool = True) -> int:
+    def c_find(
+        self,
+        context_id: int = 1,
+        model: str = PATIENT_ROOT_FIND,
+        *,
+        implicit_vr: bool = True,
+        identifier: Dataset | None = None,
+    ) -> int:
+        """A C-FIND; by default a wildcard PATIENT-level query."""
         message_id = self._message_id()
-        command = Dataset()
-        command.AffectedSOPClassUID = model
-        command.CommandField = wire.CommandField.C_FIND_RQ
-        command.MessageID = message_id
-        command.Priority = 0
-        command.CommandDataSetType = wire.DATA_SET_PRESENT
-        identifier = Dataset()
-        identifier.QueryRetrieveLevel = "PATIENT"
-        identifier.PatientName = "*"
-        identifier.PatientID = ""
-        identifier.PatientBirthDate = ""
+        command = wire.request_command(
+            wire.CommandField.C_FIND_RQ, message_id=message_id, sop_class=model, has_data_set=True
+        )
+        if identifier is None:
+            identifier = Dataset()
+            identifier.QueryRetrieveLevel = "PATIENT"
+            identifier.PatientName = "*"
+            identifier.PatientID = ""
+            identifier.PatientBirthDate = ""
         self.send_request(context_id, command, wire.encode_dataset(identifier, implicit_vr=implicit_vr))
         return message_id
+
+    def c_get(self, context_id: int = 1, model: str = STUDY_ROOT_GET, *, destination: str | None = None) -> int:
+        """A STUDY-level C-GET (or, with ``destination``, C-MOVE) of a study nobody has."""
+        message_id = self._message_id()
+        field = wire.CommandField.C_MOVE_RQ if destination is not None else wire.CommandField.C_GET_RQ
+        command = wire.request_command(field, message_id=message_id, sop_class=model, has_data_set=True)
+        if destination is not None:
+            command.MoveDestination = destination
+        identifier = Dataset()
+        identifier.QueryRetrieveLevel = "STUDY"
+        identifier.StudyInstanceUID = "2.25.1"
+        self.send_request(context_id, command, wire.encode_dataset(identifier))
+        return message_id
+
+    def c_move(self, context_id: int = 1, model: str = STUDY_ROOT_MOVE, destination: str = "NOWHERE") -> int:
+        return self.c_get(context_id, model, destination=destination)
+
+    def c_store_rsp(self, request: wire.DimseMessage, status: int) -> None:
+        """Answer a C-STORE-RQ the rogue sent (a C-GET sub-operation) on its context."""
+        command = wire.response_command(
+            wire.CommandField.C_STORE_RSP,
+            responding_to=request.message_id,
+            status=status,
+            sop_class=request.sop_class,
+        )
+        command.AffectedSOPInstanceUID = request.command.AffectedSOPInstanceUID
+        self.send_request(request.context_id, command)
 
     def c_cancel(self, message_id: int, context_id: int = 1) -> None:
         command = Dataset()

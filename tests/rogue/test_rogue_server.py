@@ -19,10 +19,14 @@ from pynetdicom import AE
 from pynetdicom.pdu import A_ASSOCIATE_AC
 
 from tests.rogue import RogueFleet, RogueServer, all_behaviours, behaviour_names, get_behaviour, wire
-from tests.rogue.behaviours import DRIP_INTERVAL, HugeValueFind, TlsGarbage
+from tests.rogue.behaviours import DRIP_INTERVAL, HugeValueFind, MovePendingThenCancel, TlsGarbage
 from tests.rogue.client import (
+    MODALITY_WORKLIST,
     PATIENT_ROOT_FIND,
+    PATIENT_ROOT_GET,
     SECONDARY_CAPTURE,
+    STUDY_ROOT_GET,
+    STUDY_ROOT_MOVE,
     VERIFICATION,
     Closed,
     RawClient,
@@ -52,6 +56,35 @@ def _accepted(port: int, *abstract_syntaxes: str) -> RawClient:
     ac = client.request_association(abstract_syntaxes or (VERIFICATION,))
     assert ac.type == wire.A_ASSOCIATE_AC_TYPE
     return client
+
+
+IDENTITY = (b"someone", b"secret")  # (username, passcode) for the User Identity rogues
+COUNTERS = (
+    "NumberOfRemainingSuboperations",
+    "NumberOfCompletedSuboperations",
+    "NumberOfFailedSuboperations",
+    "NumberOfWarningSuboperations",
+)
+
+
+def _counters(rsp: wire.DimseMessage) -> tuple[int, ...]:
+    return tuple(int(rsp.command[k].value) for k in COUNTERS)
+
+
+def _user_sub_items(ac: wire.Pdu) -> list[tuple[int, bytes]]:
+    """(type, value) of each sub-item of the AC's user information item (PS3.8 9.3.3.3, PS3.7 Annex D)."""
+    body, offset = ac.body, wire.ASSOCIATE_AC_FIXED_LENGTH
+    while offset < len(body):
+        item_type, length = body[offset], int.from_bytes(body[offset + 2 : offset + 4], "big")
+        if item_type == wire.USER_INFORMATION_ITEM:
+            subs, i, end = [], offset + 4, offset + 4 + length
+            while i < end:
+                sub_length = int.from_bytes(body[i + 2 : i + 4], "big")
+                subs.append((body[i], body[i + 4 : i + 4 + sub_length]))
+                i += 4 + sub_length
+            return subs
+        offset += 4 + length
+    raise AssertionError("no user information item")
 
 
 def _ac_contexts(ac: wire.Pdu) -> list[tuple[int, int, str]]:
@@ -86,7 +119,15 @@ def test_server_listens_on_loopback_port_0_and_refuses_after_stop() -> None:
 def test_fleet_stops_within_a_second_with_every_kind_of_busy_connection() -> None:
     """Given connections held by silent, dripping, streaming and release-hanging rogues,
     when the fleet stops, then it is done within ~1 s and leaves no thread behind."""
-    names = ["silent", "drip", "endless_pending_find", "huge_value_find", "no_release_rp", "tls_garbage"]
+    names = [
+        "silent",
+        "drip",
+        "endless_pending_find",
+        "endless_pending_retrieve",
+        "huge_value_find",
+        "no_release_rp",
+        "tls_garbage",
+    ]
     before = set(threading.enumerate())
     fleet = RogueFleet(get_behaviour(n) for n in names).start()
     clients = []
@@ -94,7 +135,10 @@ def test_fleet_stops_within_a_second_with_every_kind_of_busy_connection() -> Non
         for name in names:
             client = RawClient(fleet[name].port)
             clients.append(client)
-            if fleet[name].behaviour.level == "dimse":
+            if name == "endless_pending_retrieve":
+                client.request_association([STUDY_ROOT_GET])
+                client.c_get(1)  # and never read: the rogue's send blocks
+            elif fleet[name].behaviour.level == "dimse":
                 client.request_association([PATIENT_ROOT_FIND])
                 if name == "no_release_rp":
                     client.send(wire.A_RELEASE_RQ_PDU)
@@ -160,6 +204,69 @@ def test_open_node_serves_pynetdicom_echo_find_and_store(rogue: StartRogue) -> N
         if assoc.is_established:
             assoc.abort()
         ae.shutdown()
+
+
+def test_open_node_serves_pynetdicom_get_move_and_worklist(rogue: StartRogue) -> None:
+    """Given the open rogue, when pynetdicom sends C-GET, C-MOVE and a Modality Worklist C-FIND, then
+    C-GET and C-MOVE end at once with success and four zero counters, and the worklist returns two items
+    with a Scheduled Procedure Step (no Query/Retrieve Level), then success."""
+    server = rogue("open")
+    ae = AE(ae_title="PYNETDICOM")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 3
+    for uid in (STUDY_ROOT_GET, STUDY_ROOT_MOVE, MODALITY_WORKLIST):
+        ae.add_requested_context(uid)
+    assoc = ae.associate("127.0.0.1", server.port, ae_title="ANYTHING")
+    try:
+        assert assoc.is_established
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = "2.25.1"
+        for answers in (
+            list(assoc.send_c_get(query, STUDY_ROOT_GET)),
+            list(assoc.send_c_move(query, "ANYWHERE", STUDY_ROOT_MOVE)),
+        ):
+            assert len(answers) == 1
+            status, _ = answers[0]
+            assert int(status.Status) == 0x0000
+            assert [int(status[k].value) for k in COUNTERS] == [0, 0, 0, 0]
+        worklist = Dataset()
+        worklist.PatientName = "*"
+        worklist.AccessionNumber = ""
+        step = Dataset()
+        step.Modality = ""
+        step.ScheduledProcedureStepStartDate = ""
+        worklist.ScheduledProcedureStepSequence = [step]
+        items = list(assoc.send_c_find(worklist, MODALITY_WORKLIST))
+        assert [int(status.Status) for status, _ in items] == [0xFF00, 0xFF00, 0x0000]
+        matches = [item for _, item in items[:2] if item is not None]
+        assert [str(item.PatientName) for item in matches] == ["DOE^JANE", "ROE^RICHARD"]
+        for item in matches:
+            assert "QueryRetrieveLevel" not in item
+            (sps,) = item.ScheduledProcedureStepSequence
+            assert (sps.Modality, sps.ScheduledProcedureStepStartDate) == ("CT", "20240102")
+        assoc.release()
+    finally:
+        if assoc.is_established:
+            assoc.abort()
+        ae.shutdown()
+
+
+def test_open_node_ignores_a_user_identity_and_records_what_it_heard(rogue: StartRogue) -> None:
+    """Given the open rogue, when an RQ carries a user identity, then the AC has no 0x59 server response;
+    and the C-ECHO and the A-RELEASE-RQ sent after it are recorded in order."""
+    server = rogue("open")
+    with RawClient(server.port) as client:
+        ac = client.request_association(user_identity=IDENTITY)
+        assert ac.type == wire.A_ASSOCIATE_AC_TYPE
+        assert wire.USER_IDENTITY_RESPONSE_SUB_ITEM not in [t for t, _ in _user_sub_items(ac)]
+        client.c_echo()
+        client.read_message()
+        client.release()
+    heard = server.behaviour.heard
+    assert [(h.association, h.command_field, h.pdu_type) for h in heard] == [
+        (1, wire.CommandField.C_ECHO_RQ, wire.P_DATA_TF_TYPE),
+        (1, None, wire.A_RELEASE_RQ_TYPE),
+    ]
 
 
 def test_open_node_accepts_every_proposed_context_in_a_proposed_syntax(rogue: StartRogue) -> None:
@@ -488,6 +595,159 @@ def test_rsp_missing_status_leaves_status_out(rogue: StartRogue) -> None:
         client.c_echo()
         rsp = client.read_message()
     assert rsp.command_field == wire.CommandField.C_ECHO_RSP and "Status" not in rsp.command
+
+
+def test_worklist_overrun_item_runs_out_of_its_item_but_not_out_of_the_identifier(rogue: StartRogue) -> None:
+    """Given worklist_overrun_item, when a worklist C-FIND is sent, then the pending item's Modality declares
+    0x20 bytes inside a 10-byte item, with more than 0x20 bytes of identifier after it; a Patient Root
+    C-FIND on the same association is answered well."""
+    with _accepted(rogue("worklist_overrun_item").port, MODALITY_WORKLIST, PATIENT_ROOT_FIND) as client:
+        client.c_find(1, MODALITY_WORKLIST)
+        pending, final = client.read_message(), client.read_message()
+        client.c_find(3, PATIENT_ROOT_FIND)
+        match = client.read_message()
+    assert (pending.command.Status, final.command.Status) == (0xFF00, 0x0000)
+    data = pending.data_set
+    assert data is not None
+    at = data.index(bytes.fromhex("0800 6000"))  # (0008,0060) little endian, inside the item
+    item_length = int.from_bytes(data[at - 4 : at], "little")
+    declared = int.from_bytes(data[at + 4 : at + 8], "little")
+    assert data[at - 8 : at - 4] == bytes.fromhex("feff 00e0") and item_length == 10
+    assert declared == 0x20 > item_length - 8 and len(data) - at - 8 > declared
+    assert match.data_set is not None and str(wire.decode_dataset(match.data_set).PatientName) == "DOE^JANE"
+
+
+def test_get_wrong_message_id_answers_another_c_get_only(rogue: StartRogue) -> None:
+    """Given get_wrong_message_id, when C-GET then C-ECHO are sent, then the C-GET-RSP answers MessageID + 1
+    and the C-ECHO-RSP the echo's own."""
+    with _accepted(rogue("get_wrong_message_id").port, STUDY_ROOT_GET, VERIFICATION) as client:
+        get_id = client.c_get(1)
+        rsp = client.read_message()
+        echo_id = client.c_echo(3)
+        echo = client.read_message()
+    assert rsp.command_field == wire.CommandField.C_GET_RSP
+    assert rsp.command.MessageIDBeingRespondedTo == get_id + 1 and rsp.command.Status == 0x0000
+    assert echo.command.MessageIDBeingRespondedTo == echo_id
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "status"),
+    [
+        ("get_undefined_status", STUDY_ROOT_GET, 0xB007),
+        ("move_undefined_status", STUDY_ROOT_MOVE, 0xB007),
+        ("move_unknown_status", STUDY_ROOT_MOVE, 0x1234),
+        ("move_premature_cancel", STUDY_ROOT_MOVE, 0xFE00),
+    ],
+)
+def test_retrieve_status_rogues_end_with_that_status(rogue: StartRogue, name: str, model: str, status: int) -> None:
+    """Given a rogue with a status C-GET/C-MOVE does not define (or Cancel uncalled for), when the request is
+    sent, then its one and final response carries that status and four zero counters."""
+    with _accepted(rogue(name).port, model) as client:
+        message_id = client.c_get(1, model) if model == STUDY_ROOT_GET else client.c_move(1, model)
+        rsp = client.read_message()
+        assert client.silent_for(0.2)
+    assert (rsp.command.MessageIDBeingRespondedTo, rsp.command.Status) == (message_id, status)
+    assert _counters(rsp) == (0, 0, 0, 0)
+
+
+def test_move_counter_wrong_length_sends_two_values_where_one_belongs(rogue: StartRogue) -> None:
+    """Given move_counter_wrong_length, when C-MOVE is sent, then the final response's (0000,1021) is 4 bytes
+    long (two US values) and the CommandGroupLength still counts the command set exactly."""
+    with _accepted(rogue("move_counter_wrong_length").port, STUDY_ROOT_MOVE) as client:
+        client.c_move(1)
+        (pdv,) = client.read_pdvs()
+    data = pdv.data
+    assert int.from_bytes(data[8:12], "little") == len(data) - 12
+    at = data.index(bytes.fromhex("0000 2110"))
+    assert int.from_bytes(data[at + 4 : at + 8], "little") == 4
+    assert list(wire.decode_command(data).NumberOfCompletedSuboperations) == [0, 0]
+
+
+def test_move_pending_then_cancel_waits_for_the_c_cancel(rogue: StartRogue) -> None:
+    """Given move_pending_then_cancel, when C-MOVE is sent, then a pending response with 5 remaining
+    sub-operations comes and nothing else; after C-CANCEL the final 0xFE00 comes and the cancel is recorded."""
+    server = rogue("move_pending_then_cancel")
+    with _accepted(server.port, STUDY_ROOT_MOVE) as client:
+        message_id = client.c_move(1)
+        pending = client.read_message()
+        assert client.silent_for(0.2)
+        client.c_cancel(message_id, 1)
+        final = client.read_message()
+    assert (pending.command.Status, _counters(pending)) == (0xFF00, (5, 0, 0, 0))
+    assert (final.command.MessageIDBeingRespondedTo, final.command.Status) == (message_id, 0xFE00)
+    assert isinstance(server.behaviour, MovePendingThenCancel)
+    assert server.behaviour.cancels == [(1, message_id)]
+
+
+def test_endless_pending_retrieve_ignores_c_cancel(rogue: StartRogue) -> None:
+    """Given endless_pending_retrieve, when C-GET then C-CANCEL are sent, then pending responses with four
+    zero counters keep coming."""
+    with _accepted(rogue("endless_pending_retrieve").port, STUDY_ROOT_GET) as client:
+        message_id = client.c_get(1)
+        client.read_message()
+        client.c_cancel(message_id, 1)
+        responses = [client.read_message() for _ in range(200)]
+    assert all(r.command.Status == 0xFF00 and _counters(r) == (0, 0, 0, 0) for r in responses)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_context"),
+    [("get_store_on_get_context", 1), ("get_store_on_foreign_context", 255), ("get_store_on_other_context", 3)],
+)
+def test_get_store_rogues_send_a_c_store_rq_on_that_context(
+    rogue: StartRogue, name: str, expected_context: int
+) -> None:
+    """Given a C-GET rogue that sends a sub-operation, when C-GET is sent on context 1 (of 1 and 3), then a
+    C-STORE-RQ with a synthetic object arrives on the expected context; answered with 0xA700, the C-GET ends
+    with success and 1 failed sub-operation."""
+    with _accepted(rogue(name).port, STUDY_ROOT_GET, PATIENT_ROOT_GET) as client:
+        message_id = client.c_get(1)
+        store = client.read_message()
+        assert store.command_field == wire.CommandField.C_STORE_RQ and store.context_id == expected_context
+        assert store.sop_class == SECONDARY_CAPTURE and store.data_set is not None
+        assert str(wire.decode_dataset(store.data_set).PatientName) == "DOE^JANE"
+        client.c_store_rsp(store, 0xA700)
+        final = client.read_message()
+    assert (final.command.MessageIDBeingRespondedTo, final.command.Status) == (message_id, 0x0000)
+    assert _counters(final) == (0, 0, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "with_identity", "without_identity"),
+    [
+        ("identity_response", [(0x59, b"\x00\x00")], []),
+        ("identity_response_bad_length", [(0x59, b"\x00\x08")], []),
+        ("ac_unrequested_identity_response", [(0x59, b"\x00\x00")], [(0x59, b"\x00\x00")]),
+        (
+            "ac_unrequested_role_selection",
+            [(0x54, len(VERIFICATION).to_bytes(2, "big") + VERIFICATION.encode() + b"\x00\x01")],
+            [(0x54, len(VERIFICATION).to_bytes(2, "big") + VERIFICATION.encode() + b"\x00\x01")],
+        ),
+    ],
+)
+def test_ac_sub_item_rogues_add_exactly_these_sub_items(
+    rogue: StartRogue, name: str, with_identity: list[tuple[int, bytes]], without_identity: list[tuple[int, bytes]]
+) -> None:
+    """Given a rogue that bends the AC's user information, when associating with and without a user identity,
+    then exactly the expected raw 0x59/0x54 sub-items follow the usual three (0x51, 0x52, 0x55)."""
+    server = rogue(name)
+    for identity, expected in ((IDENTITY, with_identity), (None, without_identity)):
+        with RawClient(server.port) as client:
+            ac = client.request_association([VERIFICATION], user_identity=identity)
+        subs = _user_sub_items(ac)
+        assert [t for t, _ in subs[:3]] == [0x51, 0x52, 0x55] and subs[3:] == expected, (identity, subs)
+
+
+def test_rj_on_user_identity_rejects_only_an_identity(rogue: StartRogue) -> None:
+    """Given rj_on_user_identity, when an RQ carries a user identity, then A-ASSOCIATE-RJ 1/1/1 comes back;
+    without one, the association is accepted."""
+    server = rogue("rj_on_user_identity")
+    with RawClient(server.port) as client:
+        assert client.request_association(user_identity=IDENTITY).raw == bytes.fromhex("03 00 00000004 00 01 01 01")
+    with RawClient(server.port) as client:
+        assert client.request_association().type == wire.A_ASSOCIATE_AC_TYPE
+        assert client.release().type == wire.A_RELEASE_RP_TYPE
+    assert server.behaviour.identity_asked == 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", [n for n in behaviour_names() if get_behaviour(n).level == "dimse"])

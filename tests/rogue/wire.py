@@ -29,6 +29,8 @@ from pynetdicom.pdu_primitives import (
     ImplementationClassUIDNotification,
     ImplementationVersionNameNotification,
     MaximumLengthNotification,
+    SCP_SCU_RoleSelectionNegotiation,
+    UserIdentityNegotiation,
 )
 from pynetdicom.presentation import PresentationContext
 
@@ -46,6 +48,8 @@ PDU_HEADER_LENGTH = 6
 ASSOCIATE_AC_FIXED_LENGTH = 68
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"  # PS3.7 A.2.1 DICOM Application Context Name
+MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"  # PS3.4 K.6.1.2
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # PS3.4 B.5
 IMPLICIT_VR_LE = "1.2.840.10008.1.2"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 #: Transfer syntaxes the rogue can encode identifiers in, in order of preference.
@@ -107,6 +111,14 @@ class ProposedContext:
 
 
 @dataclass(frozen=True)
+class UserIdentityRequest:
+    """The User Identity sub-item of an A-ASSOCIATE-RQ (PS3.7 D.3.3.7.1), without its credentials."""
+
+    kind: int  # User-Identity-Type: 1 username, 2 username and passcode, 3 Kerberos, 4 SAML, 5 JWT
+    positive_response_requested: bool
+
+
+@dataclass(frozen=True)
 class AssociateRequest:
     """What the rogue learns from the requestor's A-ASSOCIATE-RQ."""
 
@@ -114,6 +126,8 @@ class AssociateRequest:
     calling_aet: str
     contexts: tuple[ProposedContext, ...]
     max_pdu: int  # Maximum Length Received (PS3.8 D.1); 0 means unlimited
+    user_identity: UserIdentityRequest | None = None
+    role_selections: tuple[str, ...] = ()  # SOP classes with an SCP/SCU Role Selection sub-item (PS3.7 D.3.3.4)
 
     @classmethod
     def decode(cls, raw: bytes) -> AssociateRequest:
@@ -125,11 +139,20 @@ class AssociateRequest:
             ProposedContext(int(c.context_id), str(c.abstract_syntax), tuple(str(ts) for ts in c.transfer_syntax))
             for c in primitive.presentation_context_definition_list
         )
+        identity = None
+        roles = []
+        for item in primitive.user_information:
+            if isinstance(item, UserIdentityNegotiation):
+                identity = UserIdentityRequest(int(item.user_identity_type), bool(item.positive_response_requested))
+            elif isinstance(item, SCP_SCU_RoleSelectionNegotiation):
+                roles.append(str(item.sop_class_uid))
         return cls(
             called_aet=str(primitive.called_ae_title).strip(),
             calling_aet=str(primitive.calling_ae_title).strip(),
             contexts=contexts,
             max_pdu=int(primitive.maximum_length_received or 0),
+            user_identity=identity,
+            role_selections=tuple(roles),
         )
 
     @property
@@ -213,8 +236,12 @@ def encode_associate_rq(
     abstract_syntaxes: Sequence[str],
     transfer_syntaxes: Sequence[str] = SUPPORTED_TRANSFER_SYNTAXES,
     max_pdu: int = DEFAULT_MAX_PDU,
+    user_identity: tuple[bytes, bytes] | None = None,
 ) -> bytes:
-    """An A-ASSOCIATE-RQ with contexts 1, 3, 5, ... (for the fixture's own raw clients)."""
+    """An A-ASSOCIATE-RQ with contexts 1, 3, 5, ... (for the fixture's own raw clients).
+
+    ``user_identity``: a (username, passcode) User Identity sub-item (type 2), positive response requested.
+    """
     primitive = A_ASSOCIATE()
     primitive.application_context_name = APPLICATION_CONTEXT
     primitive.called_ae_title = called_aet
@@ -227,10 +254,58 @@ def encode_associate_rq(
         ctx.transfer_syntax = list(transfer_syntaxes)
         contexts.append(ctx)
     primitive.presentation_context_definition_list = contexts
-    primitive.user_information = _user_information(max_pdu)
+    user_information = _user_information(max_pdu)
+    if user_identity is not None:
+        identity = UserIdentityNegotiation()
+        identity.user_identity_type = 2
+        identity.positive_response_requested = True
+        identity.primary_field, identity.secondary_field = user_identity
+        user_information.append(identity)
+    primitive.user_information = user_information
     pdu = A_ASSOCIATE_RQ()
     pdu.from_primitive(primitive)
     return bytes(pdu.encode())
+
+
+# -- raw user information sub-items (PS3.7 Annex D), for the rogues that bend them --------
+USER_INFORMATION_ITEM = 0x50
+ROLE_SELECTION_SUB_ITEM = 0x54
+USER_IDENTITY_RESPONSE_SUB_ITEM = 0x59
+
+
+def user_identity_response_item(response: bytes = b"", *, declared_length: int | None = None) -> bytes:
+    """User Identity server response (PS3.7 D.3.3.7.2): type 0x59, reserved, item length, then the
+    2-byte Server-response-length and the response; ``declared_length`` lies about the latter."""
+    inner = struct.pack(">H", len(response) if declared_length is None else declared_length) + response
+    return struct.pack(">BBH", USER_IDENTITY_RESPONSE_SUB_ITEM, 0, len(inner)) + inner
+
+
+def role_selection_item(sop_class: str, *, scu: int, scp: int) -> bytes:
+    """SCP/SCU Role Selection sub-item (PS3.7 D.3.3.4): type 0x54, UID length, UID, SCU role, SCP role."""
+    uid = sop_class.encode("ascii")
+    inner = struct.pack(">H", len(uid)) + uid + bytes([scu, scp])
+    return struct.pack(">BBH", ROLE_SELECTION_SUB_ITEM, 0, len(inner)) + inner
+
+
+def with_user_sub_items(ac: bytes, *sub_items: bytes) -> bytes:
+    """The A-ASSOCIATE-AC ``ac`` with raw ``sub_items`` appended to its user information item.
+
+    The user information item's length and the PDU length are recomputed,
+    so the AC stays well-formed at every level but the sub-items' own.
+    """
+    body = bytearray(ac[PDU_HEADER_LENGTH:])
+    offset = ASSOCIATE_AC_FIXED_LENGTH
+    while offset + 4 <= len(body):
+        item_type = body[offset]
+        length = int.from_bytes(body[offset + 2 : offset + 4], "big")
+        if item_type == USER_INFORMATION_ITEM:
+            extra = b"".join(sub_items)
+            body[offset + 2 : offset + 4] = (length + len(extra)).to_bytes(2, "big")
+            end = offset + 4 + length
+            body[end:end] = extra
+            return encode_pdu(A_ASSOCIATE_AC_TYPE, bytes(body))
+        offset += 4 + length
+    raise ValueError("the A-ASSOCIATE-AC has no user information item")
 
 
 def encode_associate_rj(result: int, source: int, reason: int) -> bytes:
@@ -305,8 +380,12 @@ class CommandField(enum.IntEnum):
 
     C_STORE_RQ = 0x0001
     C_STORE_RSP = 0x8001
+    C_GET_RQ = 0x0010
+    C_GET_RSP = 0x8010
     C_FIND_RQ = 0x0020
     C_FIND_RSP = 0x8020
+    C_MOVE_RQ = 0x0021
+    C_MOVE_RSP = 0x8021
     C_ECHO_RQ = 0x0030
     C_ECHO_RSP = 0x8030
     C_CANCEL_RQ = 0x0FFF
@@ -317,6 +396,9 @@ NO_DATA_SET = 0x0101
 DATA_SET_PRESENT = 0x0000
 STATUS_SUCCESS = 0x0000
 STATUS_PENDING = 0xFF00  # PS3.4 C.4.1.1.4: pending, matches are continuing
+STATUS_CANCEL = 0xFE00  # PS3.4 C.4.1.1.4, C.4.2.1.5: terminated by C-CANCEL
+#: (0000,1021) Number of Completed Sub-operations, US (PS3.7 Table E.1-1).
+NUMBER_OF_COMPLETED_SUBOPERATIONS = 0x00001021
 
 
 def encode_dataset(ds: Dataset, *, implicit_vr: bool = True) -> bytes:
@@ -364,6 +446,52 @@ def response_command(
     if status is not None:
         ds.Status = status
     return ds
+
+
+def request_command(
+    command_field: int, *, message_id: int, sop_class: str, has_data_set: bool, sop_instance: str | None = None
+) -> Dataset:
+    """A DIMSE request command set (PS3.7 9.3.x.1), e.g. the C-STORE-RQ of a C-GET sub-operation."""
+    ds = Dataset()
+    ds.AffectedSOPClassUID = sop_class
+    ds.CommandField = command_field
+    ds.MessageID = message_id
+    ds.Priority = 0
+    ds.CommandDataSetType = DATA_SET_PRESENT if has_data_set else NO_DATA_SET
+    if sop_instance is not None:
+        ds.AffectedSOPInstanceUID = sop_instance
+    return ds
+
+
+def suboperation_counts(*, remaining: int = 0, completed: int = 0, failed: int = 0, warning: int = 0) -> Dataset:
+    """The four sub-operation counters of a C-GET/C-MOVE response (PS3.7 9.3.3.2, 9.3.4.2)."""
+    ds = Dataset()
+    ds.NumberOfRemainingSuboperations = remaining
+    ds.NumberOfCompletedSuboperations = completed
+    ds.NumberOfFailedSuboperations = failed
+    ds.NumberOfWarningSuboperations = warning
+    return ds
+
+
+def replace_command_value(encoded: bytes, tag: int, value: bytes) -> bytes:
+    """An encoded command set with the raw value of ``tag`` replaced (its length field follows it)
+    and the CommandGroupLength recomputed: only that one element is wrong."""
+    elements = []
+    offset = 0
+    while offset < len(encoded):
+        group, element, length = struct.unpack_from("<HHI", encoded, offset)
+        elem_tag = group << 16 | element
+        raw = encoded[offset + 8 : offset + 8 + length]
+        offset += 8 + length
+        if elem_tag == 0x00000000:
+            continue
+        elements.append(
+            element_header(elem_tag, "", len(value), implicit_vr=True) + value
+            if elem_tag == tag
+            else element_header(elem_tag, "", len(raw), implicit_vr=True) + raw
+        )
+    body = b"".join(elements)
+    return element_header(0x00000000, "UL", 4, implicit_vr=True) + struct.pack("<I", len(body)) + body
 
 
 @dataclass(frozen=True)
@@ -446,6 +574,67 @@ def synthetic_match(identifier: Dataset | None, index: int) -> Dataset:
             continue
         setattr(match, keyword, values.get(keyword, ""))
     return match
+
+
+#: PS3.4 Table K.6-1: the Scheduled Procedure Step of every synthetic worklist item.
+_SCHEDULED_STEP_VALUES = {
+    "Modality": "CT",
+    "ScheduledStationAETitle": "ROGUE",
+    "ScheduledProcedureStepStartDate": "20240102",
+    "ScheduledProcedureStepStartTime": "101500",
+    "ScheduledPerformingPhysicianName": "WHO^TECHNICIAN",
+    "ScheduledProcedureStepDescription": "ROGUE SYNTHETIC STEP",
+    "ScheduledProcedureStepID": "SPS1",
+}
+_WORKLIST_VALUES = {
+    "RequestedProcedureID": "RP1",
+    "RequestedProcedureDescription": "ROGUE SYNTHETIC PROCEDURE",
+}
+
+
+def synthetic_worklist_item(identifier: Dataset | None, index: int) -> Dataset:
+    """A Modality Worklist match (PS3.4 K.6.1.2): the request's keys filled with synthetic values,
+    its ScheduledProcedureStepSequence answered with one filled item; no QueryRetrieveLevel."""
+    base = synthetic_match(identifier, index)
+    item = Dataset()
+    requested = identifier.get("ScheduledProcedureStepSequence") if identifier is not None else None
+    step_keys = [e.keyword for e in requested[0] if e.keyword] if requested else []
+    for keyword in step_keys or list(_SCHEDULED_STEP_VALUES):
+        setattr(item, keyword, _SCHEDULED_STEP_VALUES.get(keyword, ""))
+    match = Dataset()
+    for elem in base:
+        if elem.keyword == "QueryRetrieveLevel":
+            continue
+        if elem.keyword == "ScheduledProcedureStepSequence":
+            match.ScheduledProcedureStepSequence = [item]
+        elif elem.keyword in _WORKLIST_VALUES:
+            setattr(match, elem.keyword, _WORKLIST_VALUES[elem.keyword])
+        else:
+            match.add(elem)
+    if "ScheduledProcedureStepSequence" not in match:
+        match.ScheduledProcedureStepSequence = [item]
+    return match
+
+
+def overrun_worklist_item(*, implicit_vr: bool) -> bytes:
+    """A worklist item whose Scheduled Procedure Step item holds a Modality declaring 0x20 bytes but
+    carrying 2: it runs out of its item and its sequence into the elements that follow, yet stays
+    inside the identifier (PS3.5 7.5.1 violated; only a walk of the nesting sees it)."""
+    name = b"DOE^JANE"
+    patient_id = b"ROGUE-0001"
+    inner = element_header(0x00080060, "CS", 0x20, implicit_vr=implicit_vr) + b"CT"
+    item = struct.pack("<HHI", 0xFFFE, 0xE000, len(inner)) + inner
+    reason = _even(b"ROGUE SYNTHETIC REASON FOR THE REQUEST")
+    return (
+        element_header(0x00100010, "PN", len(name), implicit_vr=implicit_vr)
+        + name
+        + element_header(0x00100020, "LO", len(patient_id), implicit_vr=implicit_vr)
+        + patient_id
+        + element_header(0x00400100, "SQ", len(item), implicit_vr=implicit_vr)
+        + item
+        + element_header(0x00401002, "LO", len(reason), implicit_vr=implicit_vr)
+        + reason
+    )
 
 
 def overrun_identifier(level: str, *, implicit_vr: bool) -> bytes:
