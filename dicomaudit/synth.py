@@ -476,6 +476,74 @@ def generate_studies(seed: int = DEFAULT_SEED) -> list[Dataset]:
     return [ds for _, ds in _iter_roster(seed)]
 
 
+# --------------------------------------------------------------------------
+# Modality Worklist
+# --------------------------------------------------------------------------
+
+#: Orders a scheduler hands to modalities: (modality, procedure, scheduled station AE title).
+_WORKLIST_ORDERS: tuple[tuple[str, str, str], ...] = (
+    ("CT", "CT HEAD WITHOUT CONTRAST", "SYNCT01"),
+    ("MR", "MR LUMBAR SPINE", "SYNMR01"),
+    ("US", "US ABDOMEN COMPLET", "SYNUS01"),
+    ("CR", "XR CHEST 2 VIEWS", "SYNCR01"),
+    ("CT", "CT ABDOMEN PELVIS", "SYNCT01"),
+    ("MR", "MR KNEE RIGHT", "SYNMR01"),
+)
+#: First day of the synthetic schedule; steps fall within the following week.
+WORKLIST_START = date(2026, 3, 2)
+
+
+def generate_worklist(n: int = 6, seed: int = DEFAULT_SEED) -> list[Dataset]:
+    """Generate `n` synthetic Modality Worklist items (PS3.4 K.6.1, Table K.6-1).
+
+    Each item is one Requested Procedure with one Scheduled Procedure Step, for
+    a patient of the synthetic roster (cycled): Patient Name, ID, Birth Date,
+    Sex, Accession Number, Requested Procedure ID and Description, Study
+    Instance UID (``2.25.``), Referring Physician, and a Scheduled Procedure
+    Step Sequence item with Modality, Scheduled Station AE Title, Start
+    Date/Time (within the week from :data:`WORKLIST_START`), Performing
+    Physician, Description, ID and Status.
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    seed : int
+        Drives the Study Instance UIDs and the scheduled dates and times; the
+        names, IDs and orders are fixed so tests can name them.
+    """
+    items: list[Dataset] = []
+    for i in range(n):
+        patient = _ROSTER[i % len(_ROSTER)]
+        modality, procedure, station = _WORKLIST_ORDERS[i % len(_WORKLIST_ORDERS)]
+        key = f"worklist/{i}"
+        step = Dataset()
+        step.Modality = modality
+        step.ScheduledStationAETitle = station
+        step.ScheduledProcedureStepStartDate = _day(seed, key, WORKLIST_START, 7).strftime("%Y%m%d")
+        step.ScheduledProcedureStepStartTime = _time(seed, key)
+        step.ScheduledPerformingPhysicianName = "TECH^ROBIN"
+        step.ScheduledProcedureStepDescription = procedure
+        step.ScheduledProcedureStepID = f"SYNSPS{i + 1:04d}"
+        step.ScheduledProcedureStepStatus = "SCHEDULED"
+
+        ds = Dataset()
+        if patient.charset:
+            ds.SpecificCharacterSet = patient.charset
+        ds.PatientName = patient.name
+        ds.PatientID = patient.patient_id
+        ds.PatientBirthDate = patient.birth.strftime("%Y%m%d")
+        ds.PatientSex = patient.sex
+        ds.AccessionNumber = f"SYNWL{i + 1:04d}"
+        ds.ReferringPhysicianName = patient.studies[0].referring
+        ds.RequestedProcedureID = f"SYNRP{i + 1:04d}"
+        ds.RequestedProcedureDescription = procedure
+        ds.StudyInstanceUID = make_uid(seed, "worklist", i, "study")
+        ds.ScheduledProcedureStepSequence = Sequence([step])
+        items.append(ds)
+    return items
+
+
 def relative_path(ds: Dataset) -> Path:
     """Where a generated instance lives under ``sample_data/``.
 

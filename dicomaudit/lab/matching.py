@@ -1,7 +1,8 @@
-"""C-FIND matching over in-memory datasets (PS3.4 C.2.2.2 and C.4.1).
+"""C-FIND matching and C-GET/C-MOVE selection over in-memory datasets (PS3.4 C.2.2.2, C.4).
 
 Implements the Patient Root and Study Root Query/Retrieve information models
-at PATIENT, STUDY, SERIES and IMAGE level, with:
+at PATIENT, STUDY, SERIES and IMAGE level (and, for retrieval, the retired
+Patient/Study Only model at PATIENT and STUDY level), with:
 
 - universal matching: an empty key (or ``*``) matches everything (C.2.2.2.3);
 - wildcard matching: ``*`` and ``?`` on AE, CS, LO, LT, PN, SH, ST, UC, UR, UT
@@ -14,6 +15,10 @@ Sequence keys are return keys only (no sequence matching, C.2.2.2.6).  Each
 match returns only the requested keys plus Query/Retrieve Level and Specific
 Character Set.  Counting attributes (e.g. *Number of Study Related Instances*,
 *Modalities in Study*) are computed per entity (C.6.1.1 / C.6.2.1).
+(The Modality Worklist's sequence matching is in :mod:`dicomaudit.lab.worklist`.)
+
+:func:`retrieve` selects the instances a C-GET or C-MOVE identifies by its
+unique keys (PS3.4 C.4.2.3.1 / C.4.3.3.1, baseline behaviour of the SCP).
 """
 
 from __future__ import annotations
@@ -34,13 +39,36 @@ from pydicom.uid import UID
 
 PATIENT_ROOT_FIND = UID("1.2.840.10008.5.1.4.1.2.1.1")
 STUDY_ROOT_FIND = UID("1.2.840.10008.5.1.4.1.2.2.1")
+PATIENT_ROOT_MOVE = UID("1.2.840.10008.5.1.4.1.2.1.2")
+PATIENT_ROOT_GET = UID("1.2.840.10008.5.1.4.1.2.1.3")
+STUDY_ROOT_MOVE = UID("1.2.840.10008.5.1.4.1.2.2.2")
+STUDY_ROOT_GET = UID("1.2.840.10008.5.1.4.1.2.2.3")
+PATIENT_STUDY_ONLY_MOVE = UID("1.2.840.10008.5.1.4.1.2.3.2")  # retired
+PATIENT_STUDY_ONLY_GET = UID("1.2.840.10008.5.1.4.1.2.3.3")  # retired
 
 ALL_LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
-#: Levels each information model supports (PS3.4 C.6.1 and C.6.2).
+#: Levels each information model supports (PS3.4 C.6.1, C.6.2 and the retired C.6.3).
 MODEL_LEVELS: dict[str, tuple[str, ...]] = {
     PATIENT_ROOT_FIND: ALL_LEVELS,
     STUDY_ROOT_FIND: ALL_LEVELS[1:],
+    PATIENT_ROOT_MOVE: ALL_LEVELS,
+    PATIENT_ROOT_GET: ALL_LEVELS,
+    STUDY_ROOT_MOVE: ALL_LEVELS[1:],
+    STUDY_ROOT_GET: ALL_LEVELS[1:],
+    PATIENT_STUDY_ONLY_MOVE: ALL_LEVELS[:2],
+    PATIENT_STUDY_ONLY_GET: ALL_LEVELS[:2],
 }
+#: The retrieve (C-GET and C-MOVE) information models.
+RETRIEVE_MODELS = frozenset(
+    {
+        PATIENT_ROOT_MOVE,
+        PATIENT_ROOT_GET,
+        STUDY_ROOT_MOVE,
+        STUDY_ROOT_GET,
+        PATIENT_STUDY_ONLY_MOVE,
+        PATIENT_STUDY_ONLY_GET,
+    }
+)
 #: Unique key of each level (PS3.4 C.6.1.1.x).
 UNIQUE_KEY = {
     "PATIENT": "PatientID",
@@ -300,3 +328,49 @@ def find(
         response = response_for(entity, identifier, level, extra)
         if response is not None:
             yield response
+
+
+# --------------------------------------------------------------------------
+# C-GET / C-MOVE
+# --------------------------------------------------------------------------
+
+
+def retrieve(datasets: SequenceABC[Dataset], identifier: Dataset, model: str) -> list[Dataset]:
+    """The instances a C-GET or C-MOVE identifier selects, in archive order, one per SOP Instance UID.
+
+    Baseline SCP behaviour (PS3.4 C.4.2.3.1, C.4.3.3.1): the entities
+    are those whose unique keys equal the identifier's, from the model's root
+    down to the Query/Retrieve Level.  The retrieve level's unique key is
+    required and may list several values (List of UID Matching for UIDs); a
+    unique key above that level narrows the selection when present and is not
+    required.  Other keys are ignored.  Unique keys are matched exactly: no
+    wildcards, no universal matching.
+
+    Raises
+    ------
+    QueryError
+        0xA900 when the level is invalid for `model`, or the retrieve
+        level's unique key is missing, empty or a wildcard.
+    """
+    level = query_level(identifier, model)
+    levels = MODEL_LEVELS[model]
+    constraints: list[tuple[str, frozenset[str]]] = []
+    for lvl in levels[: levels.index(level) + 1]:
+        keyword = UNIQUE_KEY[lvl]
+        values = _strings(identifier.get(keyword))
+        if any("*" in v or "?" in v for v in values):
+            raise QueryError(STATUS_IDENTIFIER_MISMATCH, f"{keyword} must not contain wildcards in a retrieval")
+        if not values:
+            if lvl == level:
+                raise QueryError(STATUS_IDENTIFIER_MISMATCH, f"{keyword} is required to retrieve at {level} level")
+            continue
+        constraints.append((keyword, frozenset(values)))
+    selected: list[Dataset] = []
+    seen: set[str] = set()
+    for ds in datasets:
+        if all(str(ds.get(keyword, "")).strip() in values for keyword, values in constraints):
+            uid = str(ds.get("SOPInstanceUID", ""))
+            if uid not in seen:
+                seen.add(uid)
+                selected.append(ds)
+    return selected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 #: PS3.7 Annex C general status "Refused: Not Authorized" (0124H).  Chosen for
 #: service-level refusals because it says exactly what happened (the peer is
@@ -18,7 +19,17 @@ from dataclasses import dataclass
 #: association instead; a status is more useful evidence in a lab.
 REFUSED_NOT_AUTHORIZED = 0x0124
 
+#: PS3.4 C.4.2.1.5 "Refused: Move Destination unknown" (A801H).
+MOVE_DESTINATION_UNKNOWN = 0xA801
+
 DEFAULT_AE_TITLE = "DICOMLAB"
+
+#: When the Move Destination of a C-MOVE is looked up (see :class:`LabProfile`).
+MOVE_DESTINATION_CHECKS = ("always", "when_matches")
+#: How User Identity negotiation (PS3.7 D.3.3.7) is handled (see :class:`LabProfile`).
+USER_IDENTITY_MODES = ("ignore", "accept", "require")
+#: The ``identity`` profile's one account (synthetic; for ``dicomaudit lab --profile identity``).
+IDENTITY_PROFILE_USERS = (("labuser", "labpass"),)
 
 
 class Access(enum.StrEnum):
@@ -48,6 +59,39 @@ class LabProfile:
     echo, find, store
         Service policies (:class:`Access`).  C-FIND covers Patient Root and
         Study Root; C-STORE covers every storage SOP class pynetdicom knows.
+    worklist
+        Modality Worklist Information Model - FIND (PS3.4 K.6.1.3.2, UID
+        1.2.840.10008.5.1.4.31) policy.
+    get, move
+        Query/Retrieve - GET and - MOVE policies, for the Patient Root, Study
+        Root and (retired) Patient/Study Only models.  C-GET sends the matched
+        instances back as C-STORE sub-operations on the same association, so
+        it needs the storage contexts: with ``store=NONE`` every sub-operation
+        fails (0xA702).
+    move_destinations
+        Known C-MOVE destinations as ``(AE title, host, port)``, like Orthanc's
+        ``DicomModalities`` or dcmqrscp's HostTable.
+    move_destination_check
+        ``"always"``: an unknown Move Destination is refused with 0xA801
+        before any matching (dcmqrscp, pynetdicom).  ``"when_matches"``: the
+        destination is looked up only when there is something to move, so a
+        C-MOVE that matches nothing succeeds (0x0000, zero sub-operations)
+        whatever the destination, and one that matches is refused with 0xA801.
+    user_identity
+        User Identity negotiation (PS3.7 D.3.3.7).  ``"ignore"``: not
+        supported; the A-ASSOCIATE-AC never carries a User Identity response.
+        ``"accept"``: any identity is accepted and, when the requestor asked
+        for a positive response, confirmed with a User Identity sub-item in
+        the A-ASSOCIATE-AC (zero-length server response for username and
+        username+passcode, as PS3.7 Table D.3-15 specifies).  ``"require"``:
+        only a username and passcode listed in ``users`` is accepted; any
+        other identity is rejected at association (A-ASSOCIATE-RJ
+        rejected-permanent, service-user, reason 1 "no reason given", as
+        dcm4chee-arc does); an association without a User Identity sub-item
+        is accepted but every DIMSE request on it is refused with
+        ``refusal_status``.
+    users
+        ``(username, passcode)`` pairs ``"require"`` accepts.
     registered_aets
         AE titles that ``Access.LISTED`` services accept (the PACS's list of
         known modalities, like Orthanc's ``DicomModalities``).
@@ -67,6 +111,13 @@ class LabProfile:
     echo: Access = Access.ANY
     find: Access = Access.ANY
     store: Access = Access.ANY
+    worklist: Access = Access.ANY
+    get: Access = Access.ANY
+    move: Access = Access.ANY
+    move_destinations: tuple[tuple[str, str, int], ...] = ()
+    move_destination_check: str = "always"
+    user_identity: str = "ignore"
+    users: tuple[tuple[str, str], ...] = ()
     registered_aets: tuple[str, ...] = ()
     refusal_status: int = REFUSED_NOT_AUTHORIZED
     tls: bool = False
@@ -74,11 +125,37 @@ class LabProfile:
 
     def __post_init__(self) -> None:
         # Accept plain strings ("listed") for the policies, e.g. from a config file.
-        for field_name in ("echo", "find", "store"):
-            object.__setattr__(self, field_name, Access(getattr(self, field_name)))
+        for field_name in ("echo", "find", "store", "worklist", "get", "move"):
+            value = getattr(self, field_name)
+            try:
+                object.__setattr__(self, field_name, Access(value))
+            except ValueError:
+                allowed = ", ".join(repr(a.value) for a in Access)
+                raise ValueError(f"{field_name}={value!r} is not one of {allowed}") from None
+        _check_choice("move_destination_check", self.move_destination_check, MOVE_DESTINATION_CHECKS)
+        _check_choice("user_identity", self.user_identity, USER_IDENTITY_MODES)
         if self.allowed_calling_aets is not None:
             object.__setattr__(self, "allowed_calling_aets", tuple(self.allowed_calling_aets))
         object.__setattr__(self, "registered_aets", tuple(self.registered_aets))
+        destinations: list[tuple[str, str, int]] = []
+        entry: Any
+        for entry in self.move_destinations:
+            try:
+                aet, host, port = entry
+                destinations.append((str(aet).strip(), str(host), int(port)))
+            except (TypeError, ValueError):
+                raise ValueError(f"move destination {entry!r} is not (AE title, host, port)") from None
+            if not 0 < destinations[-1][2] < 65536:
+                raise ValueError(f"move destination {entry!r}: port out of range")
+        object.__setattr__(self, "move_destinations", tuple(destinations))
+        users: list[tuple[str, str]] = []
+        for entry in self.users:
+            try:
+                username, passcode = entry
+            except (TypeError, ValueError):
+                raise ValueError(f"user {entry!r} is not (username, passcode)") from None
+            users.append((str(username), str(passcode)))
+        object.__setattr__(self, "users", tuple(users))
 
     def may(self, service: Access, calling_aet: str) -> bool:
         """Whether `calling_aet` may use a service with policy `service`."""
@@ -88,38 +165,73 @@ class LabProfile:
             return calling_aet.strip() in self.registered_aets
         return False
 
+    def move_destination(self, ae_title: str) -> tuple[str, int] | None:
+        """``(host, port)`` of a known Move Destination, or ``None`` (AE titles compare exactly, PS3.8)."""
+        wanted = ae_title.strip()
+        for aet, host, port in self.move_destinations:
+            if aet == wanted:
+                return host, port
+        return None
+
+    def user_known(self, username: bytes | str | None, passcode: bytes | str | None) -> bool:
+        """Whether a username and passcode (User Identity type 2 fields, UTF-8) are in ``users``."""
+
+        def text(value: bytes | str | None) -> str:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+
+        return (text(username), text(passcode)) in self.users
+
+
+def _check_choice(field_name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field_name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+
 
 _PROFILES = (
     LabProfile(
         name="open",
-        description="Anyone may do anything: any called/calling AE, C-ECHO, C-FIND and C-STORE allowed.",
+        description=(
+            "Anyone may do anything: any called/calling AE; C-ECHO, C-FIND (Query/Retrieve and Modality "
+            "Worklist), C-GET and C-STORE for anyone; C-MOVE offered but no destination is known (0xA801); "
+            "any User Identity is accepted and, if a response is asked for, confirmed."
+        ),
+        user_identity="accept",
     ),
     LabProfile(
         name="locked",
         description=(
             "Called AE title must be DICOMLAB and the calling AE must be PACSADMIN or MODALITY1; "
-            "others are rejected at association."
+            "others are rejected at association.  Those two may use every service (C-MOVE: no destination "
+            "is known, 0xA801)."
         ),
         require_called_aet=True,
         allowed_calling_aets=("PACSADMIN", "MODALITY1"),
         registered_aets=("PACSADMIN", "MODALITY1"),
+        worklist=Access.LISTED,
+        get=Access.LISTED,
+        move=Access.LISTED,
     ),
     LabProfile(
         name="stock",
         description=(
             "Out-of-the-box PACS defaults (like Orthanc's): any AE may associate, C-ECHO and C-STORE; "
-            "C-FIND from unregistered AEs is refused with status 0x0124."
+            "C-FIND, Modality Worklist, C-GET and C-MOVE from unregistered AEs are refused with status 0x0124."
         ),
         find=Access.LISTED,
+        worklist=Access.LISTED,
+        get=Access.LISTED,
+        move=Access.LISTED,
         registered_aets=("PACSADMIN",),
     ),
     LabProfile(
         name="readonly",
         description=(
-            "Query archive: any AE may associate, C-ECHO and C-FIND; storage is not offered "
-            "(storage presentation contexts rejected)."
+            "Query archive: any AE may associate, C-ECHO, C-FIND and Modality Worklist; storage is not offered "
+            "(storage presentation contexts rejected), nor is C-GET, which needs them; C-MOVE is offered but "
+            "no destination is known (0xA801)."
         ),
         store=Access.NONE,
+        get=Access.NONE,
     ),
     LabProfile(
         name="tls",
@@ -129,6 +241,27 @@ _PROFILES = (
         ),
         tls=True,
         tls_require_client_cert=True,
+    ),
+    LabProfile(
+        name="retrieve",
+        description=(
+            "C-GET and C-MOVE open to any AE, the move destination checked only when there is something to "
+            "move (no match: success; matches and an unknown destination: 0xA801); C-FIND and Modality "
+            "Worklist refused (0x0124); C-ECHO and C-STORE open."
+        ),
+        find=Access.LISTED,
+        worklist=Access.LISTED,
+        move_destination_check="when_matches",
+    ),
+    LabProfile(
+        name="identity",
+        description=(
+            "User Identity required (username+passcode: labuser / labpass): a bogus or non-password identity "
+            "is rejected at association (rejected-permanent, service-user, no reason given); without one, "
+            "the association is accepted but every request is refused (0x0124)."
+        ),
+        user_identity="require",
+        users=IDENTITY_PROFILE_USERS,
     ),
 )
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from dicomaudit.lab.profiles import LabProfile
 from dicomaudit.lab.server import Event, LabPACS
+from dicomaudit.lab.worklist import MODALITY_WORKLIST_FIND
 
 
 def describe_event(event: Event) -> str:
@@ -20,10 +21,24 @@ def describe_event(event: Event) -> str:
     if kind == "association":
         reason = f" ({event['reason']})" if event.get("reason") else ""
         return f"{peer}  association {who} {outcome}{reason}"
+    if kind == "user_identity":
+        confirmed = ", confirmed to the requestor" if event.get("response_sent") else ""
+        return f"{peer}  user identity (type {event.get('identity_type', '?')}) from {who} {outcome}{confirmed}"
     status = event.get("status")
     detail = f" status 0x{status:04X}" if isinstance(status, int) else ""
     if kind == "C-FIND" and "matches" in event:
-        detail += f", {event['matches']} match(es) at {event.get('level') or '?'} level"
+        if event.get("model") == MODALITY_WORKLIST_FIND:
+            detail += f", {event['matches']} worklist item(s)"
+        else:
+            detail += f", {event['matches']} match(es) at {event.get('level') or '?'} level"
+    if kind == "C-MOVE" and "move_destination" in event:
+        detail += f", destination {event['move_destination']!r}"
+    if kind in ("C-GET", "C-MOVE") and "sub_operations" in event:
+        detail += f", {event['sub_operations']} sub-operation(s)"
+        if event["sub_operations"]:
+            detail += f" ({event.get('completed', 0)} completed, {event.get('failed', 0)} failed)"
+    if event.get("reason"):
+        detail += f" ({event['reason']})"
     return f"{peer}  {kind} from {event.get('calling_aet', '')!r}: {outcome}{detail}"
 
 
@@ -61,7 +76,7 @@ def run_forever(
         scheme = "DICOM over TLS" if p.tls else "DICOM"
         echo(
             f"listening on {lab.host}:{lab.port} ({scheme}), AE title {lab.ae_title!r}, "
-            f"{len(lab.datasets)} synthetic instances; Ctrl-C to stop"
+            f"{len(lab.datasets)} synthetic instances, {len(lab.worklist)} worklist items; Ctrl-C to stop"
         )
         if lab.tls_files is not None:
             echo(f"TLS material (CA, server and client cert/key): {lab.tls_files.directory}")

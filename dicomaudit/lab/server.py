@@ -5,13 +5,22 @@ pynetdicom ``AE`` and one listening socket; handlers apply the
 :class:`~dicomaudit.lab.profiles.LabProfile` per request, so the same code
 shows an open node, a locked one, a stock install and a TLS-only one.
 
-Services (PS3.4): Verification SCP (C-ECHO), Patient Root and Study Root
-Query/Retrieve - FIND SCP (C-FIND, with C-CANCEL), Storage SCP (C-STORE, every
-storage SOP class pynetdicom knows).  No C-MOVE/C-GET.
+Services (PS3.4): Verification SCP (C-ECHO); Patient Root and Study Root
+Query/Retrieve - FIND SCP (C-FIND, with C-CANCEL); Modality Worklist
+Information Model - FIND SCP (C-FIND over synthetic scheduled procedure
+steps, with C-CANCEL); Query/Retrieve - GET and - MOVE SCP for the Patient
+Root, Study Root and retired Patient/Study Only models (C-GET sends the
+matched instances as C-STORE sub-operations on the same association, C-MOVE
+opens a sub-association to a known Move Destination; both with C-CANCEL);
+Storage SCP (C-STORE, every storage SOP class pynetdicom knows).  User
+Identity negotiation (PS3.7 D.3.3.7) is ignored, accepted or required, per
+profile.  No Modality Performed Procedure Step, Storage Commitment or N-*
+services.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import logging
@@ -44,17 +53,27 @@ from pynetdicom import (
     build_context,
     evt,
 )
+from pynetdicom.dimse_primitives import C_GET, C_MOVE
+from pynetdicom.dsutils import decode
+from pynetdicom.pdu_primitives import UserIdentityNegotiation
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
     PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    PatientStudyOnlyQueryRetrieveInformationModelGet,
+    PatientStudyOnlyQueryRetrieveInformationModelMove,
     StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
 from dicomaudit import synth
-from dicomaudit.lab import matching
-from dicomaudit.lab.profiles import Access, LabProfile, get_profile
+from dicomaudit.lab import matching, retrieval, worklist
+from dicomaudit.lab.profiles import MOVE_DESTINATION_UNKNOWN, Access, LabProfile, get_profile
 from dicomaudit.lab.tls import TLSFiles, generate_tls_files
 
 log = logging.getLogger(__name__)
@@ -69,13 +88,38 @@ STATUS_UNABLE_TO_PROCESS = 0xC310
 STATUS_CANNOT_UNDERSTAND = 0xC210
 STATUS_CANCEL = 0xFE00
 STATUS_PENDING = 0xFF00
+#: PS3.4 C.4.2.1.5 / C.4.3.1.4 "Warning: sub-operations complete, one or more failures or warnings".
+STATUS_SUBOPS_WARNING = 0xB000
+
+#: A-ASSOCIATE-RJ for an identity the lab does not accept: rejected-permanent,
+#: DICOM UL service-user, "no reason given" (PS3.8 9.3.4), as dcm4chee-arc
+#: answers.  pynetdicom's own rejection (EVT_USER_ID handler returning False)
+#: is rejected-transient, service-provider (ACSE), "no reason given".
+USER_IDENTITY_REJECTION = (0x01, 0x01, 0x01)
+#: Server response confirming a Kerberos, SAML or JWT identity in ``accept``
+#: mode (PS3.7 D.3.3.7.2); usernames and passcodes get a zero-length one.
+SYNTHETIC_SERVER_RESPONSE = b"DICOMLAB-SYNTHETIC-ACCEPTANCE"
+#: User Identity types carrying a username (PS3.7 Table D.3-14).
+_USERNAME_TYPES = (1, 2)
+
+GET_MODELS = (
+    PatientRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelGet,
+    PatientStudyOnlyQueryRetrieveInformationModelGet,
+)
+MOVE_MODELS = (
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelMove,
+    PatientStudyOnlyQueryRetrieveInformationModelMove,
+)
 
 #: Seconds a TLS client gets to finish its handshake before the lab hangs up.
 TLS_HANDSHAKE_TIMEOUT = 5.0
 #: Transfer syntaxes the lab accepts for storage: pynetdicom's uncompressed
 #: defaults plus the compressed ones modalities commonly send (PS3.5 A.4).
-#: Not all ~40: pynetdicom deep-copies the supported contexts per association,
-#: and 120 SOP classes x 40 syntaxes makes every association ~50 ms slower.
+#: Not all ~40: pynetdicom deep-copies the supported contexts per association
+#: (the lab now makes that copy cheap, see ``_SupportedContexts``), and
+#: negotiation compares every proposed syntax with every supported one.
 STORAGE_TRANSFER_SYNTAXES = (
     *DEFAULT_TRANSFER_SYNTAXES,
     JPEGBaseline8Bit,
@@ -104,13 +148,28 @@ def default_datasets() -> tuple[Dataset, ...]:
     return tuple(synth.generate_studies())
 
 
-@functools.lru_cache(maxsize=8)
-def _supported_contexts(echo: bool, find: bool, store: bool) -> tuple[PresentationContext, ...]:
+@functools.lru_cache(maxsize=1)
+def default_worklist() -> tuple[Dataset, ...]:
+    """The lab's default Modality Worklist: :func:`dicomaudit.synth.generate_worklist` (cached, never mutated)."""
+    return tuple(synth.generate_worklist())
+
+
+@functools.lru_cache(maxsize=16)
+def _supported_contexts(
+    echo: bool, find: bool, store: bool, worklist: bool = False, get: bool = False, move: bool = False
+) -> tuple[PresentationContext, ...]:
     """The SCP presentation contexts for a set of offered services (built once per process).
 
     A service with :attr:`Access.NONE` is simply not offered, so its contexts
     are rejected with "abstract syntax not supported" (PS3.8 9.3.3.2).
-    pynetdicom only reads these (it deep-copies them per association).
+    pynetdicom only reads these (each association gets a copy, see
+    :class:`_SupportedContexts`).
+
+    With C-GET offered the storage contexts also accept the SCU role
+    (SCP/SCU Role Selection, PS3.7 D.3.3.4): a C-GET requestor proposes the
+    SCP role for the storage classes it wants to receive, and the lab must be
+    able to send them back on the same association.  Without role selection
+    the usual roles apply, so plain C-STORE is unaffected.
     """
     contexts: list[PresentationContext] = []
     if echo:
@@ -118,14 +177,36 @@ def _supported_contexts(echo: bool, find: bool, store: bool) -> tuple[Presentati
     if find:
         contexts.append(build_context(PatientRootQueryRetrieveInformationModelFind))
         contexts.append(build_context(StudyRootQueryRetrieveInformationModelFind))
+    if worklist:
+        contexts.append(build_context(ModalityWorklistInformationFind))
+    if get:
+        contexts.extend(build_context(uid) for uid in GET_MODELS)
+    if move:
+        contexts.extend(build_context(uid) for uid in MOVE_MODELS)
     if store:
         # The lab keeps objects as received and never decodes pixel data.
-        contexts.extend(
-            build_context(cx.abstract_syntax, list(STORAGE_TRANSFER_SYNTAXES))
-            for cx in StoragePresentationContexts
-            if cx.abstract_syntax is not None
-        )
+        for cx in StoragePresentationContexts:
+            if cx.abstract_syntax is None:
+                continue
+            storage = build_context(cx.abstract_syntax, list(STORAGE_TRANSFER_SYNTAXES))
+            if get:
+                storage.scu_role = True
+                storage.scp_role = True
+            contexts.append(storage)
     return tuple(contexts)
+
+
+class _SupportedContexts(list[PresentationContext]):
+    """The server's supported contexts, copied cheaply for each association.
+
+    pynetdicom deep-copies the server's contexts for every association it
+    accepts, although negotiation only reads them: ~7 ms of a ~25 ms
+    association for the lab's ~130 contexts.  A copy of each context object
+    keeps associations apart for a fiftieth of that.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[PresentationContext]:
+        return [copy.copy(cx) for cx in self]
 
 
 def _is_loopback(host: str) -> bool:
@@ -135,6 +216,26 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Send each PDU at once (TCP_NODELAY, as DCMTK does by default).
+
+    pynetdicom writes a DIMSE message as several small PDUs; with Nagle's
+    algorithm the second waits for the peer's delayed ACK, ~40 ms per
+    message, which made every C-GET sub-operation take ~50 ms.
+    """
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # pragma: no cover - not a TCP socket
+        pass
+
+
+def _sub_association_no_delay(event: Any) -> None:
+    """EVT_CONN_OPEN of a C-MOVE sub-association: TCP_NODELAY on its socket too."""
+    sock = getattr(event.assoc.dul.socket, "socket", None)
+    if sock is not None:
+        _no_delay(sock)
 
 
 def _quiet_pynetdicom() -> None:
@@ -158,7 +259,9 @@ class _LabServer(ThreadedAssociationServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         assert self.socket is not None
-        return self.socket.accept()
+        sock, address = self.socket.accept()
+        _no_delay(sock)
+        return sock, address
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is not None:
@@ -195,9 +298,14 @@ class LabPACS:
     datasets : sequence of Dataset, optional
         What the archive holds.  ``None``: the repo's ``sample_data/`` or, for
         an installed package, :func:`dicomaudit.synth.generate_studies`.
+    worklist_items : sequence of Dataset, optional
+        The Modality Worklist (one dataset per requested procedure, with its
+        Scheduled Procedure Step Sequence).  ``None``:
+        :func:`dicomaudit.synth.generate_worklist`.
     response_delay : float
-        Seconds to wait before each C-FIND pending response (a slow archive;
-        lets tests cancel mid-stream deterministically).
+        Seconds to wait before each C-FIND pending response and each C-GET /
+        C-MOVE sub-operation (a slow archive; lets tests cancel mid-stream
+        deterministically).
     on_event : callable, optional
         Called with each event dict as it happens (``run_forever`` prints them).
     allow_remote : bool
@@ -216,6 +324,7 @@ class LabPACS:
         port: int = 0,
         datasets: Sequence[Dataset] | None = None,
         *,
+        worklist_items: Sequence[Dataset] | None = None,
         response_delay: float = 0.0,
         on_event: Callable[[Event], None] | None = None,
         allow_remote: bool = False,
@@ -227,12 +336,15 @@ class LabPACS:
         self._requested_port = port
         self._port: int | None = None
         self._seed = list(datasets) if datasets is not None else None
+        self._worklist = tuple(worklist_items) if worklist_items is not None else None
         self.response_delay = response_delay
         self._on_event = on_event
         self._lock = threading.Lock()
         self._archive: list[Dataset] = []
         self._stored: list[Dataset] = []
         self._events: list[Event] = []
+        # The C-GET/C-MOVE each association is performing (one at a time: DIMSE-C is synchronous here).
+        self._retrievals: dict[Any, retrieval.Retrieval] = {}
         self._ae: AE | None = None
         self._server: _LabServer | None = None
         self._thread: threading.Thread | None = None
@@ -271,12 +383,30 @@ class LabPACS:
     def events(self) -> list[Event]:
         """What happened, as simple dicts (a copy of the list).
 
-        ``kind`` is ``"association"`` (``outcome`` accepted / rejected with
-        ``reason`` / released / aborted), ``"tls"`` (``outcome``
-        handshake_failed with ``reason``) or a DIMSE service ``"C-ECHO"``,
-        ``"C-FIND"``, ``"C-STORE"`` (``outcome`` success / refused / cancelled
-        / failed, ``status``).  Association and service events carry
-        ``calling_aet``, ``called_aet`` and ``peer``.
+        ``kind`` is one of:
+
+        - ``"association"``: ``outcome`` accepted / rejected (with
+          ``result``, ``source``, ``diagnostic``, ``reason``) / released /
+          aborted;
+        - ``"tls"``: ``outcome`` handshake_failed with ``reason``;
+        - ``"user_identity"``: ``outcome`` ignored / accepted / rejected, with
+          ``identity_type`` (PS3.7 Table D.3-14), ``positive_response_requested``,
+          ``username`` (types 1 and 2; never the passcode) and, when
+          accepted, ``response_sent``;
+        - a DIMSE service ``"C-ECHO"``, ``"C-FIND"``, ``"C-STORE"``,
+          ``"C-GET"``, ``"C-MOVE"``: ``outcome`` success / warning / refused /
+          cancelled / failed / aborted and the final ``status`` (``None`` if
+          the association ended first).  C-FIND adds ``model`` (the SOP class
+          UID, e.g. Modality Worklist), ``matches`` and, for Query/Retrieve,
+          ``level``; C-GET and C-MOVE add ``model``, ``level``, ``matches``
+          (instances selected), ``sub_operations`` and the ``completed`` /
+          ``failed`` / ``warning`` counts of the final response; C-MOVE adds
+          ``move_destination`` (the AE title asked for) and, when known,
+          ``destination`` (``host:port``).  A refusal may carry ``reason``
+          and a failure ``error``.
+
+        Association, user identity and service events carry ``calling_aet``,
+        ``called_aet`` and ``peer``.
         """
         with self._lock:
             return [dict(e) for e in self._events]
@@ -286,6 +416,11 @@ class LabPACS:
         """What a C-FIND searches: the seed data plus everything stored since start."""
         with self._lock:
             return list(self._archive)
+
+    @property
+    def worklist(self) -> list[Dataset]:
+        """What a Modality Worklist C-FIND searches."""
+        return list(self._worklist if self._worklist is not None else default_worklist())
 
     def __enter__(self) -> LabPACS:
         self.start()
@@ -319,11 +454,14 @@ class LabPACS:
                 (self.host, self._requested_port),
                 ae_title=self.profile.ae_title,
                 ssl_context=ssl_context,
-                contexts=list(
+                contexts=_SupportedContexts(
                     _supported_contexts(
                         self.profile.echo != Access.NONE,
                         self.profile.find != Access.NONE,
                         self.profile.store != Access.NONE,
+                        self.profile.worklist != Access.NONE,
+                        self.profile.get != Access.NONE,
+                        self.profile.move != Access.NONE,
                     )
                 ),
                 evt_handlers=self._handlers(),  # type: ignore[arg-type]  # pynetdicom types the events narrowly
@@ -383,7 +521,8 @@ class LabPACS:
         return ae
 
     def _handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
-        return [
+        handlers: list[tuple[Any, Callable[..., Any]]] = [
+            (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_REJECTED, self._on_rejected),
             (evt.EVT_RELEASED, self._on_released),
@@ -392,6 +531,20 @@ class LabPACS:
             (evt.EVT_C_FIND, self._on_find),
             (evt.EVT_C_STORE, self._on_store),
         ]
+        if self.profile.user_identity != "ignore":
+            # Without a handler pynetdicom ignores User Identity (accepts, no response).
+            handlers.append((evt.EVT_USER_ID, self._on_user_id))
+        if self._retrieve_offered:
+            handlers += [
+                (evt.EVT_C_GET, self._on_get),
+                (evt.EVT_C_MOVE, self._on_move),
+                (evt.EVT_DIMSE_SENT, self._on_dimse_sent),
+            ]
+        return handlers
+
+    @property
+    def _retrieve_offered(self) -> bool:
+        return self.profile.get != Access.NONE or self.profile.move != Access.NONE
 
     def _cleanup_tmp(self) -> None:
         if self._tmpdir is not None:
@@ -413,14 +566,89 @@ class LabPACS:
     def _who(assoc: Any) -> Event:
         rq = assoc.requestor
         primitive = rq.primitive
+        # pynetdicom copies the Calling AE Title from the A-ASSOCIATE-RQ only once
+        # negotiation starts; EVT_REQUESTED handlers see it on the primitive.
+        calling = rq.ae_title or getattr(primitive, "calling_ae_title", "")
         return {
-            "calling_aet": str(rq.ae_title or "").strip(),
+            "calling_aet": str(calling or "").strip(),
             "called_aet": str(getattr(primitive, "called_ae_title", "") or "").strip(),
             "peer": f"{rq.address}:{rq.port}",
         }
 
+    def _on_requested(self, event: Any) -> None:
+        """A-ASSOCIATE-RQ received: User Identity (PS3.7 D.3.3.7) before any other negotiation.
+
+        ``require`` rejects an identity it does not know here, with
+        :data:`USER_IDENTITY_REJECTION`, through pynetdicom's documented
+        EVT_REQUESTED hook (a handler may send the A-ASSOCIATE-RJ itself).
+        """
+        assoc = event.assoc
+        identity = assoc.requestor.user_identity
+        if identity is None:
+            return
+        details = self._identity_details(identity)
+        mode = self.profile.user_identity
+        if mode == "ignore":
+            self._record({"kind": "user_identity", "outcome": "ignored", **self._who(assoc), **details})
+            return
+        if mode == "require" and not self._identity_known(identity):
+            self._record({"kind": "user_identity", "outcome": "rejected", **self._who(assoc), **details})
+            assoc.acse.send_reject(*USER_IDENTITY_REJECTION)
+            evt.trigger(assoc, evt.EVT_REJECTED, {})
+            assoc.kill()  # as pynetdicom does after its own rejections: wait for the peer to close
+
+    def _on_user_id(self, event: Any) -> tuple[bool, bytes | None]:
+        """EVT_USER_ID (``accept`` and ``require``): accept, and confirm when asked (PS3.7 D.3.3.7.2).
+
+        pynetdicom only sends a server response for Kerberos, SAML and JWT
+        identities; for a username (and passcode) the standard's response is
+        a zero-length server response, added here.
+        """
+        assoc = event.assoc
+        identity = assoc.requestor.user_identity
+        if identity is None:  # pragma: no cover - pynetdicom only triggers this with an identity
+            return True, None
+        if self.profile.user_identity == "require" and not self._identity_known(identity):
+            return False, None  # already rejected in EVT_REQUESTED; kept as a safety net
+        wants_response = bool(identity.positive_response_requested)
+        response: bytes | None = None
+        if wants_response:
+            if event.user_id_type in _USERNAME_TYPES:
+                confirmation = UserIdentityNegotiation()
+                confirmation.server_response = b""
+                assoc.acceptor.add_negotiation_item(confirmation)
+            else:
+                response = SYNTHETIC_SERVER_RESPONSE
+        self._record(
+            {
+                "kind": "user_identity",
+                "outcome": "accepted",
+                **self._who(assoc),
+                **self._identity_details(identity),
+                "response_sent": wants_response,
+            }
+        )
+        return True, response
+
+    def _identity_known(self, identity: UserIdentityNegotiation) -> bool:
+        return identity.user_identity_type == 2 and self.profile.user_known(
+            identity.primary_field, identity.secondary_field
+        )
+
+    @staticmethod
+    def _identity_details(identity: UserIdentityNegotiation) -> Event:
+        details: Event = {
+            "identity_type": identity.user_identity_type,
+            "positive_response_requested": bool(identity.positive_response_requested),
+        }
+        if identity.user_identity_type in _USERNAME_TYPES:
+            details["username"] = (identity.primary_field or b"").decode("utf-8", "replace")
+        return details
+
     def _on_accepted(self, event: Any) -> None:
         self._record({"kind": "association", "outcome": "accepted", **self._who(event.assoc)})
+        if self._retrieve_offered:
+            self._intercept_retrievals(event.assoc)
 
     def _on_rejected(self, event: Any) -> None:
         rj = event.assoc.acceptor.primitive
@@ -453,61 +681,80 @@ class LabPACS:
             }
         )
 
-    def _service_event(self, kind: str, event: Any, status: int, **more: Any) -> None:
-        outcome = {0x0000: "success", STATUS_CANCEL: "cancelled"}.get(
-            status, "refused" if status == self.profile.refusal_status else "failed"
-        )
-        self._record({"kind": kind, "outcome": outcome, "status": status, **self._who(event.assoc), **more})
+    def _service_event(self, kind: str, assoc: Any, status: int | None, **more: Any) -> None:
+        if status is None:
+            outcome = "aborted"
+        elif status in (self.profile.refusal_status, MOVE_DESTINATION_UNKNOWN):
+            outcome = "refused"
+        else:
+            outcome = {0x0000: "success", STATUS_CANCEL: "cancelled", STATUS_SUBOPS_WARNING: "warning"}.get(
+                status, "failed"
+            )
+        self._record({"kind": kind, "outcome": outcome, "status": status, **self._who(assoc), **more})
 
     # -------------------------------------------------------------- services
 
-    def _allowed(self, policy: Access, event: Any) -> bool:
-        return self.profile.may(policy, str(event.assoc.requestor.ae_title))
+    def _refusal(self, policy: Access, assoc: Any) -> str | None:
+        """Why the requestor may not use a service with `policy`, or ``None`` if it may."""
+        if self.profile.user_identity == "require" and assoc.requestor.user_identity is None:
+            return "no user identity"
+        if not self.profile.may(policy, str(assoc.requestor.ae_title)):
+            return "calling AE title not registered"
+        return None
 
     def _on_echo(self, event: Any) -> int:
         """C-ECHO (PS3.7 9.1.5): success, or the profile's refusal status."""
-        status = 0x0000 if self._allowed(self.profile.echo, event) else self.profile.refusal_status
-        self._service_event("C-ECHO", event, status)
+        reason = self._refusal(self.profile.echo, event.assoc)
+        status = 0x0000 if reason is None else self.profile.refusal_status
+        self._service_event("C-ECHO", event.assoc, status, **({"reason": reason} if reason else {}))
         return status
 
     def _on_store(self, event: Any) -> int:
         """C-STORE (PS3.4 B.2.3): keep the object in memory and make it queryable."""
-        if not self._allowed(self.profile.store, event):
-            self._service_event("C-STORE", event, self.profile.refusal_status)
+        reason = self._refusal(self.profile.store, event.assoc)
+        if reason is not None:
+            self._service_event("C-STORE", event.assoc, self.profile.refusal_status, reason=reason)
             return self.profile.refusal_status
         try:
             ds = event.dataset
             ds.file_meta = event.file_meta
         except Exception as exc:  # noqa: BLE001 - a malformed object is the peer's problem, not a crash
-            self._service_event("C-STORE", event, STATUS_CANNOT_UNDERSTAND, error=str(exc))
+            self._service_event("C-STORE", event.assoc, STATUS_CANNOT_UNDERSTAND, error=str(exc))
             return STATUS_CANNOT_UNDERSTAND
         with self._lock:
             self._stored.append(ds)
             self._archive.append(ds)
-        self._service_event("C-STORE", event, 0x0000, sop_instance_uid=str(ds.get("SOPInstanceUID", "")))
+        self._service_event("C-STORE", event.assoc, 0x0000, sop_instance_uid=str(ds.get("SOPInstanceUID", "")))
         return 0x0000
 
     def _on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
-        """C-FIND (PS3.4 C.4.1): pending 0xFF00 per match, 0xFE00 on C-CANCEL, then success."""
-        if not self._allowed(self.profile.find, event):
-            self._service_event("C-FIND", event, self.profile.refusal_status)
+        """C-FIND (PS3.4 C.4.1, K.4.1): pending 0xFF00 per match, 0xFE00 on C-CANCEL, then success."""
+        model = str(event.request.AffectedSOPClassUID)
+        is_worklist = model == worklist.MODALITY_WORKLIST_FIND
+        reason = self._refusal(self.profile.worklist if is_worklist else self.profile.find, event.assoc)
+        if reason is not None:
+            self._service_event("C-FIND", event.assoc, self.profile.refusal_status, model=model, reason=reason)
             yield self.profile.refusal_status, None
             return
-        model = str(event.request.AffectedSOPClassUID)
+        details: Event = {"model": model}
         try:
             identifier = event.identifier
-            matches = matching.find(self.datasets, identifier, model, extra=self._retrieve_keys())
+            if is_worklist:
+                matches = worklist.find(self.worklist, identifier)
+            else:
+                details["level"] = str(identifier.get("QueryRetrieveLevel", ""))
+                matches = matching.find(self.datasets, identifier, model, extra=self._retrieve_keys())
             first = next(matches, None)
         except matching.QueryError as exc:
-            self._service_event("C-FIND", event, exc.status, error=str(exc))
+            self._service_event("C-FIND", event.assoc, exc.status, error=str(exc), **details)
             yield exc.status, None
             return
         except Exception as exc:  # noqa: BLE001 - undecodable identifier
-            self._service_event("C-FIND", event, STATUS_UNABLE_TO_PROCESS, error=str(exc))
+            self._service_event("C-FIND", event.assoc, STATUS_UNABLE_TO_PROCESS, error=str(exc), **details)
             yield STATUS_UNABLE_TO_PROCESS, None
             return
         sent = 0
-        status = 0x0000
+        status: int | None = 0x0000
         try:
             response = first
             while response is not None:
@@ -517,14 +764,14 @@ class LabPACS:
                     status = STATUS_CANCEL
                     yield STATUS_CANCEL, None
                     return
+                status = None  # until the next response is sent
                 yield STATUS_PENDING, response
+                status = 0x0000
                 sent += 1
                 response = next(matches, None)
         finally:
             # Also reached when the association dies mid-stream (generator closed).
-            self._service_event(
-                "C-FIND", event, status, matches=sent, level=str(identifier.get("QueryRetrieveLevel", "")), model=model
-            )
+            self._service_event("C-FIND", event.assoc, status, matches=sent, **details)
 
     def _retrieve_keys(self) -> dict[Any, DataElement]:
         """Attributes the SCP itself answers: where to retrieve from, and availability."""
@@ -532,3 +779,145 @@ class LabPACS:
             Tag("RetrieveAETitle"): DataElement(Tag("RetrieveAETitle"), "AE", self.profile.ae_title),
             Tag("InstanceAvailability"): DataElement(Tag("InstanceAvailability"), "CS", "ONLINE"),
         }
+
+    # ------------------------------------------------------ C-GET and C-MOVE
+
+    def _intercept_retrievals(self, assoc: Any) -> None:
+        """Route this association's C-GET and C-MOVE requests through :meth:`_retrieve`.
+
+        pynetdicom dispatches each DIMSE request with the association's
+        ``_serve_request``; wrapping it (on this association only) lets the
+        lab answer a retrieval that ends before any sub-operation with the
+        exact final response (see :mod:`dicomaudit.lab.retrieval`), and hand
+        the others to pynetdicom's Query/Retrieve service class unchanged.
+        """
+        serve = assoc._serve_request
+
+        def serve_request(msg: Any, context_id: int) -> None:
+            if isinstance(msg, (C_GET, C_MOVE)) and msg.is_valid_request:
+                context = next((cx for cx in assoc.accepted_contexts if cx.context_id == context_id), None)
+                if context is not None and str(context.abstract_syntax) in matching.RETRIEVE_MODELS:
+                    self._retrieve(assoc, serve, msg, context)
+                    return
+            serve(msg, context_id)
+
+        assoc._serve_request = serve_request
+
+    def _retrieve(self, assoc: Any, serve: Callable[[Any, int], None], msg: C_GET | C_MOVE, context: Any) -> None:
+        """One C-GET or C-MOVE (SCP behaviour, PS3.4 C.4.3.3 / C.4.2.3), in this order.
+
+        Authorisation (0x0124), then, for C-MOVE with ``move_destination_check
+        = "always"``, the Move Destination (0xA801), then the identifier
+        (0xA900), then matching: nothing matched is Success with zero
+        sub-operations; for C-MOVE with ``"when_matches"`` the destination is
+        checked only now.  What remains is performed by pynetdicom (EVT_C_GET
+        / EVT_C_MOVE), whose final status follows PS3.4 C.4.2.1.5 / C.4.3.1.4:
+        0x0000 all completed, 0xB000 some failed or warned, 0xA702 all failed,
+        0xFE00 cancelled.
+        """
+        is_get = isinstance(msg, C_GET)
+        kind = "C-GET" if is_get else "C-MOVE"
+        context_id = int(context.context_id)
+        details: Event = {"model": str(context.abstract_syntax)}
+        destination: tuple[str, int] | None = None
+        if isinstance(msg, C_MOVE):
+            move_destination = str(msg.MoveDestination or "").strip()
+            details["move_destination"] = move_destination
+            destination = self.profile.move_destination(move_destination)
+            if destination is not None:
+                details["destination"] = f"{destination[0]}:{destination[1]}"
+
+        def answer(status: int, comment: str | None = None, **more: Any) -> None:
+            assoc.dimse.send_msg(retrieval.final_response(msg, status, comment), context_id)
+            self._service_event(kind, assoc, status, **details, **more)
+
+        reason = self._refusal(self.profile.get if is_get else self.profile.move, assoc)
+        if reason is not None:
+            answer(self.profile.refusal_status, reason=reason)
+            return
+        if destination is None and not is_get and self.profile.move_destination_check == "always":
+            answer(MOVE_DESTINATION_UNKNOWN, reason="move destination unknown")
+            return
+        try:
+            if msg.Identifier is None:
+                raise matching.QueryError(matching.STATUS_IDENTIFIER_MISMATCH, "no identifier")
+            syntax = context.transfer_syntax[0]
+            identifier = decode(msg.Identifier, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+            instances = matching.retrieve(self.datasets, identifier, details["model"])
+        except matching.QueryError as exc:
+            answer(exc.status, str(exc), error=str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - undecodable identifier
+            answer(STATUS_UNABLE_TO_PROCESS, "unable to process the identifier", error=str(exc))
+            return
+        details["level"] = str(identifier.QueryRetrieveLevel).strip().upper()
+        details["matches"] = len(instances)
+        if not instances:
+            answer(0x0000, sub_operations=0, completed=0, failed=0, warning=0)
+            return
+        if destination is None and not is_get:  # move_destination_check == "when_matches"
+            answer(MOVE_DESTINATION_UNKNOWN, reason="move destination unknown")
+            return
+        plan = retrieval.Retrieval(kind, instances, details, destination)
+        self._retrievals[assoc] = plan
+        try:
+            serve(msg, context_id)
+        finally:
+            del self._retrievals[assoc]
+            final = plan.final
+            self._service_event(
+                kind,
+                assoc,
+                int(final.Status) if final is not None else None,
+                **details,
+                sub_operations=len(instances),
+                **retrieval.counts(final),
+            )
+
+    def _on_get(self, event: Any) -> Iterator[Any]:
+        """EVT_C_GET: the instances :meth:`_retrieve` selected, as C-STORE sub-operations on this association."""
+        plan = self._retrievals.get(event.assoc)
+        if plan is None:  # pragma: no cover - every C-GET goes through _retrieve
+            yield 0
+            return
+        yield len(plan.instances)
+        yield from self._sub_operations(event, plan)
+
+    def _on_move(self, event: Any) -> Iterator[Any]:
+        """EVT_C_MOVE: the known destination, then the selected instances over a sub-association."""
+        plan = self._retrievals.get(event.assoc)
+        if plan is None or plan.destination is None:  # pragma: no cover - every C-MOVE goes through _retrieve
+            yield None, None
+            return
+        host, port = plan.destination
+        yield (
+            host,
+            port,
+            {
+                "contexts": retrieval.store_contexts(plan.instances),
+                "evt_handlers": [(evt.EVT_CONN_OPEN, _sub_association_no_delay)],
+            },
+        )
+        yield len(plan.instances)
+        yield from self._sub_operations(event, plan)
+
+    def _sub_operations(self, event: Any, plan: retrieval.Retrieval) -> Iterator[tuple[int, Dataset | None]]:
+        for ds in plan.instances:
+            if self.response_delay:
+                time.sleep(self.response_delay)
+            if event.is_cancelled:
+                yield STATUS_CANCEL, None
+                return
+            plan.sent += 1
+            # A shallow copy: encoding must not touch the archive's (shared, cached) datasets.
+            yield STATUS_PENDING, copy.copy(ds)
+
+    def _on_dimse_sent(self, event: Any) -> None:
+        """Keep the final C-GET/C-MOVE response pynetdicom sends, for the event record."""
+        plan = self._retrievals.get(event.assoc)
+        if plan is None:
+            return
+        command = event.message.command_set
+        if command.get("CommandField") in retrieval.RETRIEVE_RSP_COMMAND_FIELDS:
+            if int(command.Status) not in retrieval.PENDING:
+                plan.final = command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import RunResult, Status, Target, TargetResult
 from dicomaudit.output.junit import write_junit
 from dicomaudit.policy import Waiver, apply_waivers, assess
@@ -36,7 +37,7 @@ def test_one_suite_per_node_and_per_phi_source(result: RunResult, tmp_path: Path
         "phi: sample_data/ct_head.dcm",
         "phi: sample_data/us_private.dcm",
     ]
-    assert all(len(suites[n].findall("testcase")) == 8 for n in list(suites)[:3])
+    assert [len(suites[n].findall("testcase")) for n in list(suites)[:3]] == [8, 8, len(load_catalogue())]
 
 
 def test_statuses_map_to_junit_outcomes(result: RunResult, tmp_path: Path) -> None:
