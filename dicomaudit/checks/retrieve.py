@@ -284,8 +284,17 @@ def move_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         target = nonexistent()
     else:
         target = _target(ctx, calling, evidence)
+    receiver = None
+    if target.exists:
+        try:
+            receiver = _receiver(ctx, destination)
+        except OSError as exc:  # the port is taken or not ours to bind: move nothing
+            evidence["intrusive_note"] = (
+                f"could not listen on --listen-port {ctx.settings.listen_port} ({exc.strerror or exc}); "
+                "a study that cannot exist was asked for instead"
+            )
+            target = nonexistent()
     evidence["requested"] = target.to_evidence()
-    receiver = _receiver(ctx, destination) if target.exists else None
     try:
         with ctx.associate(MOVE_MODELS, calling_aet=calling) as session:
             what = f"C-MOVE from unregistered AE {calling!r} impossible"

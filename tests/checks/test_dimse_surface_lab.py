@@ -120,3 +120,18 @@ def test_intrusive_any_destination_decides_where_the_default_cannot(probe: Calla
     with LabPACS(profile=profile) as lab:
         check = probe(lab, intrusive=True, checks=("move.any_destination",)).check("move.any_destination")
     assert check.status is P, check.summary
+
+
+def test_a_listen_port_that_cannot_be_bound_moves_nothing(probe: Callable[..., TargetResult]) -> None:
+    """Given --listen-port already taken, when the intrusive move runs, then it asks for nothing that exists."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        profile = replace(get_profile("open"), name="open-dest", move_destinations=(("DICOMAUDIT", "127.0.0.1", port),))
+        with LabPACS(profile=profile) as lab:
+            check = probe(lab, intrusive=True, listen_port=port, checks=("move.unauthenticated",)).check(
+                "move.unauthenticated"
+            )
+    assert "could not listen" in check.evidence["intrusive_note"]
+    assert check.evidence["requested"]["level"] == "STUDY"
