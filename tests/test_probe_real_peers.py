@@ -18,258 +18,55 @@ from dicomaudit.checks.base import ProbeSettings
 from dicomaudit.models import Target, TargetResult
 from dicomaudit.net.tls import TlsSettings
 from dicomaudit.scanner import scan_target
+from tests.test_catalogue import CONTRACT_IDS
 
 pytestmark = pytest.mark.peers
 
-CHECKS = (
-    "dicom.service",
-    "services.offered",
-    "assoc.any_called_aet",
-    "assoc.any_calling_aet",
-    "identity.user_identity",
-    "echo.unauthenticated",
-    "find.unauthenticated",
-    "find.phi_exposed",
-    "worklist.unauthenticated",
-    "worklist.phi_exposed",
-    "get.unauthenticated",
-    "move.unauthenticated",
-    "move.any_destination",
-    "store.unauthenticated",
-    "transport.plaintext",
-)
-# Short column names for the table below, in CHECKS order.
-_COLUMNS = "svc offer called calling ident echo find phi wl wlphi get move anydest store plain".split()
+#: The checks in catalogue order: the columns of the table below.
+CHECKS = tuple(CONTRACT_IDS)
+_STATUS = {"i": "info", "F": "fail", "P": "pass", "E": "error", "s": "skipped"}
 
 
-def expected(**statuses: str) -> dict[str, str]:
-    assert set(statuses) == set(_COLUMNS), set(_COLUMNS) ^ set(statuses)
-    return {cid: statuses[col] for cid, col in zip(CHECKS, _COLUMNS, strict=True)}
+def expected(row: str) -> dict[str, str]:
+    """One row of the table: a status letter per check, in :data:`CHECKS` order."""
+    letters = row.split()
+    assert len(letters) == len(CHECKS), row
+    return {cid: _STATUS[letter] for cid, letter in zip(CHECKS, letters, strict=True)}
 
 
-_I, _F, _P, _E, _S = "info", "fail", "pass", "error", "skipped"
+# i info, F fail, P pass, E error, s skipped. Columns:
+#  service, services.offered, called, calling, identity, echo, find, find-phi, worklist, worklist-phi,
+#  get, move, move.any_destination, store, plaintext
 EXPECTED = {
     # Every DicomAlwaysAllow* true: C-GET and C-MOVE of a study that cannot exist get the generic
     # failure 0xC000 (Orthanc's answer to anything it processed and could not complete: served);
     # a move to a random destination is answered the same way: not decidable without --intrusive.
-    "orthanc_open": expected(
-        svc=_I,
-        offer=_I,
-        called=_F,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_F,
-        phi=_F,
-        wl=_F,
-        wlphi=_F,
-        get=_F,
-        move=_F,
-        anydest=_E,
-        store=_F,
-        plain=_F,
-    ),
+    "orthanc_open": expected("i i F F i F F F F F F F E F F"),
     # Orthanc's shipped defaults: called-AE check off, echo and store open to any AE; C-FIND,
     # worklist, C-GET and C-MOVE from an unknown AE answered with A-ABORT (refusals).
-    "orthanc_stock": expected(
-        svc=_I,
-        offer=_I,
-        called=_F,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_P,
-        phi=_P,
-        wl=_P,
-        wlphi=_P,
-        get=_P,
-        move=_P,
-        anydest=_S,
-        store=_F,
-        plain=_F,
-    ),
-    "orthanc_allowlist": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_P,
-        ident=_P,
-        echo=_P,
-        find=_P,
-        phi=_P,
-        wl=_P,
-        wlphi=_P,
-        get=_P,
-        move=_P,
-        anydest=_S,
-        store=_P,
-        plain=_F,
-    ),
+    "orthanc_stock": expected("i i F F i F P P P P P P s F F"),
+    "orthanc_allowlist": expected("i i P P P P P P P P P P s P F"),
     # Get and Move always allowed, Find/FindWorklist/Store not (those abort); the scanner's AE is a
     # registered destination, which Orthanc looks up only after the (non-existent) study.
     # store: storage is negotiated for anyone (what the non-intrusive check tests), C-STORE itself would abort.
-    "orthanc_retrieve": expected(
-        svc=_I,
-        offer=_I,
-        called=_F,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_P,
-        phi=_P,
-        wl=_P,
-        wlphi=_P,
-        get=_F,
-        move=_F,
-        anydest=_E,
-        store=_F,
-        plain=_F,
-    ),
+    "orthanc_retrieve": expected("i i F F i F P P P P F F E F F"),
     # TLS only with client certificates: nothing can be asked without a trusted certificate.
-    "orthanc_tls": expected(
-        svc=_I,
-        offer=_S,
-        called=_S,
-        calling=_S,
-        ident=_S,
-        echo=_S,
-        find=_S,
-        phi=_S,
-        wl=_S,
-        wlphi=_S,
-        get=_S,
-        move=_S,
-        anydest=_S,
-        store=_S,
-        plain=_P,
-    ),
+    "orthanc_tls": expected("i s s s s s s s s s s s s s P"),
     # dcmqrscp answers a C-GET/C-MOVE of a study that cannot exist with 0x0000 and zero
     # sub-operations (served), and checks the move destination only when there is something to move.
-    "dcmqrscp_open": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_F,
-        phi=_F,
-        wl=_P,
-        wlphi=_P,
-        get=_F,
-        move=_F,
-        anydest=_E,
-        store=_F,
-        plain=_F,
-    ),
-    "dcmqrscp_move_aetitle": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_F,
-        phi=_F,
-        wl=_P,
-        wlphi=_P,
-        get=_F,
-        move=_F,
-        anydest=_E,
-        store=_F,
-        plain=_F,
-    ),
+    "dcmqrscp_open": expected("i i P F i F F F P P F F E F F"),
+    "dcmqrscp_move_aetitle": expected("i i P F i F F F P P F F E F F"),
     # --disable-get: the C-GET presentation contexts are rejected.
-    "dcmqrscp_no_get": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_F,
-        phi=_F,
-        wl=_P,
-        wlphi=_P,
-        get=_P,
-        move=_F,
-        anydest=_E,
-        store=_F,
-        plain=_F,
-    ),
-    "dcmqrscp_restricted": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_P,
-        ident=_P,
-        echo=_P,
-        find=_P,
-        phi=_P,
-        wl=_P,
-        wlphi=_P,
-        get=_P,
-        move=_P,
-        anydest=_S,
-        store=_P,
-        plain=_F,
-    ),
+    "dcmqrscp_no_get": expected("i i P F i F F F P P P F E F F"),
+    "dcmqrscp_restricted": expected("i i P P P P P P P P P P s P F"),
     # storescp accepts any AE title and offers storage and verification only.
-    "storescp_server": expected(
-        svc=_I,
-        offer=_I,
-        called=_F,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_P,
-        phi=_P,
-        wl=_P,
-        wlphi=_P,
-        get=_P,
-        move=_P,
-        anydest=_S,
-        store=_F,
-        plain=_F,
-    ),
+    "storescp_server": expected("i i F F i F P P P P P P s F F"),
     # wlmscpfs checks the called AE (worklist folder), offers Verification and worklist only, and
     # rejects (RJ 1/1/1) an association in which it supports no proposed context.
-    "wlmscpfs_server": expected(
-        svc=_I,
-        offer=_I,
-        called=_P,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_P,
-        phi=_P,
-        wl=_F,
-        wlphi=_F,
-        get=_P,
-        move=_P,
-        anydest=_S,
-        store=_P,
-        plain=_F,
-    ),
+    "wlmscpfs_server": expected("i i P F i F P P F F P P s P F"),
     # pynetdicom's qrscp app: no access control; the only server here that checks the move
     # destination before looking for the study (0xA801); its worklist answers with no matches.
-    "pynetdicom_qrscp": expected(
-        svc=_I,
-        offer=_I,
-        called=_F,
-        calling=_F,
-        ident=_I,
-        echo=_F,
-        find=_F,
-        phi=_F,
-        wl=_I,
-        wlphi=_P,
-        get=_F,
-        move=_P,
-        anydest=_P,
-        store=_F,
-        plain=_F,
-    ),
+    "pynetdicom_qrscp": expected("i i F F i F F F i P F P P F F"),
 }
 
 

@@ -10,6 +10,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -103,3 +105,91 @@ def which(binary: str, *fallbacks: str) -> str | None:
         if os.access(path, os.X_OK):
             return path
     return None
+
+
+class PeerProcess:
+    """A peer server run as a child process on loopback; use as a context manager.
+
+    :meth:`start` chooses free ports (:meth:`choose_ports`), writes what the
+    server needs (:meth:`prepare`), starts :meth:`argv` and waits until
+    :meth:`ready`; a port taken in between gets one more try.  Then
+    :meth:`after_start` seeds it; if that fails the server is stopped.
+    Subclasses set ``root``, ``log_path`` and ``what`` in ``__init__``.
+    """
+
+    what = "peer"
+    startup_timeout = 30.0
+    stop_timeout = 5.0
+    root: Path
+    log_path: Path
+    port: int = 0
+
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def stdout_path(self) -> Path:
+        """Where the process's stdout/stderr go (the log, unless the server writes its own)."""
+        return self.log_path
+
+    def choose_ports(self) -> None:
+        self.port = free_port()
+
+    def prepare(self) -> None:
+        """Write configuration and data folders before the start (ports are chosen)."""
+
+    def ready(self) -> bool:
+        return tcp_open(self.port)
+
+    def after_start(self) -> None:
+        """Seed data once the server answers."""
+
+    def start(self) -> Self:
+        self.root.mkdir(parents=True, exist_ok=True)
+        last: PeerStartError | None = None
+        for _ in range(2):  # the free port may be taken before the server binds it
+            self.choose_ports()
+            self.prepare()
+            self._proc = start_process(self.argv(), self.stdout_path, self.root)
+            try:
+                wait_until(self.ready, self._proc, self.log_path, self.what, self.startup_timeout)
+                break
+            except PeerStartError as exc:
+                stop_process(self._proc)
+                last = exc
+        else:
+            assert last is not None
+            raise last
+        try:
+            self.after_start()
+        except BaseException:
+            self.stop()  # never leave a half-seeded server running
+            raise
+        return self
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait, SIGKILL on timeout; return the exit status."""
+        if self._proc is None:
+            return None
+        status = stop_process(self._proc, timeout=self.stop_timeout)
+        self._proc = None
+        return status
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the server's log, for assertion messages."""
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

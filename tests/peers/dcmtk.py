@@ -21,20 +21,14 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from pydicom.dataset import Dataset
 
 from tests.peers._process import (
     LOOPBACK,
+    PeerProcess,
     PeerStartError,
     free_port,
-    log_tail,
-    start_process,
-    stop_process,
-    tcp_open,
-    wait_until,
 )
 from tests.peers.data import worklist_item, write_files, write_worklist
 
@@ -104,16 +98,18 @@ def dcmtk_binary(name: str) -> str | None:
     return None
 
 
-class _DcmtkServer:
+class _DcmtkServer(PeerProcess):
     """Common life cycle: start a DCMTK listener, wait for its port, stop it."""
 
     tool = ""
+    startup_timeout = STARTUP_TIMEOUT
 
     def __init__(self, tmp_path: Path, name: str) -> None:
         binary = dcmtk_binary(self.tool)
         if binary is None:
             raise FileNotFoundError(f"{self.tool} is not installed (run scripts/install-peers.sh)")
         self.binary = binary
+        self.what = self.tool
         self.root = Path(tmp_path) / name
         self.host = LOOPBACK
         self.port = 0
@@ -122,68 +118,9 @@ class _DcmtkServer:
         self.log_path = self.root / f"{self.tool}.log"
         #: Listen here instead of on a free port (e.g. a known move destination's).
         self.fixed_port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
 
-    def argv(self) -> list[str]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def prepare(self) -> None:
-        """Write configuration and data folders before the start."""
-
-    def after_start(self) -> None:
-        """Seed data once the listener answers."""
-
-    def start(self) -> Self:
-        """Prepare, start the tool on a free port, wait until it listens."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        last: PeerStartError | None = None
-        for _ in range(2):  # the free port may be taken before the tool binds it
-            self.port = self.fixed_port or free_port()
-            self.prepare()
-            self._proc = start_process(self.argv(), self.log_path, self.root)
-            try:
-                wait_until(lambda: tcp_open(self.port), self._proc, self.log_path, self.tool, STARTUP_TIMEOUT)
-                break
-            except PeerStartError as exc:
-                stop_process(self._proc)
-                last = exc
-        else:
-            assert last is not None
-            raise last
-        try:
-            self.after_start()
-        except BaseException:
-            self.stop()  # never leave a half-seeded server running
-            raise
-        return self
-
-    def stop(self) -> int | None:
-        """SIGTERM, wait, SIGKILL on timeout; return the exit status."""
-        if self._proc is None:
-            return None
-        status = stop_process(self._proc, timeout=5.0)
-        self._proc = None
-        return status
-
-    @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of the tool's log, for assertion messages."""
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def choose_ports(self) -> None:
+        self.port = self.fixed_port or free_port()
 
 
 class DcmqrscpServer(_DcmtkServer):

@@ -20,20 +20,16 @@ import signal
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pydicom.dataset import Dataset
 
 from tests.peers._process import (
     LOOPBACK,
+    PeerProcess,
     PeerStartError,
     free_port,
-    log_tail,
-    start_process,
-    stop_process,
     tcp_open,
-    wait_until,
     which,
 )
 from tests.peers.certs import TlsMaterial, make_tls_material
@@ -59,7 +55,7 @@ def orthanc_binary() -> str | None:
     return which("Orthanc", "/usr/sbin/Orthanc", "/usr/local/sbin/Orthanc")
 
 
-class OrthancServer:
+class OrthancServer(PeerProcess):
     """A running Orthanc instance on loopback; use as a context manager.
 
     Parameters
@@ -135,7 +131,6 @@ class OrthancServer:
         self.config_path = self.root / "orthanc.json"
         self.log_path = self.root / "orthanc.log"
         self.loaded: list[str] = []
-        self._proc = None
 
     # -- configuration ----------------------------------------------------
     def build_config(self) -> dict[str, object]:
@@ -179,38 +174,30 @@ class OrthancServer:
         return cfg
 
     # -- life cycle -------------------------------------------------------
-    def start(self) -> Self:
-        """Write the configuration, start Orthanc, wait for it, load the data."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    what = "Orthanc"
+    startup_timeout = STARTUP_TIMEOUT
+    stop_timeout = 10.0
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.root / "orthanc.stdout"  # Orthanc writes its own log to log_path
+
+    def argv(self) -> list[str]:
+        return [self.binary, f"--logfile={self.log_path}", str(self.config_path)]
+
+    def choose_ports(self) -> None:
+        self.port, self.http_port = free_port(), free_port()
+
+    def prepare(self) -> None:
+        """Write the worklist files and the configuration for the chosen ports."""
         if self.worklist_items:
             write_worklist(self.worklists, self.worklist_items)
-        last_error: PeerStartError | None = None
-        # Two tries: the free ports might be taken between choosing and binding.
-        for _ in range(2):
-            self.port, self.http_port = free_port(), free_port()
-            self.config_path.write_text(json.dumps(self.build_config(), indent=2))
-            self._proc = start_process(
-                [self.binary, f"--logfile={self.log_path}", str(self.config_path)],
-                log=self.root / "orthanc.stdout",
-                cwd=self.root,
-            )
-            try:
-                wait_until(self._ready, self._proc, self.log_path, "Orthanc", STARTUP_TIMEOUT)
-                break
-            except PeerStartError as exc:
-                stop_process(self._proc)
-                last_error = exc
-        else:
-            assert last_error is not None
-            raise last_error
-        try:
-            self.load(self.datasets)
-        except BaseException:
-            self.stop()  # never leave a half-seeded server running
-            raise
-        return self
+        self.config_path.write_text(json.dumps(self.build_config(), indent=2))
 
-    def _ready(self) -> bool:
+    def after_start(self) -> None:
+        self.load(self.datasets)
+
+    def ready(self) -> bool:
         if not tcp_open(self.port):
             return False
         try:
@@ -223,30 +210,6 @@ class OrthancServer:
         """Send SIGTERM without waiting, so several servers can wind down together."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
-
-    def stop(self) -> int | None:
-        """Stop Orthanc (SIGTERM, then SIGKILL after 10 s); return its exit status."""
-        if self._proc is None:
-            return None
-        status = stop_process(self._proc)
-        self._proc = None
-        return status
-
-    @property
-    def running(self) -> bool:
-        """Whether the Orthanc process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- REST ---------------------------------------------------------------
     def rest(self, method: str, path: str, body: bytes | None = None) -> object:
@@ -279,7 +242,3 @@ class OrthancServer:
         for orthanc_id in ids:
             self.rest("DELETE", f"/instances/{orthanc_id}")
         return bool(ids)
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of Orthanc's log, for assertion messages."""
-        return log_tail(self.log_path, lines)

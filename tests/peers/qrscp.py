@@ -19,7 +19,6 @@ import importlib.util
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from pydicom.dataset import Dataset
@@ -28,13 +27,9 @@ from pynetdicom import AE
 
 from tests.peers._process import (
     LOOPBACK,
+    PeerProcess,
     PeerStartError,
     free_port,
-    log_tail,
-    start_process,
-    stop_process,
-    tcp_open,
-    wait_until,
 )
 
 #: The known C-MOVE destination written to the ini file (nothing listens there).
@@ -51,7 +46,7 @@ def qrscp_available() -> str | None:
     return None
 
 
-class QrscpServer:
+class QrscpServer(PeerProcess):
     """A running pynetdicom ``qrscp`` on loopback; use as a context manager.
 
     Parameters
@@ -76,6 +71,9 @@ class QrscpServer:
         Always None: qrscp has no notion of registered callers.
     """
 
+    what = "qrscp"
+    startup_timeout = STARTUP_TIMEOUT
+
     def __init__(
         self,
         tmp_path: Path,
@@ -96,7 +94,6 @@ class QrscpServer:
         self.instances = self.root / "instances"
         self.database = self.root / "instances.sqlite"
         self.stored = 0
-        self._proc = None
 
     def config_text(self) -> str:
         """The ini file: application settings, then one section per move destination."""
@@ -130,28 +127,14 @@ class QrscpServer:
         reason = qrscp_available()
         if reason:
             raise FileNotFoundError(reason)
-        self.root.mkdir(parents=True, exist_ok=True)
+        return super().start()
+
+    def prepare(self) -> None:
         self.instances.mkdir(exist_ok=True)
-        last: PeerStartError | None = None
-        for _ in range(2):  # the free port may be taken before qrscp binds it
-            self.port = free_port()
-            self.config_path.write_text(self.config_text())
-            self._proc = start_process(self.argv(), self.log_path, self.root)
-            try:
-                wait_until(lambda: tcp_open(self.port), self._proc, self.log_path, "qrscp", STARTUP_TIMEOUT)
-                break
-            except PeerStartError as exc:
-                stop_process(self._proc)
-                last = exc
-        else:
-            assert last is not None
-            raise last
-        try:
-            self.load(self.datasets)
-        except BaseException:
-            self.stop()  # never leave a half-seeded server running
-            raise
-        return self
+        self.config_path.write_text(self.config_text())
+
+    def after_start(self) -> None:
+        self.load(self.datasets)
 
     def load(self, datasets: Sequence[Dataset]) -> None:
         """C-STORE *datasets* into the running qrscp from :data:`SEEDER_AET`, one association."""
@@ -174,31 +157,3 @@ class QrscpServer:
         finally:
             if assoc.is_established:
                 assoc.release()
-
-    def stop(self) -> int | None:
-        """SIGTERM (Python's default: exit at once), SIGKILL on timeout; return the exit status."""
-        if self._proc is None:
-            return None
-        status = stop_process(self._proc, timeout=5.0)
-        self._proc = None
-        return status
-
-    @property
-    def running(self) -> bool:
-        """Whether the qrscp process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of qrscp's log, for assertion messages."""
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
