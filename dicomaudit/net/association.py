@@ -89,20 +89,11 @@ def sop_name(uid: str) -> str:
     return name if name and name != uid else uid
 
 
-_SERVICE_STATUS = {
-    "verification": status_tables.VERIFICATION_SERVICE_CLASS_STATUS,
-    "find": status_tables.QR_FIND_SERVICE_CLASS_STATUS,
-    "store": status_tables.STORAGE_SERVICE_CLASS_STATUS,
-    "get": status_tables.QR_GET_SERVICE_CLASS_STATUS,
-    "move": status_tables.QR_MOVE_SERVICE_CLASS_STATUS,
-}
-
-
 def describe_status(code: int | None, service: str = "verification") -> dict[str, Any]:
     """A DIMSE status with pynetdicom's category and description for the service (PS3.4, PS3.7 Annex C)."""
     if code is None:
         return {"code": None, "category": "no response"}
-    table = _SERVICE_STATUS.get(service, status_tables.GENERAL_STATUS)
+    table = dimse.SERVICE_STATUS.get(service, status_tables.GENERAL_STATUS)
     category, description = table.get(code, (code_to_category(code), ""))
     d: dict[str, Any] = {"code": f"0x{code:04X}", "category": category}
     if description:

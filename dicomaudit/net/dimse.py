@@ -113,12 +113,18 @@ _COMMAND_NAMES = {
 }
 
 
-#: Services whose responses must carry a status from the service's own table
-#: (which includes the general statuses and the 0xCxxx "Unable to process" range).
-_DEFINED_STATUSES = {
+#: Each service's statuses with pynetdicom's category and description (PS3.4, PS3.7 Annex C);
+#: they include the general statuses and the 0xCxxx "Unable to process" range.
+SERVICE_STATUS = {
+    "verification": status_tables.VERIFICATION_SERVICE_CLASS_STATUS,
+    "find": status_tables.QR_FIND_SERVICE_CLASS_STATUS,
+    "store": status_tables.STORAGE_SERVICE_CLASS_STATUS,
     "get": status_tables.QR_GET_SERVICE_CLASS_STATUS,
     "move": status_tables.QR_MOVE_SERVICE_CLASS_STATUS,
 }
+#: Services whose responses must carry a status from their own table; the
+#: others are judged by status category (as measured on the real peers).
+_STRICT_STATUS = frozenset({"get", "move"})
 
 
 def command_name(field: int) -> str:
@@ -322,8 +328,7 @@ def judge_response(
         raise ProtocolViolation(f"{command_name(field)} names SOP class {affected}, the request was {sop_class}", raw)
     status = _single_us(command, "Status", raw)
     category = code_to_category(status)
-    table = _DEFINED_STATUSES.get(service)
-    if table is not None and status not in table:
+    if service in _STRICT_STATUS and status not in SERVICE_STATUS[service]:
         # C-GET/C-MOVE: only the statuses PS3.4 C.4.2.1.5 / C.4.3.1.4 and PS3.7 Annex C
         # define (pynetdicom's tables); e.g. 0xB007 is a C-STORE warning, 0xFF01 C-FIND's.
         raise ProtocolViolation(f"status 0x{status:04X} is not one a {command_name(field)} may carry", raw)
