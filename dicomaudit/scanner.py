@@ -10,20 +10,27 @@ burst.
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from dicomaudit.checks.base import ProbeContext, ProbeSettings, new_budget, registry
+from dicomaudit.checks.base import CheckSpec, ProbeContext, ProbeSettings, new_budget, registry
 from dicomaudit.checks.catalogue import get, load_catalogue
+from dicomaudit.fleet.aetitles import CalledAetGuess, guess_called_aet, needs_called_aet
+from dicomaudit.fleet.inventory import Listing
+from dicomaudit.fleet.sweep import PortProbe, PortState, SweepStats, sweep
 from dicomaudit.models import CheckResult, ErrorReason, Status, Target, TargetResult
 from dicomaudit.net.identity import PLACEHOLDER_CALLED_AET
-from dicomaudit.net.service import observe_service
+from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
+from dicomaudit.net.service import ServiceObservation, observe_service
 
 LOGGER = logging.getLogger(__name__)
 
@@ -74,28 +81,82 @@ def _internal(exc: BaseException, where: str) -> tuple[str, str, dict[str, Any]]
     )
 
 
+def _blocked(ctx: ProbeContext, spec: CheckSpec) -> CheckResult | None:
+    """The result of a check that cannot even be attempted, shared between targets when it carries no evidence.
+
+    A fleet run has thousands of closed or silent endpoints whose checks all
+    end the same way; one frozen result per (check, reason) keeps memory flat.
+    """
+    svc = ctx.service
+    if not spec.needs_association or svc.transport is not None or ctx.budget.expired:
+        return None
+    key = (spec.id, svc.reachable, svc.error, svc.error_code)
+    with _BLOCKED_LOCK:
+        cached = _BLOCKED.get(key)
+    if cached is None:
+        cached = spec.execute(ctx)
+        with _BLOCKED_LOCK:
+            if len(_BLOCKED) > 4096:
+                _BLOCKED.clear()
+            _BLOCKED[key] = cached
+    return cached
+
+
+_BLOCKED: dict[tuple[Any, ...], CheckResult] = {}
+_BLOCKED_LOCK = threading.Lock()
+
+
 def scan_target(
-    target: Target, settings: ProbeSettings, progress: ProgressFunc | None = None, stop: threading.Event | None = None
+    target: Target,
+    settings: ProbeSettings,
+    progress: ProgressFunc | None = None,
+    stop: threading.Event | None = None,
+    *,
+    service: ServiceObservation | None = None,
+    listing: Listing | None = None,
+    monitor: ScanMonitor | None = None,
 ) -> TargetResult:
     """Every selected check against one target, within the target's budget.
 
-    Nothing raised here escapes: an exception in the service probe or TLS
-    set-up makes every check of this target an ``internal`` error; one in a
-    check makes that check one.
+    ``service`` is what the connect sweep already knows (a closed or filtered
+    port): the service probe is then not repeated.  ``listing`` says what the
+    inventory says about the target (``inventory.*`` checks).  Nothing raised
+    here escapes: an exception in the service probe or TLS set-up makes every
+    check of this target an ``internal`` error; one in a check makes that
+    check one.
     """
     started = now_iso()
     budget = new_budget(settings, stop)  # the service probe draws on it too
     wanted = selected_checks(settings)
+    guess: CalledAetGuess | None = None
     try:
         impls = registry()
-        service = observe_service(
-            target.host,
-            target.port,
-            settings.calling_aet,
-            target.called_aet or PLACEHOLDER_CALLED_AET,
-            budget,
-            settings.tls,
-        )
+        if service is None:
+            if monitor is not None:
+                monitor.step(target, "dicom.service")
+            service = observe_service(
+                target.host,
+                target.port,
+                settings.calling_aet,
+                target.called_aet or PLACEHOLDER_CALLED_AET,
+                budget,
+                settings.tls,
+            )
+            if settings.guess_aet and target.called_aet is None and needs_called_aet(service):
+                if monitor is not None:
+                    monitor.step(target, "guessing the called AE title")
+                guess = guess_called_aet(
+                    target,
+                    service,
+                    calling_aet=settings.calling_aet,
+                    extra=settings.guess_names,
+                    limit=settings.guess_limit,
+                    pause=settings.guess_pause,
+                    budget=budget,
+                    tls=settings.tls,
+                )
+                if guess.found is not None and guess.observation is not None:
+                    target, service = guess.apply(target), guess.observation
     except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
         summary, reason, evidence = _internal(exc, "the service probe")
         failed = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
@@ -104,13 +165,19 @@ def scan_target(
                 progress(target, r.id, r)
             progress(target, None, None)
         return TargetResult(target=target, checks=tuple(failed), started_at=started, finished_at=now_iso())
-    ctx = ProbeContext(target, settings, service, budget)
+    if monitor is not None:
+        monitor.observed(service)
+    ctx = ProbeContext(target, settings, service, budget, listing=listing, called_aet_guess=guess)
     results: list[CheckResult] = []
     for check_id in load_catalogue():
         definition = get(check_id)
         if check_id not in wanted:
-            result = definition.result(Status.SKIPPED, "not requested", reason="not selected for this run")
+            result = _not_requested(check_id)
+        elif (blocked := _blocked(ctx, impls[check_id])) is not None:
+            result = blocked
         else:
+            if monitor is not None:
+                monitor.step(target, check_id)
             t0 = time.monotonic()
             try:
                 result = impls[check_id].execute(ctx)
@@ -126,14 +193,22 @@ def scan_target(
     if progress:
         progress(target, None, None)
     LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
+    warnings = list(ctx.warnings)
+    if guess is not None:
+        warnings.insert(0, guess.warning())
     return TargetResult(
         target=target,
         checks=tuple(results),
         phi=tuple(ctx.phi),
         started_at=started,
         finished_at=now_iso(),
-        warnings=tuple(ctx.warnings),
+        warnings=tuple(warnings),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _not_requested(check_id: str) -> CheckResult:
+    return get(check_id).result(Status.SKIPPED, "not requested", reason="not selected for this run")
 
 
 #: How long past its budget a target may run before the scanner gives up on it.
@@ -154,13 +229,123 @@ class ScanInterrupted(Exception):
 STOP_GRACE = 2.0
 
 
+class ScanMonitor:
+    """The live state of a run, for the progress display: what is done, what is slow, and why.
+
+    Written by the scanner's threads, read by the display; every method holds
+    the lock for a few dictionary operations only.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.sweep: SweepStats | None = None
+        self.swept = 0
+        self.done = 0
+        self.dropped = 0  # swept endpoints that are not targets of the result (closed and not listed)
+        self.observed_counts: Counter[str] = Counter()
+        self.confirm_finished: float | None = None
+        # id(target) -> (target, step, step since, target since); targets are not hashable (attributes)
+        self._steps: dict[int, tuple[Target, str, float, float]] = {}
+        self._lock = threading.Lock()
+
+    def step(self, target: Target, what: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            _, _, _, since = self._steps.get(id(target), (target, "", now, now))
+            self._steps[id(target)] = (target, what, now, since)
+
+    def observed(self, service: ServiceObservation) -> None:
+        with self._lock:
+            self.observed_counts[_observed_kind(service)] += 1
+            self.confirm_finished = time.monotonic()
+
+    def finished(self, target: Target | None, *, dropped: bool = False) -> None:
+        with self._lock:
+            if target is not None:
+                self._steps.pop(id(target), None)
+            if dropped:
+                self.dropped += 1
+            else:
+                self.done += 1
+
+    def swept_one(self) -> None:
+        with self._lock:
+            self.swept += 1
+
+    def slowest(self, n: int = 1) -> list[tuple[Target, str, float, float]]:
+        """The ``n`` targets in flight the longest: (target, current step, seconds in step, seconds in target)."""
+        now = time.monotonic()
+        with self._lock:
+            items = [(t, what, now - step_since, now - since) for t, what, step_since, since in self._steps.values()]
+        return sorted(items, key=lambda x: -x[3])[:n]
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._steps)
+
+    def silent_so_far(self) -> int:
+        with self._lock:
+            return self.observed_counts["silent"]
+
+
+def _observed_kind(service: ServiceObservation) -> str:
+    if service.speaks_dicom or (service.transport is not None and service.error_code is None):
+        return "dicom"
+    if not service.reachable:
+        return "unreachable"
+    if service.error_code is ErrorReason.TIMEOUT:
+        return "silent"
+    return "not_dicom"
+
+
+def _swept_observation(probe: PortProbe, settings: ProbeSettings, target: Target) -> ServiceObservation:
+    """A port the sweep found closed, filtered or unreachable, in the words the service probe would use."""
+    outcome = {
+        PortState.CLOSED: Outcome.REFUSED,
+        PortState.FILTERED: Outcome.TIMEOUT,
+        PortState.UNREACHABLE: Outcome.UNREACHABLE,
+    }[probe.state]
+    attempt = AssociationAttempt(
+        outcome=outcome,
+        calling_aet=settings.calling_aet,
+        called_aet=target.called_aet or PLACEHOLDER_CALLED_AET,
+        transport=Transport.PLAINTEXT,
+        elapsed_ms=probe.elapsed_ms,
+        detail=probe.detail or None,
+    )
+    return ServiceObservation(
+        reachable=False,
+        transport=None,
+        plaintext=attempt,
+        tls=None,
+        error=probe.detail or outcome.value,
+        error_code=outcome.error_code,
+    )
+
+
 def scan(
     targets: Sequence[Target],
     settings: ProbeSettings,
     progress: ProgressFunc | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    *,
+    listings: Sequence[Listing | None] | None = None,
+    optional: Sequence[bool] | None = None,
+    monitor: ScanMonitor | None = None,
+    presweep: bool | None = None,
 ) -> list[TargetResult]:
     """Scan targets with at most ``settings.concurrency`` in flight; results keep input order.
+
+    With more targets than worker slots (or ``presweep=True``) an asyncio
+    connect sweep (:mod:`dicomaudit.fleet.sweep`) runs first, pipelined with
+    the workers: open ports go to the workers as they are found; closed,
+    filtered and unreachable ones are decided by the sweep at once and never
+    take a worker slot.  ``optional[i]`` marks a target (an address found by a
+    range, not listed anywhere) that is left out of the results when its port
+    is not open.  ``listings[i]`` is what the inventory says about target
+    ``i``.
 
     Workers are daemon threads: a target that overruns its budget by more
     than :data:`OVERRUN_GRACE` gets ``budget_exhausted`` errors, a fresh
@@ -168,33 +353,41 @@ def scan(
     alive once the results are written.
 
     On ``KeyboardInterrupt`` ``on_interrupt`` is called (to acknowledge it),
-    every wait in flight ends within a fraction of a second, no new target starts, and :class:`ScanInterrupted` carries what
-    was gathered (a second interrupt propagates at once).
+    every wait in flight ends within a fraction of a second, no new target
+    starts, and :class:`ScanInterrupted` carries what was gathered (a second
+    interrupt propagates at once).
     """
     selected_checks(settings)  # fail early on unknown ids
     n = len(targets)
-    results: dict[int, TargetResult] = {}
+    monitor = monitor or ScanMonitor(n)
+    results: dict[int, TargetResult | None] = {}  # None: an optional target that was not there
     running: dict[int, float] = {}
-    pending = list(range(n - 1, -1, -1))  # popped from the end: input order
+    work: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     cond = threading.Condition()
     stop = threading.Event()
     limit = settings.budget + OVERRUN_GRACE
+    workers = max(1, min(settings.concurrency, n))
+    use_sweep = presweep if presweep is not None else n > workers
+
+    def listing(i: int) -> Listing | None:
+        return listings[i] if listings is not None else None
 
     def worker() -> None:
         while True:
+            i = work.get()
+            if i is None or stop.is_set():
+                return
             with cond:
-                if not pending or stop.is_set():
-                    return
-                i = pending.pop()
                 running[i] = time.monotonic()
             try:
-                result = scan_target(targets[i], settings, progress, stop)
+                result = scan_target(targets[i], settings, progress, stop, listing=listing(i), monitor=monitor)
             except Exception as exc:  # noqa: BLE001 - e.g. a progress callback that raised
                 summary, reason, evidence = _internal(exc, "scanning the target")
                 result = TargetResult(
                     target=targets[i],
                     checks=tuple(_all_errors(targets[i], settings, summary, reason, ErrorReason.INTERNAL, evidence)),
                 )
+            monitor.finished(targets[i])
             with cond:
                 if running.pop(i, None) is not None:  # not given up on meanwhile
                     results[i] = result
@@ -207,7 +400,66 @@ def scan(
         t = targets[i]
         return TargetResult(target=t, checks=tuple(_all_errors(t, settings, f"undecided: {text}", text, code)))
 
-    for _ in range(max(1, min(settings.concurrency, n))):
+    sweep_thread: threading.Thread | None = None
+    if use_sweep:
+        by_endpoint: dict[tuple[str, int], list[int]] = {}
+        for i, t in enumerate(targets):
+            by_endpoint.setdefault((t.host, t.port), []).append(i)
+
+        def swept(probe: PortProbe) -> None:
+            monitor.swept_one()
+            for i in by_endpoint[(probe.host, probe.port)]:
+                if probe.state is PortState.OPEN:
+                    work.put(i)
+                    continue
+                if optional is not None and optional[i]:
+                    monitor.finished(None, dropped=True)
+                    with cond:
+                        results[i] = None
+                        cond.notify_all()
+                    continue
+                service = _swept_observation(probe, settings, targets[i])
+                try:
+                    result = scan_target(targets[i], settings, progress, stop, service=service, listing=listing(i))
+                except Exception as exc:  # noqa: BLE001 - as in a worker
+                    summary, reason, evidence = _internal(exc, "scanning the target")
+                    result = placeholder(i, reason, ErrorReason.INTERNAL)
+                monitor.observed(service)
+                monitor.finished(None)
+                with cond:
+                    results[i] = result
+                    cond.notify_all()
+
+        def run_sweep() -> None:
+            try:
+                monitor.sweep = sweep(
+                    by_endpoint,
+                    timeout=settings.timeout,
+                    on_result=swept,
+                    max_in_flight=settings.max_in_flight,
+                    rate=settings.rate,
+                    stop=stop,
+                )
+            except Exception as exc:  # noqa: BLE001 - e.g. out of file descriptors: undecided, never a crash
+                summary, reason, _ = _internal(exc, "the connect sweep")
+                with cond:
+                    for i in range(n):
+                        if i not in results and i not in running:
+                            results[i] = placeholder(i, reason, ErrorReason.INTERNAL)
+                    cond.notify_all()
+            finally:
+                for _ in range(workers + 64):
+                    work.put(None)
+
+        sweep_thread = threading.Thread(target=run_sweep, name="dicomaudit-sweep", daemon=True)
+        sweep_thread.start()
+    else:
+        for i in range(n):
+            work.put(i)
+        for _ in range(workers + 64):
+            work.put(None)
+
+    for _ in range(workers):
         start_worker()
     try:
         with cond:
@@ -222,9 +474,9 @@ def scan(
                             f"the target did not finish within its budget of {settings.budget:g} s",
                             ErrorReason.BUDGET_EXHAUSTED,
                         )
+                        monitor.finished(targets[i])
                         LOGGER.debug("gave up on %s after %.1f s", targets[i], now - began)
-                        if pending:
-                            start_worker()
+                        start_worker()
     except KeyboardInterrupt:
         stop.set()
         if on_interrupt is not None:
@@ -235,9 +487,17 @@ def scan(
                 cond.wait(timeout=0.1)
             for i in range(n):
                 if i not in results:
-                    results[i] = placeholder(
-                        i, "the run was interrupted before this target was finished", ErrorReason.INTERRUPTED
+                    results[i] = (
+                        None
+                        if use_sweep and optional is not None and optional[i]
+                        else placeholder(
+                            i, "the run was interrupted before this target was finished", ErrorReason.INTERRUPTED
+                        )
                     )
             running.clear()
-        raise ScanInterrupted([results[i] for i in range(n)]) from None
-    return [results[i] for i in range(n)]
+        raise ScanInterrupted([r for i in range(n) if (r := results[i]) is not None]) from None
+    finally:
+        stop.set()
+        if sweep_thread is not None:
+            sweep_thread.join(timeout=STOP_GRACE)
+    return [r for i in range(n) if (r := results[i]) is not None]

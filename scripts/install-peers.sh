@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs: the real PACS peers
 # (tests/peers/): Orthanc (Debian package `orthanc`) and DCMTK (`dcmtk`), and
-# headless Chromium (`chromium`) for the HTML report's browser test.
+# headless Chromium (`chromium`) for the HTML report's browser test, and nmap
+# (`nmap`, with its dicom-ping script) whose XML output `--targets` reads and
+# which benchmarks/bench_fleet.py races.
 #
 # Idempotent: does nothing when Orthanc, dcmqrscp, dcmqridx, storescp,
 # storescu and wlmscpfs are already present. The tests start their own
@@ -17,13 +19,15 @@ for bin in Orthanc dcmqrscp dcmqridx storescp storescu wlmscpfs echoscu; do
     fi
 done
 
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "install-peers: chromium missing" >&2
-    need_install=1
-fi
+for bin in chromium nmap; do
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        echo "install-peers: $bin missing" >&2
+        need_install=1
+    fi
+done
 
 if [ "$need_install" -eq 0 ]; then
-    echo "install-peers: Orthanc, DCMTK and Chromium already installed"
+    echo "install-peers: Orthanc, DCMTK, Chromium and nmap already installed"
     exit 0
 fi
 
@@ -55,7 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc dcmtk chromium
+"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc dcmtk chromium nmap
 
 # On a host with systemd, make sure the packaged service is not running nor
 # started at boot; in a container without systemd there is nothing to stop.

@@ -25,6 +25,9 @@ from pynetdicom.sop_class import Verification
 
 from dicomaudit.checks.catalogue import CheckDefinition, load_catalogue
 from dicomaudit.checks.catalogue import get as get_definition
+from dicomaudit.fleet.aetitles import DEFAULT_GUESS_LIMIT, DEFAULT_GUESS_PAUSE, CalledAetGuess, Candidate
+from dicomaudit.fleet.inventory import Listing
+from dicomaudit.fleet.sweep import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE
 from dicomaudit.models import CheckResult, ErrorReason, PhiFinding, Status, Target
 from dicomaudit.net.association import Session, associate, sop_name
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, PLACEHOLDER_CALLED_AET, random_aet
@@ -66,6 +69,14 @@ class ProbeSettings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     checks: tuple[str, ...] | None = None  # None = every catalogue check
     show_values: bool = False
+    # Fleet scale: the connect sweep that runs before the association work (dicomaudit.fleet.sweep).
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    rate: float = DEFAULT_RATE
+    # --guess-aet (never on by default): titles tried per node, the pause between tries, the inventory's titles.
+    guess_aet: bool = False
+    guess_limit: int = DEFAULT_GUESS_LIMIT
+    guess_pause: float = DEFAULT_GUESS_PAUSE
+    guess_names: tuple[Candidate, ...] = ()
 
     @property
     def budget(self) -> float:
@@ -84,6 +95,18 @@ class ProbeSettings:
             "tls_client_certificate": str(self.tls.client_cert) if self.tls.client_cert else None,
             "checks": list(self.checks) if self.checks else "all",
             "show_values": self.show_values,
+            "max_in_flight": self.max_in_flight,
+            "rate": self.rate,
+            "guess_aet": self.guess_aet,
+            **(
+                {
+                    "guess_limit": self.guess_limit,
+                    "guess_pause": self.guess_pause,
+                    "guess_names": [c.aet for c in self.guess_names],
+                }
+                if self.guess_aet
+                else {}
+            ),
         }
 
 
@@ -91,12 +114,21 @@ class ProbeContext:
     """What one target's checks share: target, settings, the service observation, a memo."""
 
     def __init__(
-        self, target: Target, settings: ProbeSettings, service: ServiceObservation, budget: Budget | None = None
+        self,
+        target: Target,
+        settings: ProbeSettings,
+        service: ServiceObservation,
+        budget: Budget | None = None,
+        *,
+        listing: Listing | None = None,
+        called_aet_guess: CalledAetGuess | None = None,
     ) -> None:
         self.target = target
         self.settings = settings
         self.service = service
         self.budget = budget or new_budget(settings)
+        self.listing = listing  # what the inventory says about this target (inventory.* checks); None: no inventory
+        self.called_aet_guess = called_aet_guess  # how --guess-aet searched for the called AE title
         self.phi: list[PhiFinding] = []
         self.warnings: list[str] = []
         self._memo: dict[str, Any] = {}
@@ -256,6 +288,8 @@ class ProbeContext:
                 f"no AE title was given for this target and the node rejects the placeholder "
                 f"{self.called_aet!r}; give it as HOST:PORT/AET"
             )
+            if self.called_aet_guess is not None:
+                hint += f" (--guess-aet tried {len(self.called_aet_guess.tried)} title(s), none was accepted)"
             return definition.result(
                 Status.ERROR,
                 f"inconclusive: {hint}",
@@ -386,6 +420,7 @@ class Endpoint(enum.StrEnum):
     """The kind of endpoint a check talks to; a target only runs the checks for its kind."""
 
     DIMSE = "dimse"  # a DICOM upper-layer port, plaintext or TLS (PS3.8, PS3.15 B.1)
+    INVENTORY = "inventory"  # the endpoint against the inventory: judged from what the service probe saw
 
 
 @dataclass(frozen=True)

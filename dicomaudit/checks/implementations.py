@@ -1,3 +1,14 @@
 """Importing this module registers every check implementation."""
 
-from dicomaudit.checks import association, echo, find, identity, retrieve, service, services, store, worklist  # noqa: F401
+from dicomaudit.checks import (  # noqa: F401
+    association,
+    echo,
+    find,
+    identity,
+    inventory,
+    retrieve,
+    service,
+    services,
+    store,
+    worklist,
+)

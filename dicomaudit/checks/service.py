@@ -17,7 +17,9 @@ def _service_evidence(ctx: ProbeContext) -> dict[str, Any]:
         evidence["plaintext"] = svc.plaintext.to_evidence()
     if svc.tls is not None:
         evidence["tls"] = svc.tls.to_evidence()
-    if not ctx.called_aet_known:
+    if ctx.called_aet_guess is not None:
+        evidence["called_aet_guess"] = ctx.called_aet_guess.to_evidence()
+    elif not ctx.called_aet_known:
         evidence["note"] = f"no AE title given for the target; the placeholder {ctx.called_aet!r} was used"
     return evidence
 
@@ -57,6 +59,13 @@ def dicom_service(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
             reason=svc.error,
             evidence=evidence,
             code=svc.error_code,
+        )
+    guess = ctx.called_aet_guess
+    if guess is not None:
+        summary += (
+            f"; called AE title found by guessing: {guess.found!r}"
+            if guess.found is not None
+            else f"; called AE title unknown ({len(guess.tried)} title(s) tried with --guess-aet)"
         )
     return d.result(Status.INFO, summary, evidence=evidence, enforced=ctx.refusal_control(attempt))
 

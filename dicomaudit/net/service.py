@@ -105,6 +105,19 @@ def observe_service(
         return ServiceObservation(reachable=True, transport=Transport.PLAINTEXT, plaintext=plain, tls=None)
     if plain.outcome in (Outcome.REFUSED, Outcome.UNREACHABLE) or plain.detail == CONNECT_TIMEOUT:
         return _unusable(plain, plain, None, reachable=False)
+    if plain.outcome is Outcome.TIMEOUT:
+        # Connected, then silence.  A TLS port answers a plaintext request at
+        # once (an alert, or a close: the first byte is no TLS record type), so
+        # a TLS attempt would only wait a second time.  A silent endpoint
+        # costs one timeout, which is what keeps a fleet run near its bound.
+        return ServiceObservation(
+            reachable=True,
+            transport=None,
+            plaintext=plain,
+            tls=None,
+            error=f"no DICOM answer: plaintext {plain.describe()}; TLS not tried (a TLS port does not stay silent)",
+            error_code=ErrorReason.TIMEOUT,
+        )
     if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
         # It framed its answer as DICOM, but the answer is malformed: nothing is
         # to be gained from TLS, and nothing may be built on it.

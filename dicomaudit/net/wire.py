@@ -20,6 +20,7 @@ big-endian length, followed by that many bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -272,6 +273,11 @@ class PeerStream:
                 if writable:
                     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code == 0:
+                # Small PDUs go out at once: with Nagle on, the second write of a
+                # request (command, then identifier) waits for the peer's delayed
+                # ACK, ~40-100 ms per message on loopback.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return cls(sock, budget)
             sock.close()
             error = OSError(code, os.strerror(code))

@@ -34,7 +34,7 @@ PHI_COLUMNS = ["source", "path", "tag", "keyword", "vr", "category", "rule", "se
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _defuse(value: object) -> object:
+def defuse(value: object) -> object:
     if not isinstance(value, str):
         return value
     value = scrub(value)
@@ -101,7 +101,7 @@ def _write(frame: pd.DataFrame, path: Path) -> Path:
     text_cols = frame.select_dtypes(include=["object", "string"]).columns
     safe = frame.copy()
     for col in text_cols:
-        safe[col] = safe[col].map(_defuse)
+        safe[col] = safe[col].map(defuse)
     path.parent.mkdir(parents=True, exist_ok=True)
     safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
     return path

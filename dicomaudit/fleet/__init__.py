@@ -1,0 +1,1 @@
+"""Fleet scale: discovery sweeps, scope, inventory reconciliation."""
