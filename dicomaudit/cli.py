@@ -136,6 +136,116 @@ FailOn = Annotated[
 ]
 
 
+Ports = Annotated[
+    str | None,
+    typer.Option(
+        "--ports",
+        metavar="LIST",
+        help="Ports to sweep, e.g. 104,11112,4000-4010 (default: 104, 11112, 2761, 2762, 4242).",
+    ),
+]
+ScopeFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--scope",
+        metavar="FILE",
+        help="The networks this run is authorised for (one CIDR, address or a-b range per line); any target "
+        "outside is refused before a packet is sent (exit 2). Recorded in every report.",
+    ),
+]
+AllowPublic = Annotated[
+    bool, typer.Option("--allow-public", help="Allow publicly routable addresses (refused by default).")
+]
+MaxInFlight = Annotated[
+    int,
+    typer.Option(
+        "--max-in-flight", min=1, max=8192, show_default=True, help="TCP connects of the sweep open at the same time."
+    ),
+]
+Rate = Annotated[
+    float,
+    typer.Option("--rate", min=0, show_default=True, help="New TCP connections per second in the sweep (0: no limit)."),
+]
+GuessAet = Annotated[
+    bool,
+    typer.Option(
+        "--guess-aet",
+        help="Try the documented default AE titles (and the inventory's): find a node's called AE title when it "
+        "rejects the placeholder, and check whether an allow-list admits a default calling title. Logged in the "
+        "evidence; off by default.",
+    ),
+]
+GuessLimit = Annotated[
+    int, typer.Option("--guess-limit", min=1, max=64, show_default=True, help="With --guess-aet: titles per node.")
+]
+GuessPause = Annotated[
+    float,
+    typer.Option("--guess-pause", min=0, max=60, show_default=True, help="With --guess-aet: seconds between tries."),
+]
+
+
+def _scope_and_ranges(
+    scope_file: Path | None, allow_public: bool, ranges: list[str] | None, targets: list[Target]
+) -> tuple[Any, list[Any], dict[str, Any]]:
+    """Parse ``--scope`` and the ranges, and refuse anything outside them before a packet is sent (exit 2)."""
+    from dicomaudit.fleet.inventory import addresses_of
+    from dicomaudit.fleet.ranges import RangeError, enforce_addresses, enforce_scope, load_scope, parse_ranges
+
+    try:
+        scope = load_scope(scope_file) if scope_file is not None else None
+        parsed = parse_ranges(ranges) if ranges else []
+        enforce_scope(parsed, scope, allow_public=allow_public)
+        pairs = [(f"target {str(t)!r}", address) for t in targets for address in addresses_of(t.host)]
+        enforce_addresses(pairs, scope, allow_public=allow_public)
+    except RangeError as exc:
+        raise _fail_usage(str(exc)) from None
+    recorded: dict[str, Any] = {"file": None, "allow_public": allow_public}
+    if scope is not None:
+        recorded = {**scope.to_dict(), "allow_public": allow_public}
+    return scope, parsed, recorded
+
+
+def _port_list(ports: str | None) -> tuple[int, ...]:
+    from dicomaudit.fleet.ranges import DEFAULT_PORTS, RangeError, parse_ports
+
+    if ports is None:
+        return DEFAULT_PORTS
+    try:
+        return parse_ports(ports)
+    except RangeError as exc:
+        raise _fail_usage(str(exc)) from None
+
+
+def _guess_names(given: list[tuple[str, Target]]) -> tuple[Any, ...]:
+    """The inventory's own AE titles, tried first by --guess-aet: sites reuse their naming scheme."""
+    from dicomaudit.fleet.aetitles import Candidate
+
+    seen: dict[str, Any] = {}
+    for where, t in given:
+        if t.called_aet and t.called_aet not in seen:
+            seen[t.called_aet] = Candidate(t.called_aet, f"from the inventory ({where})")
+    return tuple(seen.values())
+
+
+def _tls_settings(tls_cert: Path | None, tls_key: Path | None) -> TlsSettings:
+    if (tls_cert is None) != (tls_key is None):
+        raise _fail_usage("--tls-cert and --tls-key go together")
+    for p in (tls_cert, tls_key):
+        if p is not None and not p.is_file():
+            raise _fail_usage(f"{p}: no such file")
+    tls = TlsSettings(client_cert=tls_cert, client_key=tls_key)
+    if tls_cert is not None:
+        try:
+            tls.client_context()  # a certificate that does not load is bad input, found before any target
+        except ssl.SSLError as exc:
+            why = exc.reason or "not a PEM certificate with its matching private key"
+            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
+    return tls
+
+
 def _emit_reports(
     result: RunResult,
     json_path: Path | None,
@@ -239,7 +349,12 @@ def probe(
         ),
     ] = None,
     targets_file: Annotated[
-        Path | None, typer.Option("--targets", metavar="FILE", help="Inventory CSV with at least host,port,called_aet.")
+        Path | None,
+        typer.Option(
+            "--targets",
+            metavar="FILE",
+            help="Inventory CSV with at least host,port,called_aet, or nmap XML output (-oX).",
+        ),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")
@@ -307,6 +422,24 @@ def probe(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
     fail_on_undecided: FailOnUndecided = False,
+    discover_ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--discover",
+            metavar="RANGE",
+            help="Also sweep this range (CIDR, a.b.c.d-e, host name or file; repeatable) on --ports and audit "
+            "every DICOM listener found; with --targets, listeners not on it are reported (inventory.unlisted) "
+            "and rows that do not answer too (inventory.missing).",
+        ),
+    ] = None,
+    ports: Ports = None,
+    scope_file: ScopeFile = None,
+    allow_public: AllowPublic = False,
+    max_in_flight: MaxInFlight = 512,
+    rate: Rate = 4000.0,
+    guess_aet: GuessAet = False,
+    guess_limit: GuessLimit = 12,
+    guess_pause: GuessPause = 0.5,
     log: LogFile = None,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
@@ -314,10 +447,10 @@ def probe(
     waivers = _load_waivers(waivers_path)
     try:
         given: list[tuple[str, Target]] = [(f"argument {i}", parse_target(t)) for i, t in enumerate(target or [], 1)]
+        rows: list[tuple[int, Target]] = []
         if targets_file is not None:
-            given += [
-                (f"inventory {safe_text(targets_file.name)} line {n}", t) for n, t in load_inventory_rows(targets_file)
-            ]
+            rows = read_targets_file(targets_file)
+            given += [(f"{_source_name(targets_file)} line {n}", t) for n, t in rows]
     except TargetError as exc:
         raise _fail_usage(str(exc)) from None
     targets, duplicates = dedupe_reporting(given)
@@ -325,8 +458,10 @@ def probe(
         from dicomaudit.textsafe import scrub
 
         err.print(f"[yellow]warning:[/] {escape(scrub(message))}", soft_wrap=True)
-    if not targets:
-        raise _fail_usage("no targets: give TARGET... (HOST[:PORT][/CALLED_AET]) or --targets FILE")
+    if not targets and not discover_ranges:
+        raise _fail_usage("no targets: give TARGET... (HOST[:PORT][/CALLED_AET]), --targets FILE or --discover RANGE")
+    _, ranges, scope_record = _scope_and_ranges(scope_file, allow_public, discover_ranges, targets)
+    port_list = _port_list(ports)
     known = load_catalogue()
     if check:
         unknown = [c for c in check if c not in known]
@@ -334,21 +469,7 @@ def probe(
             raise _fail_usage(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(known)})")
     if listen_port is not None and not intrusive:
         raise _fail_usage("--listen-port only serves the intrusive C-MOVE test: give --intrusive too")
-    if (tls_cert is None) != (tls_key is None):
-        raise _fail_usage("--tls-cert and --tls-key go together")
-    for p in (tls_cert, tls_key):
-        if p is not None and not p.is_file():
-            raise _fail_usage(f"{p}: no such file")
-    tls = TlsSettings(client_cert=tls_cert, client_key=tls_key)
-    if tls_cert is not None:
-        try:
-            tls.client_context()  # a certificate that does not load is bad input, found before any target
-        except ssl.SSLError as exc:
-            why = exc.reason or "not a PEM certificate with its matching private key"
-            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
-        except (OSError, ValueError) as exc:
-            why = getattr(exc, "strerror", None) or type(exc).__name__
-            raise _fail_usage(f"--tls-cert/--tls-key: cannot load the client certificate ({why})") from None
+    tls = _tls_settings(tls_cert, tls_key)
     settings = ProbeSettings(
         calling_aet=calling_aet,
         timeout=timeout,
@@ -359,8 +480,37 @@ def probe(
         tls=tls,
         checks=tuple(check) if check else None,
         show_values=show_values,
+        max_in_flight=max_in_flight,
+        rate=rate,
+        guess_aet=guess_aet,
+        guess_limit=guess_limit,
+        guess_pause=guess_pause,
+        guess_names=_guess_names(given) if guess_aet else (),
     )
-    result = run_probe(targets, settings, command=_command_line(), operator=operator, scope_ref=scope_ref, quiet=quiet)
+    if ranges:
+        fleet = _discover_plan(ranges, port_list, settings, [(0, t) for t in targets], targets_file, quiet=quiet)
+        result = run_probe(
+            list(fleet.targets),
+            settings,
+            command=_command_line(),
+            operator=operator,
+            scope_ref=scope_ref,
+            quiet=quiet,
+            listings=fleet.listings if targets_file is not None else None,
+            optional=fleet.optional,
+            swept=fleet.sweep,
+            scope=scope_record,
+        )
+    else:
+        result = run_probe(
+            targets,
+            settings,
+            command=_command_line(),
+            operator=operator,
+            scope_ref=scope_ref,
+            quiet=quiet,
+            scope=scope_record,
+        )
     applied = _apply_waivers(result, waivers)
     written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
     from dicomaudit.console import print_one_line, print_summary, probe_line
@@ -384,15 +534,31 @@ def run_probe(
     operator: str | None = None,
     scope_ref: str | None = None,
     quiet: bool = False,
+    listings: Any = None,
+    optional: Any = None,
+    swept: Any = None,
+    scope: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Scan with a progress bar on a terminal; return the run's result."""
+    """Scan with a progress bar on a terminal; return the run's result with its per-phase figures."""
+    import time
+
     from dicomaudit.console import scan_with_progress
-    from dicomaudit.scanner import ScanInterrupted, now_iso
+    from dicomaudit.scanner import ScanInterrupted, ScanMonitor, now_iso, run_stats
 
     started = now_iso()
     incomplete = False
+    monitor = ScanMonitor(len(targets))
+    t0 = time.monotonic()
     try:
-        target_results = scan_with_progress(err, targets, settings, show=not quiet and err.is_terminal)
+        target_results = scan_with_progress(
+            err,
+            targets,
+            settings,
+            show=not quiet and err.is_terminal,
+            listings=listings,
+            optional=optional,
+            monitor=monitor,
+        )
     except ScanInterrupted as stopped:
         target_results, incomplete = stopped.results, True
     info = RunInfo(
@@ -403,8 +569,82 @@ def run_probe(
         operator=operator,
         scope_ref=scope_ref,
         incomplete=incomplete,
+        scope=scope,
+        stats=run_stats(monitor, time.monotonic() - t0, len(target_results), swept),
     )
     return RunResult(tool_version=__version__, run=info, targets=tuple(target_results))
+
+
+def _source_name(path: Path) -> str:
+    from dicomaudit.fleet.nmap import looks_like_nmap_xml
+
+    kind = "nmap" if looks_like_nmap_xml(path) else "inventory"
+    return f"{kind} {safe_text(path.name)}"
+
+
+def read_targets_file(path: Path) -> list[tuple[int, Target]]:
+    """An inventory CSV, or nmap's XML output (-oX: its open ports, with dicom-ping's results as attributes)."""
+    from dicomaudit.fleet.nmap import load_nmap, looks_like_nmap_xml, to_targets
+
+    if path.is_file() and looks_like_nmap_xml(path):
+        return list(enumerate(to_targets(load_nmap(path)), start=1))
+    return load_inventory_rows(path)
+
+
+def _discover_plan(
+    ranges: list[Any],
+    ports: tuple[int, ...],
+    settings: ProbeSettings,
+    listed: list[tuple[int, Target]],
+    inventory: Path | None,
+    *,
+    quiet: bool,
+) -> Any:
+    """Sweep the ranges (with a progress line on a terminal), then plan the targets: inventory rows and listeners."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dicomaudit.fleet.discover import describe_sweep, find_open, plan
+    from dicomaudit.fleet.inventory import Reconciliation
+    from dicomaudit.fleet.sweep import PortProbe
+
+    total = sum(len(r) for r in ranges) * len(ports)
+    reconciliation = (
+        Reconciliation(safe_text(inventory.name), listed, describe_sweep(ranges, ports))
+        if inventory is not None
+        else None
+    )
+    show = not quiet and err.is_terminal
+    if not show:
+        found, stats = find_open(
+            ranges, ports, timeout=settings.timeout, max_in_flight=settings.max_in_flight, rate=settings.rate
+        )
+        return plan(found, stats, listed, reconciliation)
+    with Progress(
+        TextColumn("[bold]sweeping[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+        opened = [0]
+
+        def on_result(probe: PortProbe) -> None:
+            if probe.state.value == "open":
+                opened[0] += 1
+            progress.update(task, advance=1, description=f"{opened[0]} open")
+
+        found, stats = find_open(
+            ranges,
+            ports,
+            timeout=settings.timeout,
+            max_in_flight=settings.max_in_flight,
+            rate=settings.rate,
+            on_result=on_result,
+        )
+    return plan(found, stats, listed, reconciliation)
 
 
 def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
@@ -413,6 +653,136 @@ def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
         where = f" to {', '.join(str(p) for p in written[:1])}" if written else ""
         err.print(f"interrupted: the results gathered so far were written{where}, marked incomplete", soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+# -- discover ----------------------------------------------------------------
+DISCOVER_CHECKS = ("inventory.unlisted", "inventory.missing", "dicom.service")
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit discover 10.20.0.0/16 --scope scope.txt --out reports/sweep\n\n"
+        "  dicomaudit discover 10.20.1.10-250 --ports 104,11112 --inventory pacs.csv --csv found.csv\n\n"
+        "  dicomaudit discover nets.txt --guess-aet --out reports/sweep && "
+        "dicomaudit probe --targets reports/sweep/inventory.csv --out reports/audit"
+    )
+)
+def discover(
+    ranges: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RANGE...",
+            show_default=False,
+            help="CIDR (10.0.0.0/24), a.b.c.d-e, a.b.c.d-w.x.y.z, host name, or a file with one per line.",
+        ),
+    ],
+    ports: Ports = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            metavar="FILE",
+            help="Inventory CSV (host,port,called_aet) or nmap XML to reconcile against: listeners not on it are "
+            "inventory.unlisted, rows that do not answer inventory.missing.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Write inventory.csv and the report set (JSON, HTML, MD, CSV) here."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the result JSON here.")
+    ] = None,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", metavar="FILE", help="Write the inventory CSV here (probe --targets reads it as is)."),
+    ] = None,
+    scope_file: ScopeFile = None,
+    allow_public: AllowPublic = False,
+    calling_aet: CallingAet = DEFAULT_CALLING_AET,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.5, max=600, show_default=True, help="Seconds for each step (TCP connect, association)."
+        ),
+    ] = 5.0,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", min=1, max=1024, show_default=True, help="Open ports confirmed at once."),
+    ] = 64,
+    max_in_flight: MaxInFlight = 512,
+    rate: Rate = 4000.0,
+    guess_aet: GuessAet = False,
+    guess_limit: GuessLimit = 12,
+    guess_pause: GuessPause = 0.5,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", metavar="PEM", help="Client certificate to present to TLS nodes.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Key of --tls-cert.")] = None,
+    fail_on: FailOn = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who ran the sweep (recorded in reports).")] = None,
+    scope_ref: Annotated[
+        str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or authorisation reference (recorded).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
+    log: LogFile = None,
+) -> None:
+    """Find every DICOM listener in RANGE... (your own networks only) and write an inventory probe accepts."""
+    severity = _severity_option(fail_on)
+    port_list = _port_list(ports)
+    try:
+        rows = read_targets_file(inventory) if inventory is not None else []
+    except TargetError as exc:
+        raise _fail_usage(str(exc)) from None
+    _, parsed, scope_record = _scope_and_ranges(scope_file, allow_public, ranges, [t for _, t in rows])
+    tls = _tls_settings(tls_cert, tls_key)
+    given = [(f"{_source_name(inventory)} line {n}", t) for n, t in rows] if inventory is not None else []
+    settings = ProbeSettings(
+        calling_aet=calling_aet,
+        timeout=timeout,
+        concurrency=concurrency,
+        tls=tls,
+        checks=DISCOVER_CHECKS + (("assoc.any_calling_aet", "assoc.guessable_calling_aet") if guess_aet else ()),
+        max_in_flight=max_in_flight,
+        rate=rate,
+        guess_aet=guess_aet,
+        guess_limit=guess_limit,
+        guess_pause=guess_pause,
+        guess_names=_guess_names(given) if guess_aet else (),
+    )
+    fleet = _discover_plan(parsed, port_list, settings, rows, inventory, quiet=quiet)
+    result = run_probe(
+        list(fleet.targets),
+        settings,
+        command=_command_line(),
+        operator=operator,
+        scope_ref=scope_ref,
+        quiet=quiet,
+        listings=fleet.listings if inventory is not None else None,
+        optional=fleet.optional,
+        swept=fleet.sweep,
+        scope=scope_record,
+    )
+    written = _emit_reports(result, json_path, out_dir)
+    inventory_path = csv_path or (out_dir / "inventory.csv" if out_dir is not None else None)
+    if inventory_path is not None:
+        from dicomaudit.fleet.inventory import write_inventory
+
+        try:
+            write_inventory(inventory_path, result.targets)
+        except OSError as exc:
+            raise _fail_usage(f"cannot write {inventory_path}: {exc.strerror or 'I/O error'}") from None
+        written.append(inventory_path)
+    from dicomaudit.console import discover_line, print_one_line, print_summary
+
+    if quiet:
+        print_one_line(out, discover_line(result), written)
+    else:
+        print_summary(out, result, written)
+        out.print(discover_line(result), markup=False, highlight=False, soft_wrap=True)
+    _interrupted_exit(result, written)
+    _gate(result, severity, None)
 
 
 # -- demo --------------------------------------------------------------------

@@ -10,7 +10,7 @@ here talks to the network or knows about an output format; ``to_dict`` /
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -342,7 +342,10 @@ class TargetResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = self.target.to_dict()
-        d["checks"] = [c.to_dict() for c in self.checks]
+        checks, groups = _group_bare_checks(self.checks)
+        d["checks"] = [c.to_dict() for c in checks]
+        if groups:
+            d["not_checked"] = groups
         d["phi"] = [p.to_dict() for p in self.phi]
         if self.started_at:
             d["started_at"] = self.started_at
@@ -354,14 +357,69 @@ class TargetResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TargetResult:
+        checks = [CheckResult.from_dict(c) for c in d.get("checks", [])]
+        if d.get("not_checked"):
+            checks = _expand_groups(checks, d["not_checked"])
         return cls(
             target=Target.from_dict(d),
-            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", [])),
+            checks=tuple(checks),
             phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
             started_at=d.get("started_at"),
             finished_at=d.get("finished_at"),
             warnings=tuple(str(w) for w in d.get("warnings") or ()),
         )
+
+
+#: Checks that share a status and reason and carry no evidence of their own are written once per target, as a
+#: group: a fleet run has thousands of closed ports whose every check says the same "not checked: refused".
+_GROUP_MIN = 3
+
+
+def _group_bare_checks(checks: Sequence[CheckResult]) -> tuple[list[CheckResult], list[dict[str, Any]]]:
+    """Split ``checks`` into those written in full and groups of bare ones (no evidence, no duration, no enforced).
+
+    A group keeps the status, summary, reason and reason code and names its
+    checks; title, severity, remediation and compliance come back from the
+    catalogue when the result is read (:func:`_expand_groups`).
+    """
+    by_key: dict[tuple[Any, ...], list[CheckResult]] = {}
+    for c in checks:
+        if c.status in (Status.ERROR, Status.SKIPPED) and not c.evidence and c.duration_ms is None and not c.enforced:
+            by_key.setdefault((c.status, c.summary, c.reason, c.reason_code), []).append(c)
+    grouped = {id(c) for members in by_key.values() if len(members) >= _GROUP_MIN for c in members}
+    if not grouped:
+        return list(checks), []
+    groups = []
+    for (status, summary, reason, code), members in by_key.items():
+        if len(members) < _GROUP_MIN:
+            continue
+        g: dict[str, Any] = {"status": status.value, "summary": summary, "checks": [c.id for c in members]}
+        if reason is not None:
+            g["reason"] = reason
+        if code is not None:
+            g["reason_code"] = code.value
+        groups.append(g)
+    return [c for c in checks if id(c) not in grouped], groups
+
+
+def _expand_groups(checks: list[CheckResult], groups: Any) -> list[CheckResult]:
+    from dicomaudit.checks.catalogue import get, load_catalogue  # the catalogue holds what a group leaves out
+
+    catalogue = load_catalogue()
+    order = {cid: i for i, cid in enumerate(catalogue)}
+    out = list(checks)
+    for g in groups:
+        status = Status(g["status"])
+        code = g.get("reason_code")
+        for cid in g["checks"]:
+            if cid not in catalogue:
+                raise ValueError(f"unknown check id {cid!r} in not_checked")
+            out.append(
+                get(cid).result(
+                    status, g.get("summary", ""), reason=g.get("reason"), code=ErrorReason(code) if code else None
+                )
+            )
+    return sorted(out, key=lambda c: order.get(c.id, len(order)))
 
 
 @dataclass(frozen=True)
@@ -375,20 +433,29 @@ class RunInfo:
     operator: str | None = None
     scope_ref: str | None = None
     incomplete: bool = False  # interrupted (Ctrl-C): unfinished targets carry "interrupted" errors
+    scope: Mapping[str, Any] | None = None  # --scope: the file, its SHA-256 and networks; --allow-public
+    stats: Mapping[str, Any] = field(default_factory=dict)  # per-phase counts and times (sweep, confirm, audit)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", freeze(dict(self.settings)))
+        object.__setattr__(self, "stats", freeze(dict(self.stats)))
+        if self.scope is not None:
+            object.__setattr__(self, "scope", freeze(dict(self.scope)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "command": self.command,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "settings": thaw(self.settings),
             "operator": self.operator,
             "scope_ref": self.scope_ref,
+            "scope": thaw(self.scope) if self.scope is not None else None,
             "incomplete": self.incomplete,
         }
+        if self.stats:
+            d["stats"] = thaw(self.stats)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunInfo:
@@ -400,6 +467,8 @@ class RunInfo:
             operator=d.get("operator"),
             scope_ref=d.get("scope_ref"),
             incomplete=bool(d.get("incomplete", False)),
+            scope=d.get("scope"),
+            stats=d.get("stats") or {},
         )
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from dicomaudit.checks.base import CheckSpec, ProbeContext, ProbeSettings, new_budget, registry
+from dicomaudit.checks.base import NOT_REQUESTED, CheckSpec, ProbeContext, ProbeSettings, new_budget, registry
 from dicomaudit.checks.catalogue import get, load_catalogue
 from dicomaudit.fleet.aetitles import CalledAetGuess, guess_called_aet, needs_called_aet
 from dicomaudit.fleet.inventory import Listing
@@ -67,7 +67,7 @@ def _all_errors(
         if check_id in wanted:
             results.append(definition.result(Status.ERROR, summary, reason=reason, code=code, evidence=evidence))
         else:
-            results.append(definition.result(Status.SKIPPED, "not requested", reason="not selected for this run"))
+            results.append(_not_requested(check_id))
     return results
 
 
@@ -208,7 +208,7 @@ def scan_target(
 
 @functools.lru_cache(maxsize=256)
 def _not_requested(check_id: str) -> CheckResult:
-    return get(check_id).result(Status.SKIPPED, "not requested", reason="not selected for this run")
+    return get(check_id).result(Status.SKIPPED, NOT_REQUESTED, reason="not selected for this run")
 
 
 #: How long past its budget a target may run before the scanner gives up on it.
@@ -501,3 +501,33 @@ def scan(
         if sweep_thread is not None:
             sweep_thread.join(timeout=STOP_GRACE)
     return [r for i in range(n) if (r := results[i]) is not None]
+
+
+def run_stats(monitor: ScanMonitor, seconds: float, targets: int, swept: SweepStats | None = None) -> dict[str, Any]:
+    """Per-phase figures of a run (``run.stats`` in the result JSON): what was swept, confirmed and audited.
+
+    ``swept`` is a discovery sweep that ran before the scan; the scan's own
+    connect sweep (over its targets) is ``monitor.sweep``.
+    """
+    phases: dict[str, Any] = {}
+    sweeps = [s for s in (swept, monitor.sweep) if s is not None]
+    if sweeps:
+        total = SweepStats()
+        for s in sweeps:
+            for name in ("endpoints", "open", "closed", "filtered", "unreachable"):
+                setattr(total, name, getattr(total, name) + getattr(s, name))
+            total.seconds += s.seconds
+            total.interrupted = total.interrupted or s.interrupted
+        phases["sweep"] = total.to_dict()
+    counts = monitor.observed_counts
+    confirm_end = monitor.confirm_finished
+    phases["confirm"] = {
+        "seconds": round((confirm_end - monitor.started) if confirm_end else 0.0, 3),
+        "endpoints": sum(counts[k] for k in ("dicom", "silent", "not_dicom")),
+        "dicom": counts["dicom"],
+        "silent": counts["silent"],
+        "not_dicom": counts["not_dicom"],
+    }
+    phases["audit"] = {"seconds": round(seconds, 3), "targets": targets}
+    endpoints = sum(s.endpoints for s in sweeps) if sweeps else monitor.total
+    return {"endpoints": endpoints, "phases": phases}

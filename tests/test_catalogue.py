@@ -7,10 +7,13 @@ from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import Severity
 
 CONTRACT_IDS = [
+    "inventory.unlisted",
+    "inventory.missing",
     "dicom.service",
     "services.offered",
     "assoc.any_called_aet",
     "assoc.any_calling_aet",
+    "assoc.guessable_calling_aet",
     "identity.user_identity",
     "echo.unauthenticated",
     "find.unauthenticated",

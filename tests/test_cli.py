@@ -389,7 +389,7 @@ def test_ctrl_c_writes_partial_results_marked_incomplete_and_exits_130(tmp_path:
     data = json.loads(out.read_text())
     assert data["run"]["incomplete"] is True
     assert len(data["targets"]) == 3
-    codes = {c.get("reason_code") for t in data["targets"] for c in t["checks"]}
+    codes = {c.get("reason_code") for t in data["targets"] for c in t["checks"] + t.get("not_checked", [])}
     assert "interrupted" in codes
 
 

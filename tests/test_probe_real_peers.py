@@ -35,38 +35,39 @@ def expected(row: str) -> dict[str, str]:
 
 
 # i info, F fail, P pass, E error, s skipped. Columns:
-#  service, services.offered, called, calling, identity, echo, find, find-phi, worklist, worklist-phi,
-#  get, move, move.any_destination, store, plaintext
+#  inventory.unlisted, inventory.missing (no inventory here: skipped), service, services.offered, called,
+#  calling, guessable calling (needs --guess-aet: skipped), identity, echo, find, find-phi, worklist,
+#  worklist-phi, get, move, move.any_destination, store, plaintext
 EXPECTED = {
     # Every DicomAlwaysAllow* true: C-GET and C-MOVE of a study that cannot exist get the generic
     # failure 0xC000 (Orthanc's answer to anything it processed and could not complete: served);
     # a move to a random destination is answered the same way: not decidable without --intrusive.
-    "orthanc_open": expected("i i F F i F F F F F F F E F F"),
+    "orthanc_open": expected("s s i i F F s i F F F F F F F E F F"),
     # Orthanc's shipped defaults: called-AE check off, echo and store open to any AE; C-FIND,
     # worklist, C-GET and C-MOVE from an unknown AE answered with A-ABORT (refusals).
-    "orthanc_stock": expected("i i F F i F P P P P P P s F F"),
-    "orthanc_allowlist": expected("i i P P P P P P P P P P s P F"),
+    "orthanc_stock": expected("s s i i F F s i F P P P P P P s F F"),
+    "orthanc_allowlist": expected("s s i i P P s P P P P P P P P s P F"),
     # Get and Move always allowed, Find/FindWorklist/Store not (those abort); the scanner's AE is a
     # registered destination, which Orthanc looks up only after the (non-existent) study.
     # store: storage is negotiated for anyone (what the non-intrusive check tests), C-STORE itself would abort.
-    "orthanc_retrieve": expected("i i F F i F P P P P F F E F F"),
+    "orthanc_retrieve": expected("s s i i F F s i F P P P P F F E F F"),
     # TLS only with client certificates: nothing can be asked without a trusted certificate.
-    "orthanc_tls": expected("i s s s s s s s s s s s s s P"),
+    "orthanc_tls": expected("s s i s s s s s s s s s s s s s s P"),
     # dcmqrscp answers a C-GET/C-MOVE of a study that cannot exist with 0x0000 and zero
     # sub-operations (served), and checks the move destination only when there is something to move.
-    "dcmqrscp_open": expected("i i P F i F F F P P F F E F F"),
-    "dcmqrscp_move_aetitle": expected("i i P F i F F F P P F F E F F"),
+    "dcmqrscp_open": expected("s s i i P F s i F F F P P F F E F F"),
+    "dcmqrscp_move_aetitle": expected("s s i i P F s i F F F P P F F E F F"),
     # --disable-get: the C-GET presentation contexts are rejected.
-    "dcmqrscp_no_get": expected("i i P F i F F F P P P F E F F"),
-    "dcmqrscp_restricted": expected("i i P P P P P P P P P P s P F"),
+    "dcmqrscp_no_get": expected("s s i i P F s i F F F P P P F E F F"),
+    "dcmqrscp_restricted": expected("s s i i P P s P P P P P P P P s P F"),
     # storescp accepts any AE title and offers storage and verification only.
-    "storescp_server": expected("i i F F i F P P P P P P s F F"),
+    "storescp_server": expected("s s i i F F s i F P P P P P P s F F"),
     # wlmscpfs checks the called AE (worklist folder), offers Verification and worklist only, and
     # rejects (RJ 1/1/1) an association in which it supports no proposed context.
-    "wlmscpfs_server": expected("i i P F i F P P F F P P s P F"),
+    "wlmscpfs_server": expected("s s i i P F s i F P P F F P P s P F"),
     # pynetdicom's qrscp app: no access control; the only server here that checks the move
     # destination before looking for the study (0xA801); its worklist answers with no matches.
-    "pynetdicom_qrscp": expected("i i F F i F F F i P F P P F F"),
+    "pynetdicom_qrscp": expected("s s i i F F s i F F F i P F P P F F"),
 }
 
 
@@ -251,3 +252,29 @@ def test_services_offered_differ_as_the_configurations_say(orthanc_stock: Any, l
     assert orthanc["Modality Worklist"] == 1 and orthanc["Query/Retrieve - GET"] >= 2
     assert "Print Management" not in {k for k, v in orthanc.items() if v}
     assert lab_open_families["Storage"] > 100 and lab_open_families["Query/Retrieve - MOVE"] >= 2
+
+
+# -- AE titles: --guess-aet on real servers ------------------------------------------------------
+def test_guess_aet_finds_orthancs_default_called_title_and_audits_it(orthanc_allowlist: Any) -> None:
+    """Given Orthanc checking the called AE title (its default ORTHANC) and no title given, when probed with
+    guessing, then ORTHANC is found from the documented defaults, recorded, and the checks are decided with it."""
+    target = Target(host="127.0.0.1", port=orthanc_allowlist.port)
+    result = scan_target(target, ProbeSettings(timeout=8.0, guess_aet=True, guess_pause=0.05))
+    assert result.target.called_aet == "ORTHANC"
+    assert result.target.attributes["called_aet_source"].startswith("guessed: product default (Orthanc)")
+    guess = result.check("dicom.service").evidence["called_aet_guess"]
+    assert guess["found"] == "ORTHANC" and guess["tried"][-1]["aet"] == "ORTHANC"
+    assert result.check("assoc.any_calling_aet").status.value == "pass"
+    assert not [c.id for c in result.checks if c.reason_code is not None and c.reason_code.value == "inconclusive"]
+
+
+@pytest.mark.parametrize("server_fixture", ["orthanc_allowlist", "dcmqrscp_restricted"])
+def test_an_allow_list_of_real_peers_admits_no_default_calling_title(
+    server_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """Given a real allow-list (PACSADMIN only), when the default calling titles are tried, then none is admitted."""
+    server = request.getfixturevalue(server_fixture)
+    result = _scan(server, guess_aet=True, guess_pause=0.0, checks=("assoc.guessable_calling_aet",))
+    check = result.check("assoc.guessable_calling_aet")
+    assert check.status.value == "pass", check.summary
+    assert [t["aet"] for t in check.evidence["tried"]][:3] == ["STORESCU", "FINDSCU", "ECHOSCU"]

@@ -416,6 +416,14 @@ def service_problem(svc: ServiceObservation) -> str:
     return "the port gave no DICOM answer"
 
 
+#: Summaries of checks skipped for the whole run (not asked for, no inventory, no --guess-aet): the console
+#: shows no column for a check skipped this way on every target.
+NOT_REQUESTED = "not requested"
+NO_INVENTORY_GIVEN = "not applicable: no inventory given"
+NEEDS_GUESS_AET = "not requested: needs --guess-aet"
+RUN_LEVEL_SKIPS = frozenset({NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET})
+
+
 class Endpoint(enum.StrEnum):
     """The kind of endpoint a check talks to; a target only runs the checks for its kind."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicomaudit.checks.base import Endpoint, ProbeContext, check, service_problem
+from dicomaudit.checks.base import NO_INVENTORY_GIVEN, Endpoint, ProbeContext, check, service_problem
 from dicomaudit.checks.catalogue import CheckDefinition
 from dicomaudit.models import CheckResult, Status
 
@@ -43,7 +43,7 @@ def _evidence(ctx: ProbeContext) -> dict[str, Any]:
 def unlisted(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     listing = ctx.listing
     if listing is None:
-        return d.result(Status.SKIPPED, "not applicable: no inventory given", reason=NO_INVENTORY)
+        return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
     if not _answers(ctx):
         return d.result(
             Status.SKIPPED,
@@ -68,7 +68,7 @@ def unlisted(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
 def missing(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     listing = ctx.listing
     if listing is None:
-        return d.result(Status.SKIPPED, "not applicable: no inventory given", reason=NO_INVENTORY)
+        return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
     if not listing.listed:
         return d.result(Status.SKIPPED, "not applicable: not on the inventory", reason="not listed")
     if _answers(ctx):

@@ -44,7 +44,7 @@ class Listing:
         return d
 
 
-def _addresses(host: str) -> tuple[str, ...]:
+def addresses_of(host: str) -> tuple[str, ...]:
     """Every address ``host`` stands for (itself when it is an address); ``()`` when it does not resolve."""
     try:
         return (str(ipaddress.ip_address(host)),)
@@ -66,11 +66,11 @@ class Reconciliation:
         self.rows = list(rows)
         self._index: dict[tuple[str, int], int] = {}
         for line, target in self.rows:
-            for address in _addresses(target.host) or (target.host,):
+            for address in addresses_of(target.host) or (target.host,):
                 self._index.setdefault((address, target.port), line)
 
     def line_of(self, host: str, port: int) -> int | None:
-        for address in _addresses(host) or (host,):
+        for address in addresses_of(host) or (host,):
             line = self._index.get((address, port))
             if line is not None:
                 return line

@@ -454,6 +454,11 @@ class ReportView:
         return self.assessment.result.run
 
     @property
+    def network_scope(self) -> str:
+        """The authorised ranges of the run (``--scope``), as one line for the cover of every report."""
+        return describe_scope(self.run.scope)
+
+    @property
     def waivers(self) -> WaiverResult:
         return self.assessment.waivers
 
@@ -585,3 +590,15 @@ def _scalar(value: Any) -> str:
 def _slug(text: str) -> str:
     # Anchors only: any character outside [A-Za-z0-9-] becomes "-" (AE titles may hold anything).
     return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "-" for ch in text).strip("-") or "x"
+
+
+def describe_scope(scope: Mapping[str, Any] | None) -> str:
+    """``scope.txt (sha256 1a2b3c4d...): 10.0.0.0/16, 127.0.0.0/8; public addresses not allowed``."""
+    if not scope:
+        return "not recorded"
+    public = "public addresses allowed" if scope.get("allow_public") else "public addresses refused"
+    if not scope.get("file"):
+        return f"no --scope file; {public}"
+    networks = list(scope.get("networks") or ())
+    shown = ", ".join(networks[:6]) + (f" and {len(networks) - 6} more" if len(networks) > 6 else "")
+    return f"{scope['file']} (sha256 {str(scope.get('sha256', ''))[:16]}…): {shown}; {public}"
