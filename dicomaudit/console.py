@@ -518,8 +518,12 @@ def _fleet_summary(console: Console, result: RunResult, assessed: list[TargetRes
     for name in ("fail", "pass", "error", "skip", "info"):
         table.add_column(name, justify="right", no_wrap=True)
     catalogue = load_catalogue()
+    by_check: dict[str, Counter[Status]] = {}
+    for tr in result.targets:  # one pass: 10,000 targets x 18 checks
+        for c in tr.checks:
+            by_check.setdefault(c.id, Counter())[c.status] += 1
     for cid in ids:
-        counts = Counter(c.status for tr in result.targets for c in tr.checks if c.id == cid)
+        counts = by_check.get(cid, Counter())
         if not counts or set(counts) == {Status.SKIPPED}:
             continue
         sev = catalogue[cid].severity if cid in catalogue else None
