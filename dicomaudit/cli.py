@@ -488,7 +488,7 @@ def probe(
         guess_names=_guess_names(given) if guess_aet else (),
     )
     if ranges:
-        fleet = _discover_plan(ranges, port_list, settings, [(0, t) for t in targets], targets_file, quiet=quiet)
+        fleet = _discover_plan(ranges, port_list, settings, targets, rows, targets_file, quiet=quiet)
         result = run_probe(
             list(fleet.targets),
             settings,
@@ -497,7 +497,7 @@ def probe(
             scope_ref=scope_ref,
             quiet=quiet,
             listings=fleet.listings if targets_file is not None else None,
-            optional=fleet.optional,
+            known_open=fleet.known_open,
             swept=fleet.sweep,
             scope=scope_record,
         )
@@ -535,7 +535,7 @@ def run_probe(
     scope_ref: str | None = None,
     quiet: bool = False,
     listings: Any = None,
-    optional: Any = None,
+    known_open: Any = None,
     swept: Any = None,
     scope: dict[str, Any] | None = None,
 ) -> RunResult:
@@ -556,7 +556,7 @@ def run_probe(
             settings,
             show=not quiet and err.is_terminal,
             listings=listings,
-            optional=optional,
+            known_open=known_open,
             monitor=monitor,
         )
     except ScanInterrupted as stopped:
@@ -595,12 +595,17 @@ def _discover_plan(
     ranges: list[Any],
     ports: tuple[int, ...],
     settings: ProbeSettings,
-    listed: list[tuple[int, Target]],
+    given: list[Target],
+    rows: list[tuple[int, Target]],
     inventory: Path | None,
     *,
     quiet: bool,
 ) -> Any:
-    """Sweep the ranges (with a progress line on a terminal), then plan the targets: inventory rows and listeners."""
+    """Sweep the ranges (with a progress line on a terminal), then plan the targets: those given and the listeners.
+
+    Only ``rows`` (the inventory file's, with their line numbers) make an
+    endpoint listed; a target typed on the command line does not.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from dicomaudit.fleet.discover import describe_sweep, find_open, plan
@@ -609,7 +614,7 @@ def _discover_plan(
 
     total = sum(len(r) for r in ranges) * len(ports)
     reconciliation = (
-        Reconciliation(safe_text(inventory.name), listed, describe_sweep(ranges, ports))
+        Reconciliation(safe_text(inventory.name), rows, describe_sweep(ranges, ports))
         if inventory is not None
         else None
     )
@@ -618,7 +623,7 @@ def _discover_plan(
         found, stats = find_open(
             ranges, ports, timeout=settings.timeout, max_in_flight=settings.max_in_flight, rate=settings.rate
         )
-        return plan(found, stats, listed, reconciliation)
+        return plan(found, stats, given, reconciliation)
     with Progress(
         TextColumn("[bold]sweeping[/]"),
         BarColumn(),
@@ -644,7 +649,7 @@ def _discover_plan(
             rate=settings.rate,
             on_result=on_result,
         )
-    return plan(found, stats, listed, reconciliation)
+    return plan(found, stats, given, reconciliation)
 
 
 def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
@@ -751,7 +756,7 @@ def discover(
         guess_pause=guess_pause,
         guess_names=_guess_names(given) if guess_aet else (),
     )
-    fleet = _discover_plan(parsed, port_list, settings, rows, inventory, quiet=quiet)
+    fleet = _discover_plan(parsed, port_list, settings, [t for _, t in rows], rows, inventory, quiet=quiet)
     result = run_probe(
         list(fleet.targets),
         settings,
@@ -760,7 +765,7 @@ def discover(
         scope_ref=scope_ref,
         quiet=quiet,
         listings=fleet.listings if inventory is not None else None,
-        optional=fleet.optional,
+        known_open=fleet.known_open,
         swept=fleet.sweep,
         scope=scope_record,
     )

@@ -114,7 +114,7 @@ def scan_with_progress(
     show: bool,
     *,
     listings: Sequence[Listing | None] | None = None,
-    optional: Sequence[bool] | None = None,
+    known_open: Sequence[bool] | None = None,
     monitor: ScanMonitor | None = None,
 ) -> list[TargetResult]:
     """Run the scanner, showing a progress bar (targets done) and what is slow and why, when ``show``.
@@ -134,7 +134,7 @@ def scan_with_progress(
             soft_wrap=True,
         )
 
-    kw = {"listings": listings, "optional": optional, "monitor": monitor}
+    kw = {"listings": listings, "known_open": known_open, "monitor": monitor}
     if not show:
         return scan(targets, settings, on_interrupt=on_interrupt, **kw)  # type: ignore[arg-type]
     with Progress(
@@ -151,7 +151,7 @@ def scan_with_progress(
 
         def follow() -> None:
             while not finished.wait(0.2):
-                progress.update(task, completed=monitor.done + monitor.dropped)
+                progress.update(task, completed=monitor.done)
 
         threading.Thread(target=follow, name="dicomaudit-progress", daemon=True).start()
         try:

@@ -242,7 +242,6 @@ class ScanMonitor:
         self.sweep: SweepStats | None = None
         self.swept = 0
         self.done = 0
-        self.dropped = 0  # swept endpoints that are not targets of the result (closed and not listed)
         self.observed_counts: Counter[str] = Counter()
         self.confirm_finished: float | None = None
         # id(target) -> (target, step, step since, target since); targets are not hashable (attributes)
@@ -260,14 +259,11 @@ class ScanMonitor:
             self.observed_counts[_observed_kind(service)] += 1
             self.confirm_finished = time.monotonic()
 
-    def finished(self, target: Target | None, *, dropped: bool = False) -> None:
+    def finished(self, target: Target | None) -> None:
         with self._lock:
             if target is not None:
                 self._steps.pop(id(target), None)
-            if dropped:
-                self.dropped += 1
-            else:
-                self.done += 1
+            self.done += 1
 
     def swept_one(self) -> None:
         with self._lock:
@@ -332,7 +328,7 @@ def scan(
     on_interrupt: Callable[[], None] | None = None,
     *,
     listings: Sequence[Listing | None] | None = None,
-    optional: Sequence[bool] | None = None,
+    known_open: Sequence[bool] | None = None,
     monitor: ScanMonitor | None = None,
     presweep: bool | None = None,
 ) -> list[TargetResult]:
@@ -342,10 +338,9 @@ def scan(
     connect sweep (:mod:`dicomaudit.fleet.sweep`) runs first, pipelined with
     the workers: open ports go to the workers as they are found; closed,
     filtered and unreachable ones are decided by the sweep at once and never
-    take a worker slot.  ``optional[i]`` marks a target (an address found by a
-    range, not listed anywhere) that is left out of the results when its port
-    is not open.  ``listings[i]`` is what the inventory says about target
-    ``i``.
+    take a worker slot.  ``known_open[i]`` marks a target a discovery sweep
+    has just found open: it goes to the workers without a second connect.
+    ``listings[i]`` is what the inventory says about target ``i``.
 
     Workers are daemon threads: a target that overruns its budget by more
     than :data:`OVERRUN_GRACE` gets ``budget_exhausted`` errors, a fresh
@@ -360,7 +355,7 @@ def scan(
     selected_checks(settings)  # fail early on unknown ids
     n = len(targets)
     monitor = monitor or ScanMonitor(n)
-    results: dict[int, TargetResult | None] = {}  # None: an optional target that was not there
+    results: dict[int, TargetResult] = {}
     running: dict[int, float] = {}
     work: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     cond = threading.Condition()
@@ -404,19 +399,16 @@ def scan(
     if use_sweep:
         by_endpoint: dict[tuple[str, int], list[int]] = {}
         for i, t in enumerate(targets):
-            by_endpoint.setdefault((t.host, t.port), []).append(i)
+            if known_open is not None and known_open[i]:
+                work.put(i)
+            else:
+                by_endpoint.setdefault((t.host, t.port), []).append(i)
 
         def swept(probe: PortProbe) -> None:
             monitor.swept_one()
             for i in by_endpoint[(probe.host, probe.port)]:
                 if probe.state is PortState.OPEN:
                     work.put(i)
-                    continue
-                if optional is not None and optional[i]:
-                    monitor.finished(None, dropped=True)
-                    with cond:
-                        results[i] = None
-                        cond.notify_all()
                     continue
                 service = _swept_observation(probe, settings, targets[i])
                 try:
@@ -487,20 +479,16 @@ def scan(
                 cond.wait(timeout=0.1)
             for i in range(n):
                 if i not in results:
-                    results[i] = (
-                        None
-                        if use_sweep and optional is not None and optional[i]
-                        else placeholder(
-                            i, "the run was interrupted before this target was finished", ErrorReason.INTERRUPTED
-                        )
+                    results[i] = placeholder(
+                        i, "the run was interrupted before this target was finished", ErrorReason.INTERRUPTED
                     )
             running.clear()
-        raise ScanInterrupted([r for i in range(n) if (r := results[i]) is not None]) from None
+        raise ScanInterrupted([results[i] for i in range(n)]) from None
     finally:
         stop.set()
         if sweep_thread is not None:
             sweep_thread.join(timeout=STOP_GRACE)
-    return [r for i in range(n) if (r := results[i]) is not None]
+    return [results[i] for i in range(n)]
 
 
 def run_stats(monitor: ScanMonitor, seconds: float, targets: int, swept: SweepStats | None = None) -> dict[str, Any]:
@@ -510,15 +498,12 @@ def run_stats(monitor: ScanMonitor, seconds: float, targets: int, swept: SweepSt
     connect sweep (over its targets) is ``monitor.sweep``.
     """
     phases: dict[str, Any] = {}
-    sweeps = [s for s in (swept, monitor.sweep) if s is not None]
-    if sweeps:
-        total = SweepStats()
-        for s in sweeps:
-            for name in ("endpoints", "open", "closed", "filtered", "unreachable"):
-                setattr(total, name, getattr(total, name) + getattr(s, name))
-            total.seconds += s.seconds
-            total.interrupted = total.interrupted or s.interrupted
-        phases["sweep"] = total.to_dict()
+    if swept is not None:
+        phases["sweep"] = swept.to_dict()
+        if monitor.sweep is not None:  # the targets given (inventory rows) were swept apart
+            phases["sweep"]["listed_endpoints"] = monitor.sweep.endpoints
+    elif monitor.sweep is not None:
+        phases["sweep"] = monitor.sweep.to_dict()
     counts = monitor.observed_counts
     confirm_end = monitor.confirm_finished
     phases["confirm"] = {
@@ -529,5 +514,5 @@ def run_stats(monitor: ScanMonitor, seconds: float, targets: int, swept: SweepSt
         "not_dicom": counts["not_dicom"],
     }
     phases["audit"] = {"seconds": round(seconds, 3), "targets": targets}
-    endpoints = sum(s.endpoints for s in sweeps) if sweeps else monitor.total
+    endpoints = swept.endpoints if swept is not None else monitor.total
     return {"endpoints": endpoints, "phases": phases}

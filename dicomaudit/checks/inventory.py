@@ -80,7 +80,8 @@ def missing(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         )
     return d.result(
         Status.INFO,
-        f"listed ({listing.inventory} line {listing.line}) but no DICOM answer: {service_problem(ctx.service)}",
+        f"listed ({listing.inventory} line {listing.line}) but no DICOM answer: "
+        + (f"unreachable: {ctx.service.error}" if not ctx.service.reachable else service_problem(ctx.service)),
         reason=ctx.service.error,
         evidence=_evidence(ctx),
     )

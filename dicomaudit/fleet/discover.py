@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from dicomaudit.fleet.inventory import Listing, Reconciliation
+from dicomaudit.fleet.inventory import Listing, Reconciliation, addresses_of
 from dicomaudit.fleet.ranges import AddressRange
 from dicomaudit.fleet.sweep import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RATE, PortProbe, PortState, SweepStats, sweep
 from dicomaudit.models import Target
@@ -47,7 +47,7 @@ class Plan:
 
     targets: tuple[Target, ...]
     listings: tuple[Listing | None, ...]
-    optional: tuple[bool, ...]  # found by the sweep, listed nowhere: dropped if the port closes meanwhile
+    known_open: tuple[bool, ...]  # found open by the sweep: the scan confirms it without sweeping it again
     sweep: SweepStats
 
 
@@ -86,22 +86,24 @@ def _sorted(found: list[tuple[str, int]]) -> list[tuple[str, int]]:
 def plan(
     open_endpoints: Sequence[tuple[str, int]],
     stats: SweepStats,
-    listed: Sequence[tuple[int, Target]],
+    given: Sequence[Target],
     reconciliation: Reconciliation | None,
 ) -> Plan:
-    """Inventory rows first (each listed, in file order), then the open endpoints no row lists."""
+    """The targets given (inventory rows in file order, command-line targets), then the open endpoints none is."""
     targets: list[Target] = []
     listings: list[Listing | None] = []
-    optional: list[bool] = []
-    for _, target in listed:
+    known_open: list[bool] = []
+    covered: set[tuple[str, int]] = set()
+    for target in given:
         targets.append(target)
         listings.append(reconciliation.listing(target) if reconciliation is not None else None)
-        optional.append(False)
+        known_open.append(False)
+        covered.update((address, target.port) for address in addresses_of(target.host))
     for host, port in open_endpoints:
-        if reconciliation is not None and reconciliation.line_of(host, port) is not None:
-            continue  # the row above stands for it, with its AE title
+        if (host, port) in covered:
+            continue  # a target above stands for it, with its AE title
         target = Target(host=host, port=port, attributes={"source": "discovered"})
         targets.append(target)
         listings.append(reconciliation.listing(target, swept=True) if reconciliation is not None else None)
-        optional.append(True)
-    return Plan(tuple(targets), tuple(listings), tuple(optional), stats)
+        known_open.append(True)
+    return Plan(tuple(targets), tuple(listings), tuple(known_open), stats)

@@ -159,16 +159,30 @@ async def _sweep(
     in_flight: set[asyncio.Task[PortProbe]] = set()
     exhausted = False
 
+    failures: list[BaseException] = []
+
     def finished(task: asyncio.Task[PortProbe]) -> None:
         in_flight.discard(task)
         if task.cancelled():
             return
-        probe = task.result()  # connect_once raises only for the scanner's own limits: let that surface
-        stats.count(probe)
-        on_result(probe)
+        # connect_once raises only for the scanner's own limits (out of file
+        # descriptors): asyncio would log and drop an exception raised in a
+        # done-callback, so keep it and raise it from the loop below.
+        raised = task.exception()
+        if raised is not None:
+            failures.append(raised)
+            return
+        try:
+            probe = task.result()
+            stats.count(probe)
+            on_result(probe)
+        except Exception as error:  # noqa: BLE001 - the caller's callback: surface it the same way
+            failures.append(error)
 
     try:
         while True:
+            if failures:
+                raise failures[0]
             if stop is not None and stop.is_set():
                 stats.interrupted = True
                 break

@@ -28,6 +28,8 @@ from dicomaudit.policy import AssessedCheck, AssessedNode, Assessment, Verdict, 
 
 # Severities worst first, as every table and chart lists them; exposures are never "info".
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
+#: Checks of the node against the inventory (``inventory.unlisted``, ``inventory.missing``): shown first.
+INVENTORY_PREFIX = "inventory."
 EXPOSURE_SEVERITIES: tuple[Severity, ...] = tuple(s for s in SEVERITIES if s is not Severity.INFO)
 
 # Inventory columns that name who is responsible for a node, most specific first.
@@ -352,7 +354,9 @@ class NodeView:
     def sorted_checks(self) -> tuple[CheckView, ...]:
         """Open exposures first (worst first), then accepted, errors, passes; catalogue order within."""
         by_severity = sorted(self.checks, key=lambda c: c.result.severity, reverse=True)
-        return tuple(sorted(by_severity, key=lambda c: c.verdict.order))
+        by_verdict = sorted(by_severity, key=lambda c: c.verdict.order)
+        # The node against the inventory comes first: whether it should be there at all frames the rest.
+        return tuple(sorted(by_verdict, key=lambda c: not c.result.id.startswith(INVENTORY_PREFIX)))
 
     @property
     def explained_checks(self) -> tuple[CheckView, ...]:

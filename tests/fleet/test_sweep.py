@@ -11,9 +11,12 @@ import asyncio
 import errno
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,7 @@ from dicomaudit.fleet import sweep as sweep_module
 from dicomaudit.fleet.sweep import PortProbe, PortState, connect_once, sweep
 
 HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _closed_port(host: str = HOST) -> socket.socket:
@@ -188,3 +192,50 @@ def test_stop_event_ends_the_sweep_early(closed: socket.socket) -> None:
     assert stats.to_dict()["interrupted"] is True
     assert 1 <= stats.endpoints < 100
     assert time.monotonic() - started < 1.0
+
+
+async def _out_of_files_on_port_2(host: str, port: int, timeout: float) -> PortProbe:
+    """connect_once as it behaves when the process runs out of file descriptors on one endpoint."""
+    if port == 2:
+        raise OSError(errno.EMFILE, "Too many open files")
+    return PortProbe(host, port, PortState.CLOSED, 1.0, f"TCP connection refused (nothing listening on port {port})")
+
+
+def test_running_out_of_file_descriptors_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a connect that fails with EMFILE (the scanner's own limit, not the endpoint's state), when swept, then
+    sweep() raises it rather than losing the endpoint."""
+    monkeypatch.setattr(sweep_module, "connect_once", _out_of_files_on_port_2)
+    with pytest.raises(OSError, match="Too many open files"):
+        _collect([(HOST, 1), (HOST, 2), (HOST, 3)], rate=0)
+
+
+_SCAN_WITH_EMFILE = f"""
+import errno
+from dicomaudit.fleet import sweep
+from dicomaudit.fleet.sweep import PortProbe, PortState
+from dicomaudit.checks.base import ProbeSettings
+from dicomaudit.models import Target
+from dicomaudit.scanner import scan
+
+async def connect_once(host, port, timeout):
+    if port == 2:
+        raise OSError(errno.EMFILE, "Too many open files")
+    return PortProbe(host, port, PortState.CLOSED, 1.0, "refused")
+
+sweep.connect_once = connect_once
+results = scan([Target("{HOST}", p) for p in (1, 2, 3)], ProbeSettings(timeout=1.0), presweep=True)
+print(len(results), results[1].check("dicom.service").reason_code)
+"""
+
+
+def test_scan_does_not_hang_when_the_sweep_runs_out_of_file_descriptors() -> None:
+    """Given a pre-swept scan of 3 endpoints whose sweep hits EMFILE on one, when run (in a child process, bounded
+    at 2 s), then it returns all 3 results, the failed one an internal error."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SCAN_WITH_EMFILE], capture_output=True, text=True, timeout=2, cwd=ROOT
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("scan() did not return within 2 s")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "internal"]
