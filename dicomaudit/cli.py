@@ -487,30 +487,17 @@ def probe(
         guess_pause=guess_pause,
         guess_names=_guess_names(given) if guess_aet else (),
     )
-    if ranges:
-        fleet = _discover_plan(ranges, port_list, settings, targets, rows, targets_file, quiet=quiet)
-        result = run_probe(
-            list(fleet.targets),
-            settings,
-            command=_command_line(),
-            operator=operator,
-            scope_ref=scope_ref,
-            quiet=quiet,
-            listings=fleet.listings if targets_file is not None else None,
-            known_open=fleet.known_open,
-            swept=fleet.sweep,
-            scope=scope_record,
-        )
-    else:
-        result = run_probe(
-            targets,
-            settings,
-            command=_command_line(),
-            operator=operator,
-            scope_ref=scope_ref,
-            quiet=quiet,
-            scope=scope_record,
-        )
+    fleet = _discover_plan(ranges, port_list, settings, targets, rows, targets_file, quiet=quiet) if ranges else None
+    result = run_probe(
+        targets,
+        settings,
+        command=_command_line(),
+        operator=operator,
+        scope_ref=scope_ref,
+        quiet=quiet,
+        plan=fleet,
+        scope=scope_record,
+    )
     applied = _apply_waivers(result, waivers)
     written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
     from dicomaudit.console import print_one_line, print_summary, probe_line
@@ -534,12 +521,17 @@ def run_probe(
     operator: str | None = None,
     scope_ref: str | None = None,
     quiet: bool = False,
-    listings: Any = None,
-    known_open: Any = None,
-    swept: Any = None,
+    plan: Any = None,
     scope: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Scan with a progress bar on a terminal; return the run's result with its per-phase figures."""
+    """Scan with a progress bar on a terminal; return the run's result with its per-phase figures.
+
+    With a discovery ``plan`` (:class:`dicomaudit.fleet.discover.Plan`) its targets replace ``targets``,
+    with what the inventory says about each and which the sweep already found open.
+    """
+    listings = known_open = swept = None
+    if plan is not None:
+        targets, listings, known_open, swept = list(plan.targets), plan.listings, plan.known_open, plan.sweep
     import time
 
     from dicomaudit.console import scan_with_progress
@@ -758,15 +750,13 @@ def discover(
     )
     fleet = _discover_plan(parsed, port_list, settings, [t for _, t in rows], rows, inventory, quiet=quiet)
     result = run_probe(
-        list(fleet.targets),
+        [],
         settings,
         command=_command_line(),
         operator=operator,
         scope_ref=scope_ref,
         quiet=quiet,
-        listings=fleet.listings if inventory is not None else None,
-        known_open=fleet.known_open,
-        swept=fleet.sweep,
+        plan=fleet,
         scope=scope_record,
     )
     written = _emit_reports(result, json_path, out_dir)

@@ -287,7 +287,7 @@ class ScanMonitor:
 
 
 def _observed_kind(service: ServiceObservation) -> str:
-    if service.speaks_dicom or (service.transport is not None and service.error_code is None):
+    if service.answers:
         return "dicom"
     if not service.reachable:
         return "unreachable"
@@ -382,10 +382,10 @@ def scan(
                     target=targets[i],
                     checks=tuple(_all_errors(targets[i], settings, summary, reason, ErrorReason.INTERNAL, evidence)),
                 )
-            monitor.finished(targets[i])
             with cond:
-                if running.pop(i, None) is not None:  # not given up on meanwhile
+                if running.pop(i, None) is not None:  # not given up on meanwhile (then it was counted there)
                     results[i] = result
+                    monitor.finished(targets[i])
                 cond.notify_all()
 
     def start_worker() -> None:

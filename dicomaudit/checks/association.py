@@ -87,18 +87,19 @@ def guessable_calling_aet(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         return inconclusive
     tried: list[dict[str, str]] = []
     pause = settings.guess_pause
+    # ``tried`` grows in the loop; each result freezes the evidence as it stands when it is made.
+    evidence = {
+        "random_calling_aet": calling,
+        "random_calling_outcome": random_attempt.describe(),
+        "tried": tried,
+        "limit": settings.guess_limit,
+        "pause_s": pause,
+    }
     for i, candidate in enumerate(candidates(CALLING_DEFAULTS, (), settings.guess_limit, skip=(settings.calling_aet,))):
         if i and pause_between(ctx.budget, pause):
             break
         attempt = _attempt(ctx, candidate.aet, ctx.called_aet)
         tried.append({"aet": candidate.aet, "source": candidate.source, "outcome": attempt.describe()})
-        evidence = {
-            "random_calling_aet": calling,
-            "random_calling_outcome": random_attempt.describe(),
-            "tried": tried,
-            "limit": settings.guess_limit,
-            "pause_s": pause,
-        }
         if attempt.outcome is Outcome.ACCEPTED:
             return d.result(
                 Status.FAIL,
@@ -107,13 +108,6 @@ def guessable_calling_aet(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
             )
         if attempt.outcome not in (Outcome.REJECTED, Outcome.ABORTED):
             return ctx.undecided(d, attempt, evidence)
-    evidence = {
-        "random_calling_aet": calling,
-        "random_calling_outcome": random_attempt.describe(),
-        "tried": tried,
-        "limit": settings.guess_limit,
-        "pause_s": pause,
-    }
     if ctx.budget.stopped:
         why = ctx.budget.exhausted()
         return d.result(Status.ERROR, f"undecided: {why.text}", reason=why.text, code=why.code, evidence=evidence)

@@ -18,16 +18,11 @@ from dicomaudit.models import CheckResult, Status
 NO_INVENTORY = "no inventory to reconcile against (give --inventory to discover, or --targets with probe --discover)"
 
 
-def _answers(ctx: ProbeContext) -> bool:
-    svc = ctx.service
-    return svc.speaks_dicom or (svc.transport is not None and svc.error_code is None)
-
-
 def _evidence(ctx: ProbeContext) -> dict[str, Any]:
     assert ctx.listing is not None
     evidence: dict[str, Any] = {"listing": ctx.listing.to_evidence()}
     attempt = ctx.service.usable_attempt
-    if attempt is not None and _answers(ctx):
+    if attempt is not None and ctx.service.answers:
         evidence["answer"] = {
             "transport": attempt.transport.value,
             "association": attempt.describe(),
@@ -44,7 +39,7 @@ def unlisted(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     listing = ctx.listing
     if listing is None:
         return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
-    if not _answers(ctx):
+    if not ctx.service.answers:
         return d.result(
             Status.SKIPPED,
             "not applicable: no DICOM listener answered here",
@@ -71,7 +66,7 @@ def missing(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
     if not listing.listed:
         return d.result(Status.SKIPPED, "not applicable: not on the inventory", reason="not listed")
-    if _answers(ctx):
+    if ctx.service.answers:
         return d.result(
             Status.PASS,
             f"answers as listed ({listing.inventory} line {listing.line})",

@@ -48,6 +48,11 @@ class ServiceObservation:
         return any(a is not None and a.outcome.speaks_dicom for a in (self.plaintext, self.tls))
 
     @property
+    def answers(self) -> bool:
+        """A listener someone must own: a DICOM answer, or a TLS port that refused us well-formedly."""
+        return self.speaks_dicom or (self.transport is not None and self.error_code is None)
+
+    @property
     def usable_attempt(self) -> AssociationAttempt | None:
         """The attempt whose transport the checks should use."""
         if self.plaintext is not None and self.plaintext.outcome.speaks_dicom:

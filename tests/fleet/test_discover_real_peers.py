@@ -138,3 +138,18 @@ def test_guess_aet_finds_dcmqrscps_title(request: pytest.FixtureRequest, tmp_pat
     assert row["called_aet"] == server.aet == "DCMQRSCP"
     assert row["called_aet_source"].startswith("guessed:")
     assert row["implementation_version_name"].startswith("OFFIS_DCMTK_")
+
+
+def test_real_listener_off_the_inventory_is_unlisted_and_a_dead_row_is_missing(
+    storescp_server: Any, refused: list[int], tmp_path: Path
+) -> None:
+    """Given an inventory that lists a refused port but not a real storescp, when discovered, then storescp is
+    inventory.unlisted (fail) and the listed row that does not answer is inventory.missing (info)."""
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text(f"host,port,called_aet\n{HOST},{refused[0]},OLDPACS\n")
+    result, _ = _discover(tmp_path / "out", [storescp_server.port, *refused], "--inventory", str(inventory))
+    by_port = {t["port"]: t for t in result["targets"]}
+    unlisted = check_of(by_port[storescp_server.port], "inventory.unlisted")
+    assert unlisted["status"] == "fail" and unlisted["severity"] == "high"
+    missing = check_of(by_port[refused[0]], "inventory.missing")
+    assert missing["status"] == "info" and "line 2" in missing["summary"]
