@@ -128,12 +128,14 @@ DEFAULT_PORT = 104
 
 @dataclass(frozen=True)
 class Target:
-    """One DICOM node to probe: ``HOST[:PORT][/CALLED_AET]``.
+    """One endpoint of a node to probe: a DICOM port ``HOST[:PORT][/CALLED_AET]`` or a web ``url``.
 
     ``called_aet`` is ``None`` when the operator does not know the node's AE
     title; checks then use a placeholder and say so in their evidence.
-    ``attributes`` carries the extra inventory columns (owner, location, ...)
-    through to the reports untouched.
+    ``url`` makes the target a web endpoint (a PACS REST API or a DICOMweb
+    root); ``host`` and ``port`` are then the URL's.  ``attributes`` carries
+    the extra inventory columns (owner, location, ...) through to the
+    reports untouched.
     """
 
     host: str
@@ -141,6 +143,7 @@ class Target:
     called_aet: str | None = None
     name: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", freeze(dict(self.attributes)))
@@ -150,11 +153,28 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def is_web(self) -> bool:
+        return self.url is not None
+
+    @property
+    def node_key(self) -> str:
+        """Which node this endpoint belongs to: the inventory name, else the host.
+
+        The DICOM port and the web API of one PACS are two targets of one
+        node; the reports group them by this key.
+        """
+        return f"name:{self.name}" if self.name else f"host:{self.host}"
+
     def __str__(self) -> str:
+        if self.url is not None:
+            return self.url
         return f"{self.address}/{self.called_aet}" if self.called_aet else self.address
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"host": self.host, "port": self.port, "called_aet": self.called_aet}
+        if self.url is not None:
+            d["url"] = self.url
         if self.name:
             d["name"] = self.name
         if self.attributes:
@@ -169,6 +189,7 @@ class Target:
             called_aet=d.get("called_aet"),
             name=d.get("name"),
             attributes=d.get("attributes") or {},
+            url=d.get("url"),
         )
 
 

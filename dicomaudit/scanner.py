@@ -31,6 +31,8 @@ from dicomaudit.models import CheckResult, ErrorReason, Status, Target, TargetRe
 from dicomaudit.net.identity import PLACEHOLDER_CALLED_AET
 from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
 from dicomaudit.net.service import ServiceObservation, observe_service
+from dicomaudit.net.web import WebSession
+from dicomaudit.net.webservice import WebObservation, observe_web
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +54,12 @@ def selected_checks(settings: ProbeSettings) -> list[str]:
     return [c for c in ids if c in settings.checks]
 
 
+def applicable_checks(target: Target) -> list[str]:
+    """The catalogue ids that apply to ``target``'s kind of endpoint (DICOM port or web URL), in order."""
+    impls = registry()
+    return [cid for cid in load_catalogue() if impls[cid].endpoint.applies_to(target)]
+
+
 def _all_errors(
     target: Target,
     settings: ProbeSettings,
@@ -62,7 +70,7 @@ def _all_errors(
 ) -> list[CheckResult]:
     wanted = selected_checks(settings)
     results = []
-    for check_id in load_catalogue():
+    for check_id in applicable_checks(target):
         definition = get(check_id)
         if check_id in wanted:
             results.append(definition.result(Status.ERROR, summary, reason=reason, code=code, evidence=evidence))
@@ -129,9 +137,27 @@ def scan_target(
     budget = new_budget(settings, stop)  # the service probe draws on it too
     wanted = selected_checks(settings)
     guess: CalledAetGuess | None = None
+    web_session: WebSession | None = None
+    web_observation: WebObservation | None = None
     try:
         impls = registry()
-        if service is None:
+        if target.is_web:
+            assert target.url is not None
+            web_session = WebSession(target.url, budget, settings.web, settings.tls)
+            if service is None:
+                if monitor is not None:
+                    monitor.step(target, "web.service")
+                web_observation = observe_web(web_session, settings.find_cap)
+                service = web_observation.as_service()
+            else:  # the connect sweep found the port closed, filtered or unreachable
+                web_observation = WebObservation(
+                    url=target.url,
+                    transport=None,
+                    error=service.error,
+                    error_code=service.error_code,
+                    reachable=service.reachable,
+                )
+        elif service is None:
             if monitor is not None:
                 monitor.step(target, "dicom.service")
             service = observe_service(
@@ -158,6 +184,8 @@ def scan_target(
                 if guess.found is not None and guess.observation is not None:
                     target, service = guess.apply(target), guess.observation
     except Exception as exc:  # noqa: BLE001 - isolation: this target's problem stays this target's
+        if web_session is not None:
+            web_session.close()
         summary, reason, evidence = _internal(exc, "the service probe")
         failed = _all_errors(target, settings, summary, reason, ErrorReason.INTERNAL, evidence)
         if progress:
@@ -167,9 +195,49 @@ def scan_target(
         return TargetResult(target=target, checks=tuple(failed), started_at=started, finished_at=now_iso())
     if monitor is not None:
         monitor.observed(service)
-    ctx = ProbeContext(target, settings, service, budget, listing=listing, called_aet_guess=guess)
+    ctx = ProbeContext(
+        target,
+        settings,
+        service,
+        budget,
+        listing=listing,
+        called_aet_guess=guess,
+        web_session=web_session,
+        web_observation=web_observation,
+    )
     results: list[CheckResult] = []
-    for check_id in load_catalogue():
+    try:
+        results = _run_checks(ctx, impls, wanted, progress, monitor)
+    finally:
+        if web_session is not None:
+            web_session.close()
+    if progress:
+        progress(target, None, None)
+    LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
+    warnings = list(ctx.warnings)
+    if guess is not None:
+        warnings.insert(0, guess.warning())
+    return TargetResult(
+        target=target,
+        checks=tuple(results),
+        phi=tuple(ctx.phi),
+        started_at=started,
+        finished_at=now_iso(),
+        warnings=tuple(warnings),
+    )
+
+
+def _run_checks(
+    ctx: ProbeContext,
+    impls: dict[str, CheckSpec],
+    wanted: list[str],
+    progress: ProgressFunc | None,
+    monitor: ScanMonitor | None,
+) -> list[CheckResult]:
+    """Every check that applies to the target's kind of endpoint, in catalogue order, each isolated."""
+    target = ctx.target
+    results: list[CheckResult] = []
+    for check_id in applicable_checks(target):
         definition = get(check_id)
         if check_id not in wanted:
             result = _not_requested(check_id)
@@ -190,20 +258,7 @@ def scan_target(
         results.append(result)
         if progress:
             progress(target, check_id, result)
-    if progress:
-        progress(target, None, None)
-    LOGGER.debug("target %s done: %d bytes read", target, budget.bytes_read)
-    warnings = list(ctx.warnings)
-    if guess is not None:
-        warnings.insert(0, guess.warning())
-    return TargetResult(
-        target=target,
-        checks=tuple(results),
-        phi=tuple(ctx.phi),
-        started_at=started,
-        finished_at=now_iso(),
-        warnings=tuple(warnings),
-    )
+    return results
 
 
 @functools.lru_cache(maxsize=256)

@@ -13,6 +13,7 @@ import re
 import socket
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dicomaudit.models import DEFAULT_PORT, Target
 from dicomaudit.net.identity import validate_aet
@@ -66,9 +67,46 @@ def _aet(value: str | None, where: str) -> str | None:
         raise TargetError(f"{where}: {exc}") from None
 
 
+WEB_SCHEMES = ("http", "https")
+
+
+def is_url(text: str) -> bool:
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+def parse_url(text: str, where: str, *, resolve: bool = True) -> tuple[str, int, str]:
+    """``(host, port, url)`` of a PACS web API or DICOMweb root URL; the URL without a trailing slash."""
+    parts = urlsplit(text.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in WEB_SCHEMES:
+        raise TargetError(f"{where}: only http:// and https:// URLs can be probed")
+    if parts.username is not None or parts.password is not None:
+        raise TargetError(
+            f"{where}: credentials do not belong in a target URL (use --web-user; the password is asked for)"
+        )
+    if parts.query or parts.fragment:
+        raise TargetError(f"{where}: give the root of the web API or DICOMweb service, without ?query or #fragment")
+    try:
+        port = parts.port
+    except ValueError:
+        raise TargetError(f"{where}: the port is not a number between 1 and 65535") from None
+    if not parts.hostname:
+        raise TargetError(f"{where}: no host in the URL")
+    host = _host(parts.hostname, where, resolve)
+    port = port or (443 if scheme == "https" else 80)
+    netloc = f"[{host}]" if ":" in host else host
+    path = parts.path.rstrip("/")
+    return host, port, f"{scheme}://{netloc}:{port}{path}"
+
+
 def parse_target(text: str, *, resolve: bool = True) -> Target:
-    """Parse ``HOST[:PORT][/CALLED_AET]`` (port defaults to 104)."""
+    """Parse ``HOST[:PORT][/CALLED_AET]`` (port defaults to 104) or an ``http(s)://`` URL of a web API."""
     where = f"target {text!r}"
+    if is_url(text):
+        host, port, url = parse_url(text, where, resolve=resolve)
+        return Target(host=host, port=port, url=url)
+    if "://" in text:
+        raise TargetError(f"{where}: only http:// and https:// URLs can be probed (or give HOST[:PORT][/CALLED_AET])")
     m = _TARGET_RE.match(text.strip())
     if not text.strip() or not m:
         raise TargetError(f"{where}: expected HOST[:PORT][/CALLED_AET]")
@@ -78,7 +116,12 @@ def parse_target(text: str, *, resolve: bool = True) -> Target:
 
 
 def load_inventory(path: str | Path, *, resolve: bool = True) -> list[Target]:
-    """Read an inventory CSV with at least ``host,port,called_aet`` columns; extra columns are kept."""
+    """Read an inventory CSV with at least ``host,port,called_aet`` columns; extra columns are kept.
+
+    A ``url`` column gives the node's web API or DICOMweb root: the row then
+    yields a web target too (or only one, when ``port`` is empty), with the
+    same ``name``, so the reports show both endpoints as one node.
+    """
     return [target for _, target in load_inventory_rows(path, resolve=resolve)]
 
 
@@ -105,34 +148,36 @@ def load_inventory_rows(path: str | Path, *, resolve: bool = True) -> list[tuple
         if not any(row.values()) or row.get("host", "").startswith("#"):
             continue
         where = f"inventory {path.name} line {lineno}"
-        if not row.get("host"):
+        url = row.get("url")
+        if not row.get("host") and not url:
             raise TargetError(f"{where}: empty host")
-        port = _port(row["port"], where) if row.get("port") else DEFAULT_PORT
-        extra = {k: v for k, v in row.items() if k not in {"host", "port", "called_aet", "name"} and v}
-        targets.append(
-            (
-                lineno,
-                Target(
-                    host=_host(row["host"], where, resolve),
-                    port=port,
-                    called_aet=_aet(row.get("called_aet"), where),
-                    name=row.get("name") or None,
-                    attributes=extra,
-                ),
+        extra = {k: v for k, v in row.items() if k not in {"host", "port", "called_aet", "name", "url"} and v}
+        name = row.get("name") or None
+        if row.get("host") and (row.get("port") or not url):
+            port = _port(row["port"], where) if row.get("port") else DEFAULT_PORT
+            dimse = Target(
+                host=_host(row["host"], where, resolve),
+                port=port,
+                called_aet=_aet(row.get("called_aet"), where),
+                name=name,
+                attributes=extra,
             )
-        )
+            targets.append((lineno, dimse))
+        if url:
+            host, web_port, web_url = parse_url(url, where, resolve=resolve)
+            targets.append((lineno, Target(host=host, port=web_port, url=web_url, name=name, attributes=extra)))
     if not targets:
         raise TargetError(f"inventory {str(path)!r}: no targets")
     return targets
 
 
-def _key(t: Target) -> tuple[str, int, str | None]:
-    return (t.host, t.port, t.called_aet)
+def _key(t: Target) -> tuple[str, str, int, str | None]:
+    return (t.url or "", t.host, t.port, t.called_aet)
 
 
 def dedupe(targets: Iterable[Target]) -> list[Target]:
     """The targets in order, each ``HOST:PORT/CALLED_AET`` once (the first occurrence is kept)."""
-    seen: set[tuple[str, int, str | None]] = set()
+    seen: set[tuple[str, str, int, str | None]] = set()
     out = []
     for t in targets:
         key = _key(t)
@@ -150,8 +195,8 @@ def dedupe_reporting(entries: Iterable[tuple[str, Target]]) -> tuple[list[Target
     ``duplicate target 10.0.0.5:104/PACS: inventory hosts.csv lines 3 and 7;
     probed once (line 3 kept)``.
     """
-    first: dict[tuple[str, int, str | None], Target] = {}
-    places: dict[tuple[str, int, str | None], list[str]] = {}
+    first: dict[tuple[str, str, int, str | None], Target] = {}
+    places: dict[tuple[str, str, int, str | None], list[str]] = {}
     for where, t in entries:
         key = _key(t)
         first.setdefault(key, t)

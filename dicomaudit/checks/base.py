@@ -35,6 +35,8 @@ from dicomaudit.net.outcome import AssociationAttempt, Outcome, Transport
 from dicomaudit.net.pdu import UserIdentity
 from dicomaudit.net.service import ServiceObservation
 from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net.web import WebSession, WebSettings
+from dicomaudit.net.webservice import WebObservation
 from dicomaudit.net.wire import Budget, PeerError
 
 CheckFunc = Callable[["ProbeContext", CheckDefinition], CheckResult]
@@ -77,6 +79,8 @@ class ProbeSettings:
     guess_limit: int = DEFAULT_GUESS_LIMIT
     guess_pause: float = DEFAULT_GUESS_PAUSE
     guess_names: tuple[Candidate, ...] = ()
+    # Web targets (http:// and https://): credentials, CA bundle, caps, --try-default-credentials.
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def budget(self) -> float:
@@ -98,6 +102,7 @@ class ProbeSettings:
             "max_in_flight": self.max_in_flight,
             "rate": self.rate,
             "guess_aet": self.guess_aet,
+            **self.web.to_dict(),
             **(
                 {
                     "guess_limit": self.guess_limit,
@@ -122,8 +127,12 @@ class ProbeContext:
         *,
         listing: Listing | None = None,
         called_aet_guess: CalledAetGuess | None = None,
+        web_session: WebSession | None = None,
+        web_observation: WebObservation | None = None,
     ) -> None:
         self.target = target
+        self.web_session = web_session  # web targets: the bounded HTTP session every web check uses
+        self.web_observation = web_observation  # web targets: what answered at the URL
         self.settings = settings
         self.service = service
         self.budget = budget or new_budget(settings)
@@ -258,6 +267,19 @@ class ProbeContext:
                     evidence={"tls": attempt.to_evidence()},
                     code=ErrorReason.TLS,
                 )
+        if self.budget.expired:
+            why = self.budget.exhausted()
+            return definition.result(Status.ERROR, f"not checked: {why.text}", reason=why.text, code=why.code)
+        return None
+
+    def web_blocker(self, definition: CheckDefinition) -> CheckResult | None:
+        """A web check's ``error`` when the URL does not speak HTTP (or TLS failed) or the budget is spent."""
+        obs = self.web_observation
+        if obs is None or obs.transport is None:
+            error = obs.error if obs is not None else "no web observation"
+            code = obs.error_code if obs is not None and obs.error_code else ErrorReason.CONNECTIVITY
+            what = "target unreachable" if obs is not None and not obs.reachable else "no HTTP answer"
+            return definition.result(Status.ERROR, f"not checked: {what} ({error})", reason=error, code=code)
         if self.budget.expired:
             why = self.budget.exhausted()
             return definition.result(Status.ERROR, f"not checked: {why.text}", reason=why.text, code=why.code)
@@ -421,14 +443,22 @@ def service_problem(svc: ServiceObservation) -> str:
 NOT_REQUESTED = "not requested"
 NO_INVENTORY_GIVEN = "not applicable: no inventory given"
 NEEDS_GUESS_AET = "not requested: needs --guess-aet"
-RUN_LEVEL_SKIPS = frozenset({NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET})
+NEEDS_DEFAULT_CREDENTIALS = "not requested: needs --try-default-credentials"
+RUN_LEVEL_SKIPS = frozenset({NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET, NEEDS_DEFAULT_CREDENTIALS})
 
 
 class Endpoint(enum.StrEnum):
     """The kind of endpoint a check talks to; a target only runs the checks for its kind."""
 
     DIMSE = "dimse"  # a DICOM upper-layer port, plaintext or TLS (PS3.8, PS3.15 B.1)
+    WEB = "web"  # a PACS REST API or DICOMweb root (PS3.18), over HTTP or HTTPS
     INVENTORY = "inventory"  # the endpoint against the inventory: judged from what the service probe saw
+
+    def applies_to(self, target: Target) -> bool:
+        """Whether a check for this kind of endpoint runs on ``target`` (inventory checks run on both kinds)."""
+        if self is Endpoint.INVENTORY:
+            return True
+        return (self is Endpoint.WEB) == target.is_web
 
 
 @dataclass(frozen=True)
@@ -438,13 +468,17 @@ class CheckSpec:
     id: str
     run: CheckFunc
     endpoint: Endpoint = Endpoint.DIMSE
-    needs_association: bool = True  # False: it judges the service probe itself
+    needs_association: bool = True  # False: it judges the service probe itself (web: a live HTTP endpoint)
 
     def execute(self, ctx: ProbeContext) -> CheckResult:
         """Run the check with its catalogue entry; answer for it when no association can be attempted."""
         definition = get_definition(self.id)
-        if self.needs_association and (blocked := ctx.association_blocker(definition)) is not None:
-            return blocked
+        if self.needs_association:
+            blocked = (
+                ctx.web_blocker(definition) if self.endpoint is Endpoint.WEB else ctx.association_blocker(definition)
+            )
+            if blocked is not None:
+                return blocked
         return self.run(ctx, definition)
 
 

@@ -10,5 +10,6 @@ from dicomaudit.checks import (  # noqa: F401
     service,
     services,
     store,
+    web,
     worklist,
 )

@@ -272,8 +272,6 @@ def _source(ctx: ProbeContext, obs: QueryObservation, index: int) -> str:
 
 def phi_exposed(ctx: ProbeContext, d: CheckDefinition, family: QueryFamily) -> CheckResult:
     """``<area>.phi_exposed``: do the matches returned to an unregistered AE carry identifying data?"""
-    from dicomaudit.phi import PhiAnalysisError, analyze_dataset  # imported lazily: the heaviest module
-
     observations = observe(ctx, family)
     matched = [o for o in observations if o.verdict == "matched"]
     if not matched or _violations(observations):
@@ -284,32 +282,45 @@ def phi_exposed(ctx: ProbeContext, d: CheckDefinition, family: QueryFamily) -> C
             f"no {family.operation} matches were returned to an unregistered AE, so none carried identifying data",
             evidence={"matches": 0},
         )
+    items = [(_source(ctx, obs, i), ds) for obs in matched for i, ds in enumerate(obs.matches)]
+    return phi_verdict(ctx, d, items, operation=family.operation, asker="an unregistered AE")
+
+
+def phi_verdict(
+    ctx: ProbeContext, d: CheckDefinition, items: list[tuple[str, Dataset]], *, operation: str, asker: str
+) -> CheckResult:
+    """The PHI analyzer over ``(source, dataset)`` pairs a node gave away: ``fail`` when anything identifies.
+
+    Shared by every query family (C-FIND, worklist, QIDO-RS): findings go to
+    the target's PHI list, masked unless ``--show-values``; the evidence
+    names categories and attributes, never values.
+    """
+    from dicomaudit.phi import PhiAnalysisError, analyze_dataset  # imported lazily: the heaviest module
+
     findings: list[PhiFinding] = []
     unreadable: list[str] = []
-    for obs in matched:
-        for i, ds in enumerate(obs.matches):
-            if ctx.budget.expired:
-                # Analysis is bounded by the target's deadline like the network steps.
-                return d.result(
-                    Status.ERROR,
-                    "undecided: the target's time budget ran out during PHI analysis",
-                    reason=ctx.budget.exhausted().text,
-                    code=ErrorReason.BUDGET_EXHAUSTED,
-                    evidence={"matches_analyzed": i, "findings_so_far": len(findings)},
-                )
-            source = _source(ctx, obs, i)
-            # The analyzer silences pydicom warnings with warnings.catch_warnings, which is
-            # process-global state: targets are scanned in threads, so analyse one at a time.
-            with _ANALYZER_LOCK:
-                try:
-                    findings.extend(analyze_dataset(ds, source, show_values=ctx.settings.show_values))
-                except PhiAnalysisError as exc:
-                    unreadable.append(f"{source}: {exc}")
+    for i, (source, ds) in enumerate(items):
+        if ctx.budget.expired:
+            # Analysis is bounded by the target's deadline like the network steps.
+            return d.result(
+                Status.ERROR,
+                "undecided: the target's time budget ran out during PHI analysis",
+                reason=ctx.budget.exhausted().text,
+                code=ErrorReason.BUDGET_EXHAUSTED,
+                evidence={"matches_analyzed": i, "findings_so_far": len(findings)},
+            )
+        # The analyzer silences pydicom warnings with warnings.catch_warnings, which is
+        # process-global state: targets are scanned in threads, so analyse one at a time.
+        with _ANALYZER_LOCK:
+            try:
+                findings.extend(analyze_dataset(ds, source, show_values=ctx.settings.show_values))
+            except PhiAnalysisError as exc:
+                unreadable.append(f"{source}: {exc}")
     ctx.phi.extend(findings)
     by_category = Counter(f.category for f in findings)
     attributes = sorted({f.keyword or f.tag for f in findings})
     evidence = {
-        "matches_analyzed": sum(len(o.matches) for o in matched),
+        "matches_analyzed": len(items),
         "findings": len(findings),
         "by_category": dict(sorted(by_category.items())),
         "identifying_attributes": attributes,
@@ -321,12 +332,11 @@ def phi_exposed(ctx: ProbeContext, d: CheckDefinition, family: QueryFamily) -> C
         cats = ", ".join(f"{n} {c}" for c, n in by_category.most_common())
         return d.result(
             Status.FAIL,
-            f"{family.operation} responses to an unregistered AE carry identifying data: {cats} "
-            f"(attributes: {', '.join(attributes)})",
+            f"{operation} responses to {asker} carry identifying data: {cats} (attributes: {', '.join(attributes)})",
             evidence=evidence,
         )
     return d.result(
         Status.PASS,
-        f"{family.operation} matches were returned, but the analyzer found no identifying data in them",
+        f"{operation} matches were returned, but the analyzer found no identifying data in them",
         evidence=evidence,
     )
