@@ -25,6 +25,15 @@ CONTRACT_IDS = [
     "move.any_destination",
     "store.unauthenticated",
     "transport.plaintext",
+    "web.service",
+    "web.plaintext",
+    "web.unauthenticated",
+    "web.cors",
+    "web.default_credentials",
+    "qido.unauthenticated",
+    "qido.phi_exposed",
+    "wado.unauthenticated",
+    "stow.unauthenticated",
 ]
 
 

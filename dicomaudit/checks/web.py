@@ -113,11 +113,12 @@ def web_plaintext(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     found = [p for p in (obs.dicomweb, obs.rest) if p is not None and p.access in (Access.OPEN, Access.PROTECTED)]
     if found:
         what = " and ".join(f"{p.what} ({p.access.value})" for p in found)
+        verb = "answer" if len(found) > 1 else "answers"
         protected = any(p.access is Access.PROTECTED for p in found)
         extra = "; its credentials (HTTP Basic) would cross the network in clear" if protected else ""
         return d.result(
             Status.FAIL,
-            f"{what} answers over plain HTTP{extra}",
+            f"{what} {verb} over plain HTTP{extra}",
             evidence={**evidence, "services": [p.to_evidence() for p in found]},
         )
     if obs.https_redirect:

@@ -167,8 +167,8 @@ class WebObservation:
         """One line: what answers here."""
         parts = []
         if self.product:
-            version = self.product.get("Version")
-            parts.append(f"{self.product.get('Name') or 'Orthanc'} {version or ''} REST API".replace("  ", " "))
+            name = f" (instance {self.product['Name']!r})" if self.product.get("Name") else ""
+            parts.append(f"Orthanc {self.product.get('Version') or ''} REST API{name}".replace("  ", " "))
         elif self.rest is not None and self.rest.access is Access.PROTECTED:
             parts.append("a REST API that asks for credentials")
         if self.dicomweb is not None and self.dicomweb.access in (Access.OPEN, Access.PROTECTED):
@@ -212,6 +212,10 @@ def _is_dicom_json(obj: Any) -> bool:
     )
 
 
+def _no_bulk_data(tag: str, vr: str, uri: str) -> bytes:
+    return b""
+
+
 def datasets_from_json(items: Any, where: str) -> tuple[Dataset, ...]:
     """DICOM JSON objects as pydicom datasets; anything else is a protocol violation (never a verdict)."""
     if not isinstance(items, list):
@@ -221,7 +225,8 @@ def datasets_from_json(items: Any, where: str) -> tuple[Dataset, ...]:
         if not _is_dicom_json(obj):
             raise ProtocolViolation(f"{where}: item {i + 1} is not a DICOM JSON dataset")
         try:
-            datasets.append(Dataset.from_json(obj))
+            # Bulk data (pixel data) stays where it is: a URI is never followed, the value is left empty.
+            datasets.append(Dataset.from_json(obj, bulk_data_uri_handler=_no_bulk_data))
         except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on malformed JSON
             raise ProtocolViolation(f"{where}: item {i + 1} is not valid DICOM JSON ({exc})") from None
     return tuple(datasets)
@@ -299,7 +304,7 @@ def probe_rest(session: WebSession) -> tuple[ServiceProbe, dict[str, Any]]:
         return ServiceProbe(
             "PACS REST API (Orthanc /system)", url, Access.ABSENT, "not Orthanc's /system", exchanges
         ), {}
-    detail = f"{answer.status}: {product.get('Name')} {product.get('Version')} answered without credentials"
+    detail = f"{answer.status}: Orthanc {product.get('Version')} answered without credentials"
     return ServiceProbe("PACS REST API (Orthanc /system)", url, Access.OPEN, detail, exchanges), product
 
 

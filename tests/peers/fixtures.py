@@ -20,6 +20,14 @@ Scopes, chosen for a 2-core machine:
 Every server exposes ``.port``, ``.aet``, ``.registered_aet`` and, for the
 archives, ``.destinations`` (``{AE title: (host, port)}`` of the C-MOVE
 destinations it knows; nothing listens at those ports).
+
+DICOMweb / REST peers (``orthanc_web_*``, **session**-scoped, in the same
+pool): Orthanc with Debian's DICOMweb plugin, seeded like the others. They
+also expose ``.web_url`` (``.../dicom-web``, no trailing slash), ``.rest_url``,
+``.credentials`` (``(user, password)`` or None), ``.ca_bundle`` (Path or
+None) and ``.proxy`` (the nginx front or None); ``web-https`` and
+``web-cors-proxy`` are reached only through their nginx front. They skip when
+Orthanc, the DICOMweb plugin or (for the fronted ones) nginx is missing.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from pydicom.dataset import Dataset
 from tests.peers.certs import TlsMaterial, make_tls_material
 from tests.peers.data import synthetic_datasets
 from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
-from tests.peers.orthanc import OrthancServer, orthanc_binary
+from tests.peers.nginx import nginx_binary
+from tests.peers.orthanc import DICOMWEB_PLUGIN, PROXIED, WEB_CONFIGS, OrthancServer, orthanc_binary
 from tests.peers.qrscp import QrscpServer, qrscp_available
 
 _INSTALL_HINT = "install the peers with scripts/install-peers.sh"
@@ -42,6 +51,16 @@ _INSTALL_HINT = "install the peers with scripts/install-peers.sh"
 def _need_orthanc() -> None:
     if orthanc_binary() is None:
         pytest.skip(f"Orthanc binary not found on PATH or at /usr/sbin/Orthanc; {_INSTALL_HINT}")
+
+
+def _need_web(config: str) -> None:
+    _need_orthanc()
+    if not DICOMWEB_PLUGIN.exists():
+        pytest.skip(
+            f"Orthanc DICOMweb plugin not found at {DICOMWEB_PLUGIN} (Debian orthanc-dicomweb); {_INSTALL_HINT}"
+        )
+    if config in PROXIED and nginx_binary() is None:
+        pytest.skip(f"nginx not found on PATH or at /usr/sbin/nginx (front of Orthanc {config}); {_INSTALL_HINT}")
 
 
 def _need_dcmtk(*tools: str) -> None:
@@ -131,6 +150,68 @@ def orthanc_tls(
 ) -> OrthancServer:
     """Orthanc speaking DICOM over TLS only, client certificate required."""
     return _orthanc("tls", tmp_path_factory, _orthanc_pool, peer_datasets, tls=peer_tls)
+
+
+def _orthanc_web(
+    config: str, factory: pytest.TempPathFactory, pool: list[OrthancServer], datasets: Sequence[Dataset]
+) -> OrthancServer:
+    _need_web(config)
+    return _orthanc(config, factory, pool, datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web_open(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc + DICOMweb, remote access allowed, authentication explicitly off: anyone reads and writes."""
+    return _orthanc_web("web-open", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web_default_user(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc + DICOMweb, authentication on, nobody registered: Orthanc's own default user orthanc/orthanc."""
+    return _orthanc_web("web-default-user", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web_strong_user(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Orthanc + DICOMweb, authentication on, one user ``orthanc`` with a random 32-character password."""
+    return _orthanc_web("web-strong-user", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web_https(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Strong-user Orthanc + DICOMweb behind an nginx TLS front (verify with ``.ca_bundle``)."""
+    return _orthanc_web("web-https", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web_cors_proxy(
+    tmp_path_factory: pytest.TempPathFactory, _orthanc_pool: list[OrthancServer], peer_datasets: list[Dataset]
+) -> OrthancServer:
+    """Strong-user Orthanc + DICOMweb behind a plain-HTTP nginx reflecting any Origin with credentials."""
+    return _orthanc_web("web-cors-proxy", tmp_path_factory, _orthanc_pool, peer_datasets)
+
+
+@pytest.fixture(scope="session")
+def orthanc_web(request: pytest.FixtureRequest) -> OrthancServer:
+    """One of the ``orthanc_web_*`` servers, chosen by indirect parametrisation.
+
+    ``@pytest.mark.parametrize("orthanc_web", ["web-open", "web-https"], indirect=True)``;
+    the servers are the session's, shared with the named fixtures.
+    """
+    config = getattr(request, "param", None)
+    if config not in WEB_CONFIGS:
+        raise ValueError(f"parametrise orthanc_web (indirect=True) with one of {WEB_CONFIGS}, not {config!r}")
+    server = request.getfixturevalue("orthanc_" + config.replace("-", "_"))
+    assert isinstance(server, OrthancServer)
+    return server
 
 
 @pytest.fixture
