@@ -9,6 +9,7 @@ exit status 2 here, at the boundary, never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import ssl
 import sys
@@ -26,6 +27,7 @@ from dicomaudit.checks.catalogue import load_catalogue
 from dicomaudit.models import RunInfo, RunResult, Severity, Target
 from dicomaudit.net.identity import DEFAULT_CALLING_AET, validate_aet
 from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net.web import Credentials, WebSettings
 from dicomaudit.targets import TargetError, dedupe_reporting, load_inventory_rows, parse_target
 from dicomaudit.textsafe import safe_text
 
@@ -144,6 +146,15 @@ Ports = Annotated[
         help="Ports to sweep, e.g. 104,11112,4000-4010 (default: 104, 11112, 2761, 2762, 4242).",
     ),
 ]
+WebPorts = Annotated[
+    str | None,
+    typer.Option(
+        "--web-ports",
+        metavar="LIST",
+        help="Also sweep these ports for PACS web APIs / DICOMweb (e.g. 80,443,8042,8080,8443); listeners found "
+        "there are probed as http:// (https:// on 443, 8443, 9443) web targets. Off by default.",
+    ),
+]
 ScopeFile = Annotated[
     Path | None,
     typer.Option(
@@ -173,6 +184,42 @@ GuessAet = Annotated[
         help="Try the documented default AE titles (and the inventory's): find a node's called AE title when it "
         "rejects the placeholder, and check whether an allow-list admits a default calling title. Logged in the "
         "evidence; off by default.",
+    ),
+]
+#: Where --web-user's password comes from when stdin is not a terminal (CI, scripts).
+WEB_PASSWORD_ENV = "DICOMAUDIT_WEB_PASSWORD"
+WebUser = Annotated[
+    str | None,
+    typer.Option(
+        "--web-user",
+        metavar="USER",
+        help="User for an authorised, authenticated scan of web targets; the password comes from "
+        f"${WEB_PASSWORD_ENV} or a prompt, never the command line. Sent only over verified HTTPS.",
+    ),
+]
+CaBundle = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        metavar="PEM",
+        help="CA certificates that HTTPS web targets' certificates must chain to (needed before --web-user's "
+        "password is sent to a server with a private CA).",
+    ),
+]
+TryDefaultCredentials = Annotated[
+    bool,
+    typer.Option(
+        "--try-default-credentials",
+        help="Try the documented vendor default web credentials (e.g. Orthanc's orthanc/orthanc) where a web API "
+        "asks for a password (web.default_credentials). Off by default; never any other guessing.",
+    ),
+]
+AllowInsecureCredentials = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-credentials",
+        help="Send --web-user's password over plain HTTP or to an HTTPS certificate that does not verify "
+        "(anyone on the path can read it).",
     ),
 ]
 GuessLimit = Annotated[
@@ -205,11 +252,11 @@ def _scope_and_ranges(
     return scope, parsed, recorded
 
 
-def _port_list(ports: str | None) -> tuple[int, ...]:
+def _port_list(ports: str | None, default: tuple[int, ...] | None = None) -> tuple[int, ...]:
     from dicomaudit.fleet.ranges import DEFAULT_PORTS, RangeError, parse_ports
 
     if ports is None:
-        return DEFAULT_PORTS
+        return DEFAULT_PORTS if default is None else default
     try:
         return parse_ports(ports)
     except RangeError as exc:
@@ -225,6 +272,37 @@ def _guess_names(given: list[tuple[str, Target]]) -> tuple[Any, ...]:
         if t.called_aet and t.called_aet not in seen:
             seen[t.called_aet] = Candidate(t.called_aet, f"from the inventory ({where})")
     return tuple(seen.values())
+
+
+def _web_settings(
+    web_user: str | None, ca_bundle: Path | None, try_default_credentials: bool, allow_insecure_credentials: bool
+) -> WebSettings:
+    """The web checks' settings; the password is read from the environment or a prompt, never from argv."""
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise _fail_usage(f"--ca-bundle {ca_bundle}: no such file")
+    if ca_bundle is not None:
+        try:
+            ssl.create_default_context(cafile=str(ca_bundle))
+        except (ssl.SSLError, ValueError) as exc:
+            raise _fail_usage(f"--ca-bundle {ca_bundle}: not PEM CA certificates ({exc})") from None
+    credentials = None
+    if web_user is not None:
+        password = os.environ.get(WEB_PASSWORD_ENV)
+        if password is None:
+            if not sys.stdin.isatty():
+                raise _fail_usage(f"--web-user {web_user}: set {WEB_PASSWORD_ENV} (no terminal to ask the password on)")
+            import getpass
+
+            password = getpass.getpass(f"password for {web_user} (web targets): ")
+        if not password:
+            raise _fail_usage(f"--web-user {web_user}: empty password")
+        credentials = Credentials(web_user, password)
+    return WebSettings(
+        credentials=credentials,
+        ca_bundle=ca_bundle,
+        try_default_credentials=try_default_credentials,
+        allow_insecure_credentials=allow_insecure_credentials,
+    )
 
 
 def _tls_settings(tls_cert: Path | None, tls_key: Path | None) -> TlsSettings:
@@ -345,7 +423,10 @@ def probe(
     target: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="TARGET...", show_default=False, help="HOST\\[:PORT]\\[/CALLED_AET]; port defaults to 104."
+            metavar="TARGET...",
+            show_default=False,
+            help="HOST\\[:PORT]\\[/CALLED_AET] (port defaults to 104), or the http(s):// URL of a PACS web API "
+            "or DICOMweb root.",
         ),
     ] = None,
     targets_file: Annotated[
@@ -433,6 +514,7 @@ def probe(
         ),
     ] = None,
     ports: Ports = None,
+    web_ports: WebPorts = None,
     scope_file: ScopeFile = None,
     allow_public: AllowPublic = False,
     max_in_flight: MaxInFlight = 512,
@@ -440,6 +522,10 @@ def probe(
     guess_aet: GuessAet = False,
     guess_limit: GuessLimit = 12,
     guess_pause: GuessPause = 0.5,
+    web_user: WebUser = None,
+    ca_bundle: CaBundle = None,
+    try_default_credentials: TryDefaultCredentials = False,
+    allow_insecure_credentials: AllowInsecureCredentials = False,
     log: LogFile = None,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
@@ -486,8 +572,15 @@ def probe(
         guess_limit=guess_limit,
         guess_pause=guess_pause,
         guess_names=_guess_names(given) if guess_aet else (),
+        web=_web_settings(web_user, ca_bundle, try_default_credentials, allow_insecure_credentials),
     )
-    fleet = _discover_plan(ranges, port_list, settings, targets, rows, targets_file, quiet=quiet) if ranges else None
+    fleet = (
+        _discover_plan(
+            ranges, port_list, settings, targets, rows, targets_file, quiet=quiet, web_ports=_port_list(web_ports, ())
+        )
+        if ranges
+        else None
+    )
     result = run_probe(
         targets,
         settings,
@@ -592,6 +685,7 @@ def _discover_plan(
     inventory: Path | None,
     *,
     quiet: bool,
+    web_ports: tuple[int, ...] = (),
 ) -> Any:
     """Sweep the ranges (with a progress line on a terminal), then plan the targets: those given and the listeners.
 
@@ -604,6 +698,7 @@ def _discover_plan(
     from dicomaudit.fleet.inventory import Reconciliation
     from dicomaudit.fleet.sweep import PortProbe
 
+    ports = tuple(dict.fromkeys(ports + web_ports))
     total = sum(len(r) for r in ranges) * len(ports)
     reconciliation = (
         Reconciliation(safe_text(inventory.name), rows, describe_sweep(ranges, ports))
@@ -615,7 +710,7 @@ def _discover_plan(
         found, stats = find_open(
             ranges, ports, timeout=settings.timeout, max_in_flight=settings.max_in_flight, rate=settings.rate
         )
-        return plan(found, stats, given, reconciliation)
+        return plan(found, stats, given, reconciliation, frozenset(web_ports))
     with Progress(
         TextColumn("[bold]sweeping[/]"),
         BarColumn(),
@@ -641,7 +736,7 @@ def _discover_plan(
             rate=settings.rate,
             on_result=on_result,
         )
-    return plan(found, stats, given, reconciliation)
+    return plan(found, stats, given, reconciliation, frozenset(web_ports))
 
 
 def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
@@ -675,6 +770,7 @@ def discover(
         ),
     ],
     ports: Ports = None,
+    web_ports: WebPorts = None,
     inventory: Annotated[
         Path | None,
         typer.Option(
@@ -725,9 +821,11 @@ def discover(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
     log: LogFile = None,
 ) -> None:
-    """Find every DICOM listener in RANGE... (your own networks only) and write an inventory probe accepts."""
+    """Find every DICOM listener (and, with --web-ports, PACS web API) in RANGE... (your own networks only) and write
+    an inventory probe accepts."""
     severity = _severity_option(fail_on)
     port_list = _port_list(ports)
+    web_port_list = _port_list(web_ports, default=())
     try:
         rows = read_targets_file(inventory) if inventory is not None else []
     except TargetError as exc:
@@ -740,7 +838,9 @@ def discover(
         timeout=timeout,
         concurrency=concurrency,
         tls=tls,
-        checks=DISCOVER_CHECKS + (("assoc.any_calling_aet", "assoc.guessable_calling_aet") if guess_aet else ()),
+        checks=DISCOVER_CHECKS
+        + (("assoc.any_calling_aet", "assoc.guessable_calling_aet") if guess_aet else ())
+        + (("web.service",) if web_port_list or any(t.is_web for _, t in rows) else ()),
         max_in_flight=max_in_flight,
         rate=rate,
         guess_aet=guess_aet,
@@ -748,7 +848,9 @@ def discover(
         guess_pause=guess_pause,
         guess_names=_guess_names(given) if guess_aet else (),
     )
-    fleet = _discover_plan(parsed, port_list, settings, [t for _, t in rows], rows, inventory, quiet=quiet)
+    fleet = _discover_plan(
+        parsed, port_list, settings, [t for _, t in rows], rows, inventory, quiet=quiet, web_ports=web_port_list
+    )
     result = run_probe(
         [],
         settings,

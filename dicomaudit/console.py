@@ -382,7 +382,8 @@ def discover_line(result: RunResult) -> str:
     """``swept 5000 endpoint(s) in 1.4 s: 250 open, 240 speak DICOM (12 not on the inventory, 1 listed missing)``."""
     stats = result.run.stats or {}
     sweep = (stats.get("phases") or {}).get("sweep") or {}
-    listeners = sum(1 for tr in result.targets if _assessed(tr))
+    listeners = sum(1 for tr in result.targets if _assessed(tr) and not tr.target.is_web)
+    web = sum(1 for tr in result.targets if _assessed(tr) and tr.target.is_web)
 
     def count(check_id: str, status: Status) -> int:
         return sum(1 for tr in result.targets for c in tr.checks if c.id == check_id and c.status is status)
@@ -391,6 +392,8 @@ def discover_line(result: RunResult) -> str:
         f"swept {sweep.get('endpoints', 0)} endpoint(s) in {sweep.get('seconds', 0):.1f} s: "
         f"{sweep.get('open', 0)} open, {listeners} answer DICOM"
     )
+    if web or any(tr.target.is_web for tr in result.targets):
+        line += f", {web} answer HTTP"
     unlisted, missing = count("inventory.unlisted", Status.FAIL), count("inventory.missing", Status.INFO)
     if any(c.id == "inventory.unlisted" and c.status is not Status.SKIPPED for tr in result.targets for c in tr.checks):
         line += f" ({unlisted} not on the inventory, {missing} listed but not answering)"
@@ -497,9 +500,9 @@ FLEET_LISTED = 15
 
 
 def _assessed(tr: TargetResult) -> bool:
-    """The node gave a DICOM (or well-formed TLS) answer, so its checks say something about it."""
+    """The endpoint gave a DICOM (or well-formed TLS) or HTTP answer, so its checks say something about it."""
     try:
-        return tr.check("dicom.service").status is Status.INFO
+        return tr.check("web.service" if tr.target.is_web else "dicom.service").status is Status.INFO
     except KeyError:
         return False
 

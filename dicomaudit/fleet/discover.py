@@ -83,13 +83,29 @@ def _sorted(found: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return sorted(found, key=lambda e: (ipaddress.ip_address(e[0]).version, ipaddress.ip_address(e[0]), e[1]))
 
 
+#: Web ports whose listeners are taken as HTTPS when discovered (every other web port: plain HTTP).
+HTTPS_PORTS = frozenset({443, 8443, 9443})
+
+
+def web_url(host: str, port: int) -> str:
+    """The URL a discovered web listener is probed at: HTTPS on the usual TLS ports, else HTTP."""
+    scheme = "https" if port in HTTPS_PORTS else "http"
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{netloc}:{port}"
+
+
 def plan(
     open_endpoints: Sequence[tuple[str, int]],
     stats: SweepStats,
     given: Sequence[Target],
     reconciliation: Reconciliation | None,
+    web_ports: frozenset[int] = frozenset(),
 ) -> Plan:
-    """The targets given (inventory rows in file order, command-line targets), then the open endpoints none is."""
+    """The targets given (inventory rows in file order, command-line targets), then the open endpoints none is.
+
+    An open endpoint on one of ``web_ports`` becomes a web target (its root
+    URL, see :func:`web_url`); the others are DICOM targets.
+    """
     targets: list[Target] = []
     listings: list[Listing | None] = []
     known_open: list[bool] = []
@@ -102,7 +118,8 @@ def plan(
     for host, port in open_endpoints:
         if (host, port) in covered:
             continue  # a target above stands for it, with its AE title
-        target = Target(host=host, port=port, attributes={"source": "discovered"})
+        url = web_url(host, port) if port in web_ports else None
+        target = Target(host=host, port=port, url=url, attributes={"source": "discovered"})
         targets.append(target)
         listings.append(reconciliation.listing(target, swept=True) if reconciliation is not None else None)
         known_open.append(True)

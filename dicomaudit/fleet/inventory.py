@@ -89,6 +89,7 @@ INVENTORY_COLUMNS = (
     "port",
     "called_aet",
     "name",
+    "url",
     "transport",
     "implementation_class_uid",
     "implementation_version_name",
@@ -98,8 +99,38 @@ INVENTORY_COLUMNS = (
 )
 
 
+def _web_row(tr: TargetResult) -> dict[str, str] | None:
+    """A web listener's row: ``url`` set and ``port`` empty (``port`` is a DICOM port: ``probe`` reads it so)."""
+    try:
+        service = tr.check("web.service")
+    except KeyError:
+        return None
+    if service.status is not Status.INFO:
+        return None
+    return {
+        "host": tr.target.host,
+        "port": "",
+        "called_aet": "",
+        "name": tr.target.name or "",
+        "url": tr.target.url or "",
+        "transport": "tls" if (tr.target.url or "").startswith("https:") else "plaintext",
+        "listed": _listed(tr),
+        "dicom_service": service.summary,
+    }
+
+
+def _listed(tr: TargetResult) -> str:
+    try:
+        unlisted = tr.check("inventory.unlisted")
+    except KeyError:
+        return ""
+    return {Status.FAIL: "no", Status.PASS: "yes"}.get(unlisted.status, "")
+
+
 def inventory_row(tr: TargetResult) -> dict[str, str] | None:
-    """One CSV row for a target that answered DICOM (or TLS that refused us well-formedly); else ``None``."""
+    """One CSV row for a target that answered DICOM or HTTP (or TLS that refused us well-formedly); else ``None``."""
+    if tr.target.is_web:
+        return _web_row(tr)
     try:
         service = tr.check("dicom.service")
     except KeyError:
@@ -114,12 +145,7 @@ def inventory_row(tr: TargetResult) -> dict[str, str] | None:
     else:
         transport = "tls"
     peer = (attempt or {}).get("peer") or {}
-    listed = ""
-    try:
-        unlisted = tr.check("inventory.unlisted")
-        listed = {Status.FAIL: "no", Status.PASS: "yes"}.get(unlisted.status, "")
-    except KeyError:
-        pass
+    listed = _listed(tr)
     return {
         "host": tr.target.host,
         "port": str(tr.target.port),

@@ -2,7 +2,8 @@
 
 A profile is data, not code: :class:`~dicomaudit.lab.server.LabPACS` reads it
 to configure pynetdicom's association checks (PS3.8 7.1.1.13 A-ASSOCIATE-RJ
-reasons) and the per-service policies of its event handlers.
+reasons) and the per-service policies of its event handlers, and the lab's
+DICOMweb server (:mod:`dicomaudit.lab.web`) reads its ``web_*`` fields.
 """
 
 from __future__ import annotations
@@ -29,7 +30,25 @@ MOVE_DESTINATION_CHECKS = ("always", "when_matches")
 #: How User Identity negotiation (PS3.7 D.3.3.7) is handled (see :class:`LabProfile`).
 USER_IDENTITY_MODES = ("ignore", "accept", "require")
 #: The ``identity`` profile's one account (synthetic; for ``dicomaudit lab --profile identity``).
+#: The same account signs in to its DICOMweb server (HTTP Basic).
 IDENTITY_PROFILE_USERS = (("labuser", "labpass"),)
+
+#: How the DICOMweb server authenticates requests (see :class:`LabProfile`).
+WEB_AUTH_MODES = ("none", "basic")
+#: Which CORS headers the DICOMweb server sends (see :class:`LabProfile`).
+WEB_CORS_MODES = ("none", "wildcard", "reflect")
+#: The DICOMweb user of the ``locked``, ``tls`` and ``retrieve`` profiles.
+LAB_WEB_USER = "labadmin"
+#: Its password.  SYNTHETIC: published here on purpose, so it protects nothing
+#: but a lab on loopback; long and random-looking so that it is not in any
+#: password list, and a scanner that gets in must have been given it (it models
+#: a node with a strong password, unlike the ``identity`` profile's labpass).
+LAB_WEB_PASSWORD = "wG6TNCOeNAfTeDvC2P5M9QOtkv053AYM"
+#: The DICOMweb accounts of the ``locked``, ``tls`` and ``retrieve`` profiles.
+WEB_PROFILE_USERS = ((LAB_WEB_USER, LAB_WEB_PASSWORD),)
+#: Every built-in (published, synthetic) web account: ``dicomaudit lab`` prints
+#: these passwords, and no other (a custom profile's may be real).
+SYNTHETIC_WEB_USERS = frozenset(WEB_PROFILE_USERS + IDENTITY_PROFILE_USERS)
 
 
 class Access(enum.StrEnum):
@@ -101,6 +120,30 @@ class LabProfile:
         TLS only: plaintext connections fail the handshake and are closed.
     tls_require_client_cert
         Mutual TLS: the client must present a certificate signed by the lab CA.
+        (DICOM only: the DICOMweb server of a ``tls`` profile serves HTTPS with
+        the same server certificate and authenticates users with HTTP, as
+        DICOMweb deployments do, not with client certificates.)
+    web_auth
+        DICOMweb authentication.  ``"none"``: anyone.  ``"basic"``: HTTP Basic
+        (RFC 7617) against ``web_users``; every request without valid
+        credentials, except OPTIONS, gets 401 with ``WWW-Authenticate: Basic
+        realm="dicomaudit lab"`` before anything else is looked at.
+    web_users
+        ``(user, password)`` pairs ``"basic"`` accepts.  A user may not contain
+        ``:`` (RFC 7617).
+    web_cors
+        CORS headers on every DICOMweb response to a request with an
+        ``Origin``.  ``"none"``: no CORS headers (a browser on another origin
+        cannot read the answers; OPTIONS still gets 204 with ``Allow``).
+        ``"wildcard"``: ``Access-Control-Allow-Origin: *`` with
+        ``Access-Control-Allow-Credentials: true`` (a combination browsers
+        refuse for credentialed requests, but a common misconfiguration).
+        ``"reflect"``: the request's Origin echoed with credentials allowed:
+        any web site may read the archive with the user's credentials.
+    web_stow
+        Whether STOW-RS (``POST /dicom-web/studies``) is offered and stores,
+        once authentication passes.  When false, POST is not among the
+        resource's methods: 405 with ``Allow``, before the body is looked at.
     """
 
     name: str
@@ -122,6 +165,10 @@ class LabProfile:
     refusal_status: int = REFUSED_NOT_AUTHORIZED
     tls: bool = False
     tls_require_client_cert: bool = False
+    web_auth: str = "none"
+    web_users: tuple[tuple[str, str], ...] = ()
+    web_cors: str = "none"
+    web_stow: bool = True
 
     def __post_init__(self) -> None:
         # Accept plain strings ("listed") for the policies, e.g. from a config file.
@@ -156,6 +203,21 @@ class LabProfile:
                 raise ValueError(f"user {entry!r} is not (username, passcode)") from None
             users.append((str(username), str(passcode)))
         object.__setattr__(self, "users", tuple(users))
+        _check_choice("web_auth", self.web_auth, WEB_AUTH_MODES)
+        _check_choice("web_cors", self.web_cors, WEB_CORS_MODES)
+        if not isinstance(self.web_stow, bool):
+            raise ValueError(f"web_stow={self.web_stow!r} is not True or False")
+        web_users: list[tuple[str, str]] = []
+        for entry in self.web_users:
+            try:
+                user, password = entry
+            except (TypeError, ValueError):
+                raise ValueError(f"web user {entry!r} is not (user, password)") from None
+            user, password = str(user), str(password)
+            if not user or ":" in user or not user.isprintable() or not password.isprintable():
+                raise ValueError(f"web user {user!r}: empty, with ':' or with control characters")
+            web_users.append((user, password))
+        object.__setattr__(self, "web_users", tuple(web_users))
 
     def may(self, service: Access, calling_aet: str) -> bool:
         """Whether `calling_aet` may use a service with policy `service`."""
@@ -193,16 +255,19 @@ _PROFILES = (
         description=(
             "Anyone may do anything: any called/calling AE; C-ECHO, C-FIND (Query/Retrieve and Modality "
             "Worklist), C-GET and C-STORE for anyone; C-MOVE offered but no destination is known (0xA801); "
-            "any User Identity is accepted and, if a response is asked for, confirmed."
+            "any User Identity is accepted and, if a response is asked for, confirmed.  DICOMweb: no "
+            "authentication, CORS reflects any Origin with credentials allowed, STOW-RS stores."
         ),
         user_identity="accept",
+        web_cors="reflect",
     ),
     LabProfile(
         name="locked",
         description=(
             "Called AE title must be DICOMLAB and the calling AE must be PACSADMIN or MODALITY1; "
             "others are rejected at association.  Those two may use every service (C-MOVE: no destination "
-            "is known, 0xA801)."
+            "is known, 0xA801).  DICOMweb: HTTP Basic with a strong (synthetic) password for labadmin, "
+            "401 without it; no CORS headers; STOW-RS stores once authenticated."
         ),
         require_called_aet=True,
         allowed_calling_aets=("PACSADMIN", "MODALITY1"),
@@ -210,12 +275,15 @@ _PROFILES = (
         worklist=Access.LISTED,
         get=Access.LISTED,
         move=Access.LISTED,
+        web_auth="basic",
+        web_users=WEB_PROFILE_USERS,
     ),
     LabProfile(
         name="stock",
         description=(
             "Out-of-the-box PACS defaults (like Orthanc's): any AE may associate, C-ECHO and C-STORE; "
-            "C-FIND, Modality Worklist, C-GET and C-MOVE from unregistered AEs are refused with status 0x0124."
+            "C-FIND, Modality Worklist, C-GET and C-MOVE from unregistered AEs are refused with status 0x0124.  "
+            "DICOMweb as installed: no authentication, no CORS headers, STOW-RS stores."
         ),
         find=Access.LISTED,
         worklist=Access.LISTED,
@@ -228,40 +296,52 @@ _PROFILES = (
         description=(
             "Query archive: any AE may associate, C-ECHO, C-FIND and Modality Worklist; storage is not offered "
             "(storage presentation contexts rejected), nor is C-GET, which needs them; C-MOVE is offered but "
-            "no destination is known (0xA801)."
+            "no destination is known (0xA801).  DICOMweb: no authentication, no CORS headers, QIDO-RS and "
+            "WADO-RS metadata only; STOW-RS is not offered (405)."
         ),
         store=Access.NONE,
         get=Access.NONE,
+        web_stow=False,
     ),
     LabProfile(
         name="tls",
         description=(
             "TLS only with client certificates signed by the lab CA (generated at start-up); "
-            "plaintext and certificate-less connections fail the handshake."
+            "plaintext and certificate-less connections fail the handshake.  DICOMweb over HTTPS only (the "
+            "same server certificate; no client certificate), HTTP Basic for labadmin, no CORS headers, "
+            "STOW-RS stores once authenticated."
         ),
         tls=True,
         tls_require_client_cert=True,
+        web_auth="basic",
+        web_users=WEB_PROFILE_USERS,
     ),
     LabProfile(
         name="retrieve",
         description=(
             "C-GET and C-MOVE open to any AE, the move destination checked only when there is something to "
             "move (no match: success; matches and an unknown destination: 0xA801); C-FIND and Modality "
-            "Worklist refused (0x0124); C-ECHO and C-STORE open."
+            "Worklist refused (0x0124); C-ECHO and C-STORE open.  DICOMweb locked down unlike DIMSE: "
+            "HTTP Basic for labadmin, no CORS headers, STOW-RS stores once authenticated."
         ),
         find=Access.LISTED,
         worklist=Access.LISTED,
         move_destination_check="when_matches",
+        web_auth="basic",
+        web_users=WEB_PROFILE_USERS,
     ),
     LabProfile(
         name="identity",
         description=(
             "User Identity required (username+passcode: labuser / labpass): a bogus or non-password identity "
             "is rejected at association (rejected-permanent, service-user, no reason given); without one, "
-            "the association is accepted but every request is refused (0x0124)."
+            "the association is accepted but every request is refused (0x0124).  DICOMweb: HTTP Basic with "
+            "the same account, no CORS headers, STOW-RS stores once authenticated."
         ),
         user_identity="require",
         users=IDENTITY_PROFILE_USERS,
+        web_auth="basic",
+        web_users=IDENTITY_PROFILE_USERS,
     ),
 )
 

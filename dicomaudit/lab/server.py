@@ -16,6 +16,10 @@ Storage SCP (C-STORE, every storage SOP class pynetdicom knows).  User
 Identity negotiation (PS3.7 D.3.3.7) is ignored, accepted or required, per
 profile.  No Modality Performed Procedure Step, Storage Commitment or N-*
 services.
+
+With ``web_port`` the lab also serves DICOMweb (QIDO-RS, WADO-RS metadata,
+STOW-RS; :mod:`dicomaudit.lab.web`) over the same archive, started and
+stopped with the DICOM server.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ from dicomaudit import synth
 from dicomaudit.lab import matching, retrieval, worklist
 from dicomaudit.lab.profiles import MOVE_DESTINATION_UNKNOWN, Access, LabProfile, get_profile
 from dicomaudit.lab.tls import TLSFiles, generate_tls_files
+from dicomaudit.lab.web import LabWebServer
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +315,11 @@ class LabPACS:
         Called with each event dict as it happens (``run_forever`` prints them).
     allow_remote : bool
         Permit a non-loopback `host`.  Off by default: the lab is insecure by design.
+    web_port : int, optional
+        Also serve DICOMweb on `host` at this port (``0``: a free one, read back
+        from :attr:`web_port`; :attr:`web_url` is the service root).  ``None``
+        (default): no web server.  HTTPS for a ``tls`` profile, with the same
+        server certificate as DICOM over TLS.
 
     Examples
     --------
@@ -328,9 +338,12 @@ class LabPACS:
         response_delay: float = 0.0,
         on_event: Callable[[Event], None] | None = None,
         allow_remote: bool = False,
+        web_port: int | None = None,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"the lab PACS binds to loopback only (got {host!r}); pass allow_remote=True to override")
+        if web_port is not None and not 0 <= web_port <= 65535:
+            raise ValueError(f"web_port {web_port} is out of range (0-65535, 0 = a free port)")
         self.profile: LabProfile = get_profile(profile)
         self.host = host
         self._requested_port = port
@@ -350,6 +363,8 @@ class LabPACS:
         self._thread: threading.Thread | None = None
         self._tmpdir: Path | None = None
         self.tls_files: TLSFiles | None = None
+        self._requested_web_port = web_port
+        self._web: LabWebServer | None = None
 
     # ------------------------------------------------------------------ API
 
@@ -374,8 +389,19 @@ class LabPACS:
         return self._server is not None
 
     @property
+    def web_port(self) -> int | None:
+        """The DICOMweb server's bound port, or ``None`` when it is not serving."""
+        return self._web.port if self._web is not None else None
+
+    @property
+    def web_url(self) -> str | None:
+        """The DICOMweb service root (``http://127.0.0.1:PORT/dicom-web``, ``https://`` for a TLS
+        profile), or ``None`` when it is not serving."""
+        return self._web.url if self._web is not None else None
+
+    @property
     def stored(self) -> list[Dataset]:
-        """Datasets received by C-STORE, in arrival order (a copy of the list)."""
+        """Datasets received by C-STORE or STOW-RS, in arrival order (a copy of the list)."""
         with self._lock:
             return list(self._stored)
 
@@ -405,6 +431,20 @@ class LabPACS:
           ``destination`` (``host:port``).  A refusal may carry ``reason``
           and a failure ``error``.
 
+        - ``"HTTP"`` (the DICOMweb server): one per request, with ``outcome``
+          success / warning (STOW-RS 202) / refused (401, 403, 405) / failed,
+          ``method``, ``path`` (without the query), ``params`` (the names of
+          the known query parameters, never their values; ``other_params``
+          counts the rest), ``status``, ``credentials`` (the Authorization
+          scheme, ``"none"`` without one), ``user`` (the Basic user name
+          presented; never the password), ``authenticated`` (with
+          ``web_auth="basic"``), ``origin`` (when sent), ``peer`` and, per
+          resource, ``level`` and ``matches`` (QIDO-RS), ``instances``
+          (metadata), ``stored``, ``failed`` and ``sop_instance_uids``
+          (STOW-RS), ``preflight`` (a CORS preflight) or ``reason``.  A
+          failed TLS handshake on the web port is a ``"tls"`` event with
+          ``service="DICOMweb"``.
+
         Association, user identity and service events carry ``calling_aet``,
         ``called_aet`` and ``peer``.
         """
@@ -431,7 +471,8 @@ class LabPACS:
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self._port}" if self._port else "stopped"
-        return f"<LabPACS profile={self.profile.name!r} ae={self.ae_title!r} {where}>"
+        web = f" web={self.web_url}" if self._web is not None else ""
+        return f"<LabPACS profile={self.profile.name!r} ae={self.ae_title!r} {where}{web}>"
 
     def start(self) -> LabPACS:
         """Bind, start serving in a background thread, return self."""
@@ -471,6 +512,13 @@ class LabPACS:
             self._cleanup_tmp()
             raise
         assert isinstance(server, _LabServer)  # make_server builds the server_class it is given
+        if self._requested_web_port is not None:
+            try:
+                self._web = self._make_web().start()
+            except Exception:
+                server.server_close()  # bound, never served: close only (shutdown would wait for serve_forever)
+                self._cleanup_tmp()
+                raise
         server.on_tls_failure = self._tls_failed
         self._ae, self._server = ae, server
         self._port = int(server.server_address[1])
@@ -486,10 +534,13 @@ class LabPACS:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, abort open associations, close the socket; idempotent."""
+        """Stop accepting, abort open associations, close the sockets (DICOM and web); idempotent."""
         server, thread = self._server, self._thread
         if server is None:
             return
+        if self._web is not None:
+            self._web.stop(timeout)
+            self._web = None
         # Stop the accept loop first so no new association starts during teardown.
         server.shutdown()
         for assoc in server.active_associations:
@@ -519,6 +570,29 @@ class LabPACS:
         # pynetdicom's default of 10 is low for a scanner running checks concurrently.
         ae.maximum_associations = 32
         return ae
+
+    def _make_web(self) -> LabWebServer:
+        """The DICOMweb server over this lab's archive; HTTPS when the profile is TLS-only."""
+        ssl_context = None
+        if self.tls_files is not None and self.profile.tls:
+            # Server authentication only: DICOMweb clients authenticate with HTTP credentials.
+            ssl_context = self.tls_files.server_context(require_client_cert=False)
+        assert self._requested_web_port is not None
+        return LabWebServer(
+            self.profile,
+            self.host,
+            self._requested_web_port,
+            datasets=lambda: self.datasets,
+            store=self._store_from_web,
+            record=self._record,
+            ssl_context=ssl_context,
+        )
+
+    def _store_from_web(self, ds: Dataset) -> None:
+        """An instance received by STOW-RS: kept like a C-STORE one (queryable over DICOM and DICOMweb)."""
+        with self._lock:
+            self._stored.append(ds)
+            self._archive.append(ds)
 
     def _handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
         handlers: list[tuple[Any, Callable[..., Any]]] = [
