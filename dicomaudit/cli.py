@@ -891,31 +891,29 @@ def demo(
     timeout: Timeout = 5.0,
     log: LogFile = None,
 ) -> None:
-    """Start the built-in lab PACS on loopback (an open and a locked node), audit it, write the reports, stop it."""
+    """Start the built-in lab PACS on loopback (an open and a locked node, DICOM and DICOMweb), audit it, write the
+    reports, stop it."""
     from dicomaudit.lab import LabPACS
 
     settings = ProbeSettings(timeout=timeout, concurrency=2)
     err.print(
         "[bold]dicomaudit demo[/]: starting two lab PACS nodes on 127.0.0.1 "
-        "(profile [red]open[/] and profile [green]locked[/]), seeded with synthetic studies"
+        "(profile [red]open[/] and profile [green]locked[/]), each with a DICOM port and a DICOMweb root, "
+        "seeded with synthetic studies"
     )
-    with LabPACS(profile="open", port=0) as open_lab, LabPACS(profile="locked", port=0) as locked_lab:
-        targets = [
-            Target(
-                host=open_lab.host,
-                port=open_lab.port,
-                called_aet=open_lab.ae_title,
-                name="lab-open",
-                attributes={"profile": "open", "owner": "Lab (demo)"},
-            ),
-            Target(
-                host=locked_lab.host,
-                port=locked_lab.port,
-                called_aet=locked_lab.ae_title,
-                name="lab-locked",
-                attributes={"profile": "locked", "owner": "Lab (demo)"},
-            ),
-        ]
+    with (
+        LabPACS(profile="open", port=0, web_port=0) as open_lab,
+        LabPACS(profile="locked", port=0, web_port=0) as locked_lab,
+    ):
+        targets = []
+        for lab, name in ((open_lab, "lab-open"), (locked_lab, "lab-locked")):
+            attributes = {"profile": lab.profile.name, "owner": "Lab (demo)"}
+            # One node, two endpoints: the DICOM port and the DICOMweb root of the same lab PACS.
+            targets.append(
+                Target(host=lab.host, port=lab.port, called_aet=lab.ae_title, name=name, attributes=attributes)
+            )
+            assert lab.web_port is not None and lab.web_url is not None
+            targets.append(Target(host=lab.host, port=lab.web_port, url=lab.web_url, name=name, attributes=attributes))
         result = run_probe(
             targets, settings, command=_command_line(), operator="dicomaudit demo", scope_ref="built-in lab on loopback"
         )
@@ -1168,6 +1166,17 @@ def lab(
     host: Annotated[
         str, typer.Option("--host", show_default=True, help="Address to bind; loopback unless you mean it.")
     ] = "127.0.0.1",
+    web_port: Annotated[
+        int | None,
+        typer.Option(
+            "--web-port",
+            min=0,
+            max=65535,
+            metavar="N",
+            help="Also serve DICOMweb (QIDO-RS, WADO-RS metadata, STOW-RS) on this port (0 = any free port), with "
+            "the profile's web settings (authentication, CORS, STOW); off by default.",
+        ),
+    ] = None,
     log: LogFile = None,
 ) -> None:
     """Run the lab PACS alone, until interrupted (Ctrl-C)."""
@@ -1176,7 +1185,9 @@ def lab(
     if profile not in PROFILES:
         raise _fail_usage(f"unknown lab profile {profile!r} (known: {', '.join(PROFILES)})")
     try:
-        run_forever(profile, host, port, echo=lambda line: out.print(line, markup=False, highlight=False))
+        run_forever(
+            profile, host, port, echo=lambda line: out.print(line, markup=False, highlight=False), web_port=web_port
+        )
     except OSError as exc:
         raise _fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError:  # a non-loopback address

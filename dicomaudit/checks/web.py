@@ -115,7 +115,7 @@ def web_plaintext(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         what = " and ".join(f"{p.what} ({p.access.value})" for p in found)
         verb = "answer" if len(found) > 1 else "answers"
         protected = any(p.access is Access.PROTECTED for p in found)
-        extra = "; its credentials (HTTP Basic) would cross the network in clear" if protected else ""
+        extra = "; credentials (HTTP Basic) would cross the network in clear" if protected else ""
         return d.result(
             Status.FAIL,
             f"{what} {verb} over plain HTTP{extra}",

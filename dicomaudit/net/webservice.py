@@ -294,18 +294,16 @@ def probe_rest(session: WebSession) -> tuple[ServiceProbe, dict[str, Any]]:
     exchanges = (answer.exchange,)
     if not answer.ok:
         access, detail = _refusal_or_absence(answer)
-        return ServiceProbe("PACS REST API (Orthanc /system)", url, access, detail, exchanges), {}
+        return ServiceProbe("REST API (/system)", url, access, detail, exchanges), {}
     try:
         body = answer.json()
     except ProtocolViolation:
         body = None
     product = _orthanc_system(body)
     if not product:
-        return ServiceProbe(
-            "PACS REST API (Orthanc /system)", url, Access.ABSENT, "not Orthanc's /system", exchanges
-        ), {}
+        return ServiceProbe("REST API (/system)", url, Access.ABSENT, "not Orthanc's /system", exchanges), {}
     detail = f"{answer.status}: Orthanc {product.get('Version')} answered without credentials"
-    return ServiceProbe("PACS REST API (Orthanc /system)", url, Access.OPEN, detail, exchanges), product
+    return ServiceProbe("REST API (/system)", url, Access.OPEN, detail, exchanges), product
 
 
 def _orthanc_system(body: Any) -> dict[str, Any]:
@@ -324,9 +322,14 @@ def _confirm(session: WebSession, probe: ServiceProbe, credentials: Credentials 
         answer = request(credentials)
     except PeerError:
         return probe
-    if answer is not None and answer.ok:
-        exchanges = probe.exchanges + (answer.exchange,)
+    if answer is None:
+        return probe
+    exchanges = probe.exchanges + (answer.exchange,)
+    if answer.ok:
         return ServiceProbe(probe.what, probe.url, probe.access, probe.detail, exchanges, credentials.describe())
+    if answer.status in (404, 405, 501):  # the refusal guarded nothing of this kind: the service is not there
+        detail = f"{probe.detail}; with {credentials.describe()}: {answer.status}, not served here"
+        return ServiceProbe(probe.what, probe.url, Access.ABSENT, detail, exchanges)
     return probe
 
 
