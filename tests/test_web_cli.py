@@ -116,7 +116,9 @@ def test_the_web_users_password_appears_in_no_output(orthanc_web_https: OrthancS
 
 # -- discovery -------------------------------------------------------------------------
 @pytest.mark.peers
-def test_discover_web_ports_lists_the_web_api_beside_the_dicom_port(orthanc_web_open: OrthancServer, tmp_path: Path) -> None:
+def test_discover_web_ports_lists_the_web_api_beside_the_dicom_port(
+    orthanc_web_open: OrthancServer, tmp_path: Path
+) -> None:
     """Given an Orthanc's DICOM and HTTP ports, when discover runs with --web-ports, then the inventory has both rows and probe reads it."""
     http_port = orthanc_web_open.web_url.split(":")[2].split("/")[0]
     csv_path = tmp_path / "inv.csv"

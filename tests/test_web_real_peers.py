@@ -59,7 +59,9 @@ def test_every_web_verdict_matches_the_configuration(orthanc_web: OrthancServer)
     result = _scan(orthanc_web)
     got = tuple(result.check(cid).status for cid in WEB_IDS)
     expected = EXPECTED[orthanc_web.config]
-    assert got == expected, {cid: (g.value, result.check(cid).summary) for cid, g, e in zip(WEB_IDS, got, expected, strict=True) if g != e}
+    assert got == expected, {
+        cid: (g.value, result.check(cid).summary) for cid, g, e in zip(WEB_IDS, got, expected, strict=True) if g != e
+    }
 
 
 def test_a_web_target_runs_only_the_web_and_inventory_checks(orthanc_web_open: OrthancServer) -> None:

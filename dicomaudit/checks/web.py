@@ -17,6 +17,7 @@ for one study, no pixel data is asked for and nothing is stored without
 
 from __future__ import annotations
 
+import json
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from dicomaudit.net.webservice import (
     evidence_of,
     fresh_study_uid,
 )
-from dicomaudit.net.wire import PeerError
+from dicomaudit.net.wire import PeerError, ProtocolViolation
 
 REFUSAL = "HTTP authentication (401 with a challenge, or 403)"
 _NO_ANSWER_CODES = (301, 302, 303, 307, 308)
@@ -73,9 +74,9 @@ def _no_dicomweb(d: CheckDefinition, obs: WebObservation) -> CheckResult:
     if probe is not None and probe.access is Access.UNCLEAR:
         return d.result(
             Status.ERROR,
-            f"inconclusive: {probe.url} gave no recognisable DICOMweb answer ({probe.detail})",
+            f"undecided: {probe.url} gave no usable DICOMweb answer ({probe.detail})",
             reason=probe.detail,
-            code=ErrorReason.INCONCLUSIVE,
+            code=probe.code or ErrorReason.INCONCLUSIVE,
             evidence=evidence,
         )
     return d.result(
@@ -165,9 +166,8 @@ def web_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
             enforced=REFUSAL,
         )
     reason = "; ".join(f"{p.what} at {p.url}: {p.detail}" for p in unclear) or "no REST API or DICOMweb service found"
-    return d.result(
-        Status.ERROR, f"inconclusive: {reason}", reason=reason, code=ErrorReason.INCONCLUSIVE, evidence=evidence
-    )
+    code = next((p.code for p in unclear if p.code is not None), ErrorReason.INCONCLUSIVE)
+    return d.result(Status.ERROR, f"undecided: {reason}", reason=reason, code=code, evidence=evidence)
 
 
 # -- qido.* --------------------------------------------------------------------------
@@ -255,8 +255,10 @@ def wado_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     evidence["exchanges"] = evidence_of(session.exchanges[start:])
     if refused is not None:
         return _judge_refused(d, refused, evidence, known=known is not None, what="WADO-RS metadata")
+    if (undecided := _not_2xx(d, session, "WADO-RS metadata", evidence)) is not None:
+        return undecided
     try:
-        datasets = datasets_from_json(items, f"WADO-RS {root}/studies/{uid}/metadata")
+        datasets = datasets_from_json(_raw_body(session), f"WADO-RS {root}/studies/{uid}/metadata")
     except PeerError as exc:
         return _undecided(d, exc, "WADO-RS metadata", evidence)
     evidence["instances"] = len(datasets)
@@ -271,6 +273,31 @@ def wado_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         else f"WADO-RS answered {refused or 'a metadata request'} without credentials (no instances for {uid})",
         evidence=evidence,
     )
+
+
+def _not_2xx(d: CheckDefinition, session: WebSession, what: str, evidence: dict[str, Any]) -> CheckResult | None:
+    """An answer below 400 that is not a 2xx (a redirect that was not followed) decides nothing."""
+    status = session.exchanges[-1].status if session.exchanges else None
+    if status is not None and 200 <= status < 300:
+        return None
+    return d.result(
+        Status.ERROR,
+        f"inconclusive: {what} answered {status}, which is neither a refusal nor a service",
+        reason=f"HTTP {status}",
+        code=ErrorReason.INCONCLUSIVE,
+        evidence=evidence,
+    )
+
+
+def _raw_body(session: WebSession) -> Any:
+    """The last body as JSON; not JSON is a protocol violation (dicomweb-client's lenient decoding is not relied on)."""
+    body = session.last_body
+    if not body.strip():
+        return []
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolViolation(f"the answer is not JSON ({exc})", body[:64]) from None
 
 
 def _known_study(obs: WebObservation) -> str | None:
@@ -346,10 +373,18 @@ def stow_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         "processed (fail); 404/405/501: STOW-RS not offered (pass)",
     }
     try:
-        answer = session.request("POST", f"{root}/studies", data=body, headers=headers)
+        answer = session.request("POST", f"{root}/studies", data=body, headers=headers, follow_redirects=False)
     except PeerError as exc:
         return _undecided(d, exc, "STOW-RS", {**evidence, "exchanges": evidence_of(session.exchanges[-1:])})
     evidence["exchange"] = answer.exchange.to_evidence()
+    if 300 <= answer.status < 400:
+        return d.result(
+            Status.ERROR,
+            f"inconclusive: STOW-RS answered {answer.status} (a redirect, not followed for a store request)",
+            reason=f"HTTP {answer.status} to {answer.header('location') or '?'}",
+            code=ErrorReason.INCONCLUSIVE,
+            evidence=evidence,
+        )
     if answer.asks_credentials:
         return d.result(
             Status.PASS, f"STOW-RS refused without credentials ({answer.status})", evidence=evidence, enforced=REFUSAL

@@ -226,6 +226,7 @@ class _Guard:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self.killed: PeerError | None = None
+        self.last_body = b""  # the last response body (dicomweb-client decodes it; shape checks read it raw)
 
     # -- sockets ---------------------------------------------------------------
     def watch(self, sock: socket.socket) -> socket.socket:
@@ -365,6 +366,7 @@ class _BoundedAdapter(HTTPAdapter):
             raise guard.killed
         response._content = body
         response._content_consumed = True
+        guard.last_body = body
         headers = {k: v for k in EVIDENCE_HEADERS if (v := response.headers.get(k)) is not None}
         guard.exchanges.append(
             Exchange(
@@ -422,14 +424,33 @@ class _GuardedSession(requests.Session):
         target = super().get_redirect_target(resp)
         if target is None:
             return None
-        absolute = urljoin(resp.url, target)
-        if origin_of(absolute) != self._origin:
-            note = f"redirect to {absolute} not followed: it leaves {self._origin[0]}://{self._origin[1]}:{self._origin[2]}"
-            if self._guard.exchanges:
-                last = self._guard.exchanges[-1]
-                self._guard.exchanges[-1] = Exchange(**{**last.__dict__, "note": note})
+        try:
+            absolute = urljoin(resp.url, target)
+            leaves = origin_of(absolute) != self._origin
+        except ValueError:  # a Location that is not a URL (e.g. "http://[::1")
+            self._note(f"malformed redirect Location {target[:200]!r} not followed")
+            return None
+        if leaves:
+            self._note(
+                f"redirect to {absolute[:300]} not followed: it leaves "
+                f"{self._origin[0]}://{self._origin[1]}:{self._origin[2]}"
+            )
             return None
         return target
+
+    def _note(self, note: str) -> None:
+        if self._guard.exchanges:
+            last = self._guard.exchanges[-1]
+            self._guard.exchanges[-1] = Exchange(**{**last.__dict__, "note": note})
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Every failure above the adapter (too many redirects, a bad redirect URL) as a ``PeerError`` too."""
+        try:
+            return super().send(request, **kwargs)
+        except PeerError:
+            raise
+        except requests.RequestException as exc:
+            raise _classify(exc, request.url or "") from None
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -449,6 +470,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def _classify(exc: BaseException, url: str) -> PeerError:
     """A failure below ``requests`` as a reason a person can act on (and a reason code)."""
     chain = list(_causes(exc))
+    for e in chain:  # an answer that is not HTTP, wherever urllib3 wrapped it
+        if isinstance(e, http.client.RemoteDisconnected):  # a BadStatusLine too, but it means "closed, no answer"
+            break
+        if isinstance(e, http.client.BadStatusLine | http.client.LineTooLong | urllib3.exceptions.HeaderParsingError):
+            raw = str(e).encode("latin-1", "replace")
+            return ProtocolViolation(f"{url}: the answer is not HTTP", raw)
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         port = origin_of(url)[2]
         return ConnectionLost(f"TCP connection refused (nothing listening on port {port})", refused=True)
@@ -508,6 +535,11 @@ class WebSession:
     @property
     def exchanges(self) -> list[Exchange]:
         return self._guard.exchanges
+
+    @property
+    def last_body(self) -> bytes:
+        """The body of the last answer, as received (capped)."""
+        return self._guard.last_body
 
     @property
     def https(self) -> bool:

@@ -22,6 +22,7 @@ The QIDO answer is kept for the ``qido.*`` checks: the node is asked once.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from pydicom.dataset import Dataset
+from pydicom.valuerep import VR
 
 from dicomaudit.models import ErrorReason
 from dicomaudit.net.outcome import Transport
@@ -68,6 +70,7 @@ class ServiceProbe:
     detail: str
     exchanges: tuple[Exchange, ...] = ()
     confirmed_with: str | None = None  # the credentials that showed the service behind a refusal
+    code: ErrorReason | None = None  # why an UNCLEAR answer decided nothing (timeout, protocol_violation, ...)
 
     def to_evidence(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -78,6 +81,8 @@ class ServiceProbe:
         }
         if self.confirmed_with:
             d["confirmed_with"] = self.confirmed_with
+        if self.code is not None:
+            d["reason_code"] = self.code.value
         d["exchanges"] = [e.to_evidence() for e in self.exchanges]
         return d
 
@@ -136,8 +141,12 @@ class WebObservation:
         if self.root is None or self.root.status not in (301, 302, 303, 307, 308):
             return None
         location = self.root.header("location") or ""
-        target = urlsplit(location)
-        if target.scheme.lower() == "https" and (target.hostname or "").lower() == urlsplit(self.url).hostname:
+        try:
+            target = urlsplit(location)
+            same_host = (target.hostname or "").lower() == urlsplit(self.url).hostname
+        except ValueError:  # a Location that is not a URL
+            return None
+        if target.scheme.lower() == "https" and same_host:
             return location
         return None
 
@@ -202,14 +211,28 @@ class WebObservation:
         return d
 
 
-def _is_dicom_json(obj: Any) -> bool:
-    """One DICOM JSON dataset (PS3.18 F.2): an object whose keys are 8 hex digits and whose values name a VR."""
-    if not isinstance(obj, dict) or not obj:
+_VRS = frozenset(vr.value for vr in VR)
+_ELEMENT_KEYS = frozenset({"vr", "Value", "BulkDataURI", "InlineBinary"})
+_MAX_DEPTH = 16
+
+
+def _is_dicom_json(obj: Any, depth: int = 0) -> bool:
+    """One DICOM JSON dataset (PS3.18 F.2): 8-hex-digit tags, each a known VR with a list ``Value`` (nested for SQ)."""
+    if not isinstance(obj, dict) or depth > _MAX_DEPTH:
         return False
-    return all(
-        isinstance(k, str) and len(k) == 8 and all(c in "0123456789abcdefABCDEF" for c in k) and isinstance(v, dict)
-        for k, v in obj.items()
-    )
+    for tag, element in obj.items():
+        if not (isinstance(tag, str) and len(tag) == 8 and all(c in "0123456789abcdefABCDEF" for c in tag)):
+            return False
+        if not isinstance(element, dict) or element.get("vr") not in _VRS or not element.keys() <= _ELEMENT_KEYS:
+            return False
+        value = element.get("Value")
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            return False
+        if element["vr"] == "SQ" and not all(_is_dicom_json(item, depth + 1) for item in value):
+            return False
+    return True
 
 
 def _no_bulk_data(tag: str, vr: str, uri: str) -> bytes:
@@ -220,6 +243,8 @@ def datasets_from_json(items: Any, where: str) -> tuple[Dataset, ...]:
     """DICOM JSON objects as pydicom datasets; anything else is a protocol violation (never a verdict)."""
     if not isinstance(items, list):
         raise ProtocolViolation(f"{where}: expected a JSON array of DICOM datasets, got {type(items).__name__}")
+    if not all(isinstance(o, dict) and o for o in items):
+        raise ProtocolViolation(f"{where}: an item of the array is not a DICOM JSON dataset")
     datasets = []
     for i, obj in enumerate(items):
         if not _is_dicom_json(obj):
@@ -230,6 +255,10 @@ def datasets_from_json(items: Any, where: str) -> tuple[Dataset, ...]:
         except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on malformed JSON
             raise ProtocolViolation(f"{where}: item {i + 1} is not valid DICOM JSON ({exc})") from None
     return tuple(datasets)
+
+
+class NotJson(ProtocolViolation):
+    """A body that should have been JSON and is not."""
 
 
 def call(session: WebSession, func: Any, *args: Any, **kwargs: Any) -> tuple[Any, Answer | None]:
@@ -246,7 +275,7 @@ def call(session: WebSession, func: Any, *args: Any, **kwargs: Any) -> tuple[Any
             raise ConnectionLost(f"an HTTP error without an answer: {exc}") from None
         return None, answer
     except requests.JSONDecodeError as exc:
-        raise ProtocolViolation(f"the answer is not JSON ({exc})") from None
+        raise NotJson(f"the answer is not JSON ({exc})") from None
     except ValueError as exc:  # dicomweb-client's own checks (a multipart answer it cannot split, ...)
         raise ProtocolViolation(f"the answer could not be decoded: {exc}") from None
 
@@ -263,34 +292,89 @@ def _refusal_or_absence(answer: Answer) -> tuple[Access, str]:
 
 
 def probe_qido(session: WebSession, root: str, limit: int) -> tuple[ServiceProbe, QidoAnswer | None]:
-    """A capped QIDO-RS studies query without credentials at ``root``."""
+    """A capped QIDO-RS studies query without credentials at ``root``.
+
+    How the answer is read: a 2xx ``application/dicom+json`` answer must be
+    an array of DICOM JSON datasets, or the probe is undecided
+    (protocol violation); a 2xx of another type that is not DICOM JSON (an
+    HTML page, another JSON API such as Orthanc's own ``/studies``) means no
+    DICOMweb here; 401 with a challenge, or 403, is a refusal; a redirect is
+    recorded, not followed off the origin, and decides nothing; any other
+    status decides nothing either.
+    """
+    what = "DICOMweb (QIDO-RS)"
     start = len(session.exchanges)
-    client = session.dicomweb(root)
+
+    def probe(access: Access, detail: str, code: ErrorReason | None = None) -> ServiceProbe:
+        return ServiceProbe(what, root, access, detail, tuple(session.exchanges[start:]), code=code)
+
     try:
+        client = session.dicomweb(root)
         items, refused = call(session, client.search_for_studies, limit=limit)
-    except ProtocolViolation as exc:
-        return ServiceProbe("DICOMweb (QIDO-RS)", root, Access.ABSENT, f"not DICOMweb: {exc.text}"), None
-    exchanges = tuple(session.exchanges[start:])
+    except NotJson as exc:  # not JSON at all
+        last = session.exchanges[-1] if session.exchanges[start:] else None
+        media = _media(last)
+        if media in (DICOM_JSON, "application/json"):
+            return probe(Access.UNCLEAR, f"a {media} answer that is not JSON: {exc.text}", exc.code), None
+        return probe(Access.ABSENT, f"not DICOMweb ({media or 'untyped'} answer)"), None
+    except PeerError as exc:
+        return probe(Access.UNCLEAR, exc.text, exc.code), None
     if refused is not None:
         access, detail = _refusal_or_absence(refused)
-        return ServiceProbe("DICOMweb (QIDO-RS)", root, access, detail, exchanges), None
-    last = exchanges[-1]
-    media = (last.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if not isinstance(items, list) or (items and not all(_is_dicom_json(o) for o in items)):
-        return ServiceProbe("DICOMweb (QIDO-RS)", root, Access.ABSENT, "the answer is not DICOM JSON", exchanges), None
-    if not items and media != DICOM_JSON and last.status != 204:
-        detail = f"an empty {media or 'untyped'} array: not recognisably DICOMweb"
-        return ServiceProbe("DICOMweb (QIDO-RS)", root, Access.UNCLEAR, detail, exchanges), None
-    datasets = datasets_from_json(items, f"QIDO-RS {root}/studies")
+        return probe(access, detail), None
+    last = session.exchanges[-1]
+    media = _media(last)
+    if last.status is None or not 200 <= last.status < 300:
+        if last.status in (301, 302, 303, 307, 308):
+            location = last.headers.get("location") or "?"
+            return probe(Access.REDIRECTED, f"{last.status} to {location} (not followed)"), None
+        return probe(Access.UNCLEAR, f"{last.status}: an answer that decides nothing"), None
+    raw = _raw_json(session.last_body)
+    shaped = isinstance(raw, list) and all(_is_dicom_json(o) for o in raw)
+    if not shaped:
+        if media == DICOM_JSON:
+            why = "not an array" if not isinstance(raw, list) else "an item is not a valid DICOM JSON dataset"
+            return probe(Access.UNCLEAR, f"{media} answer that is not DICOM JSON ({why})", PROTOCOL), None
+        return probe(Access.ABSENT, f"not DICOMweb: a {media or 'untyped'} answer that is not DICOM JSON"), None
+    assert isinstance(raw, list)
+    if not raw and media != DICOM_JSON and last.status != 204:
+        return probe(Access.UNCLEAR, f"an empty {media or 'untyped'} array: not recognisably DICOMweb"), None
+    try:
+        datasets = datasets_from_json(raw, f"QIDO-RS {root}/studies")
+    except PeerError as exc:
+        return probe(Access.UNCLEAR, exc.text, exc.code), None
     qido = QidoAnswer(f"{root}/studies", limit, datasets, media, last)
-    detail = f"{last.status}: {len(datasets)} study match(es) without credentials"
-    return ServiceProbe("DICOMweb (QIDO-RS)", root, Access.OPEN, detail, exchanges), qido
+    return probe(Access.OPEN, f"{last.status}: {len(datasets)} study match(es) without credentials"), qido
+
+
+PROTOCOL = ErrorReason.PROTOCOL_VIOLATION
+
+
+def _media(exchange: Exchange | None) -> str:
+    if exchange is None:
+        return ""
+    return (exchange.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def _raw_json(body: bytes) -> Any:
+    """The body as JSON (``[]`` when empty: 204 or an empty 200), or ``None`` when it is not JSON."""
+    if not body.strip():
+        return []
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def probe_rest(session: WebSession) -> tuple[ServiceProbe, dict[str, Any]]:
     """Orthanc's ``GET /system`` without credentials: the product and its DICOM side, when open."""
     url = session.url(ORTHANC_SYSTEM)
-    answer = session.request("GET", url, headers={"Accept": "application/json"})
+    start = len(session.exchanges)
+    try:
+        answer = session.request("GET", url, headers={"Accept": "application/json"})
+    except PeerError as exc:
+        what = "REST API (/system)"
+        return ServiceProbe(what, url, Access.UNCLEAR, exc.text, tuple(session.exchanges[start:]), code=exc.code), {}
     exchanges = (answer.exchange,)
     if not answer.ok:
         access, detail = _refusal_or_absence(answer)
