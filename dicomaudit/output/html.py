@@ -14,11 +14,13 @@ collapsed (and left out on paper: it is in ``result.json``).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from dicomaudit.output.charts import bar_chart, stacked_bar_chart
 from dicomaudit.output.view import (
@@ -36,6 +38,15 @@ PHI_ROWS_IN_HTML = 500  # beyond this the HTML points to phi.csv: a report must 
 FILES_IN_SUMMARY = 15  # files with identifying data listed on the summary page
 
 
+_PATH_SLASH = re.compile(r"(?<!/)/(?!/)")  # a "/" of a path, not of "://"
+
+
+def breakable(text: object) -> Markup:
+    """``text`` escaped, with a line-break opportunity after each path "/": an address or URL in a narrow
+    table cell then wraps between its parts, never inside one (and does not squeeze the column)."""
+    return Markup(_PATH_SLASH.sub("/<wbr>", str(escape(text))))
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(
@@ -46,6 +57,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["category"] = category_label
+    env.filters["breakable"] = breakable
     return env
 
 
@@ -54,7 +66,7 @@ def render_html(view: ReportView) -> str:
     series = [s.value for s in EXPOSURE_SEVERITIES] + [Verdict.ACCEPTED.value]
     rows = [
         (
-            node.target.name or node.label,
+            node.title,
             {
                 **{s.value: n for s, n in node.open_by_severity.items()},
                 Verdict.ACCEPTED.value: node.counts[Verdict.ACCEPTED],
@@ -63,7 +75,7 @@ def render_html(view: ReportView) -> str:
         for node in view.nodes
     ]
     notes = {
-        n.target.name or n.label: f"no exposure confirmed: {n.counts[Verdict.ERROR]} check(s) undecided"
+        n.title: f"no exposure confirmed: {n.counts[Verdict.ERROR]} check(s) undecided"
         for n in view.nodes
         if n.counts[Verdict.ERROR] and not n.open_count and not n.counts[Verdict.ACCEPTED]
     }

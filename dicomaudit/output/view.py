@@ -8,6 +8,11 @@ identifying data grouped per node (or file) and category, and the owner of
 each node from the inventory.  Templates only lay it out; every count and
 verdict is computed here, once, so the HTML and Markdown reports cannot
 disagree.
+
+A node is what a reader calls one machine or PACS: the run's targets are its
+endpoints (a DICOM port, a web API), grouped by :func:`node_keys`.  A node's
+counts and verdict cover all its endpoints; each :class:`EndpointView` keeps
+its own, and each check says which endpoint it ran on.
 """
 
 from __future__ import annotations
@@ -101,10 +106,34 @@ class CheckView:
     finding: AssessedCheck
     definition: CheckDefinition | None
     node_index: int = 0
+    endpoint_index: int = 0  # which endpoint of its node (see NodeView.endpoints)
+    shared_node: bool = False  # the node has more than one endpoint: say which one this check ran on
 
     @property
     def target(self) -> Target:
         return self.finding.target
+
+    @property
+    def endpoint_kind(self) -> str:
+        """``DICOM`` (a DIMSE port) or ``web`` (a web API or DICOMweb root)."""
+        return endpoint_kind(self.target)
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint the check ran on: ``127.0.0.1:4242/ORTHANC`` or the URL."""
+        return str(self.target)
+
+    @property
+    def endpoint(self) -> str | None:
+        """``DICOM 127.0.0.1:4242/ORTHANC`` or ``web http://...`` when its node has several endpoints, else None."""
+        return f"{self.endpoint_kind} {self.endpoint_label}" if self.shared_node else None
+
+    @property
+    def where(self) -> str:
+        """Where the check ran, as a reader names it: ``Radiology archive (127.0.0.1:4242/ORTHANC)`` or the address
+        alone; with the endpoint's kind when its node has several (``Radiology archive (web http://...)``)."""
+        address = self.endpoint or self.endpoint_label
+        return f"{self.target.name} ({address})" if self.target.name else address
 
     @property
     def result(self) -> Any:
@@ -133,8 +162,10 @@ class CheckView:
 
     @property
     def anchor(self) -> str:
-        # Indexed, not derived from the AE title: hostile or colliding titles cannot clash.
-        return f"node-{self.node_index + 1}-{_slug(self.result.id)}"
+        # Indexed, not derived from the AE title: hostile or colliding titles cannot clash.  Endpoints after the
+        # first get their own part: both endpoints of a node run inventory.* checks.
+        endpoint = f"e{self.endpoint_index + 1}-" if self.endpoint_index else ""
+        return f"node-{self.node_index + 1}-{endpoint}{_slug(self.result.id)}"
 
     @property
     def question(self) -> str:
@@ -264,45 +295,15 @@ class FileView(_Findings):
         return [(category_label(c), n) for c, n in Counter(p.category for p in self.findings).most_common()]
 
 
-@dataclass(frozen=True)
-class NodeView:
-    node: AssessedNode
+def endpoint_kind(target: Target) -> str:
+    """``web`` for a web endpoint (``Target.url``), ``DICOM`` for a DIMSE port."""
+    return "web" if target.is_web else "DICOM"
+
+
+class _Standing:
+    """Counts and verdict shared by a node and each of its endpoints (anything holding ``checks``)."""
+
     checks: tuple[CheckView, ...]
-    index: int = 0
-
-    @property
-    def target(self) -> Target:
-        return self.node.target
-
-    @property
-    def label(self) -> str:
-        return str(self.target)
-
-    @property
-    def display(self) -> str:
-        """The inventory name with the address, or the address alone."""
-        return f"{self.target.name} ({self.label})" if self.target.name else self.label
-
-    @property
-    def owner(self) -> str | None:
-        attrs = self.target.attributes
-        return next((attrs[k] for k in OWNER_COLUMNS if attrs.get(k)), None)
-
-    @property
-    def anchor(self) -> str:
-        return f"node-{self.index + 1}"
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return self.node.result.warnings
-
-    @property
-    def phi(self) -> tuple[PhiFinding, ...]:
-        return self.node.result.phi
-
-    @property
-    def phi_groups(self) -> list[PhiGroup]:
-        return group_phi(self.phi, self.display)
 
     @property
     def counts(self) -> dict[Verdict, int]:
@@ -350,6 +351,155 @@ class NodeView:
             return "no open exposure found"
         return "nothing assessed"
 
+
+@dataclass(frozen=True)
+class EndpointView(_Standing):
+    """One endpoint of a node (a DICOM port or a web API), as probed: one target of the run."""
+
+    node: AssessedNode
+    checks: tuple[CheckView, ...]
+    index: int = 0  # position within its node
+
+    @property
+    def target(self) -> Target:
+        return self.node.target
+
+    @property
+    def kind(self) -> str:
+        """``DICOM`` or ``web``."""
+        return endpoint_kind(self.target)
+
+    @property
+    def is_web(self) -> bool:
+        return self.target.is_web
+
+    @property
+    def label(self) -> str:
+        """``127.0.0.1:4242/ORTHANC`` for a DICOM port, the URL for a web endpoint."""
+        return str(self.target)
+
+    @property
+    def tag(self) -> str:
+        """``DICOM 127.0.0.1:4242/ORTHANC`` or ``web http://...``: what a check of this endpoint is marked with."""
+        return f"{self.kind} {self.label}"
+
+    @property
+    def started_at(self) -> str | None:
+        return self.node.result.started_at
+
+    @property
+    def finished_at(self) -> str | None:
+        return self.node.result.finished_at
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.node.result.warnings
+
+    @property
+    def phi(self) -> tuple[PhiFinding, ...]:
+        return self.node.result.phi
+
+
+@dataclass(frozen=True)
+class NodeView(_Standing):
+    """One node of the network: every endpoint (DICOM port, web API) the run probed on it, with all their checks.
+
+    Endpoints are grouped by :attr:`~dicomaudit.models.Target.node_key` (the inventory name, else the host).
+    ``target`` is the node's first DICOM endpoint (else its first endpoint); ``checks`` are every endpoint's,
+    in run order.
+    """
+
+    endpoints: tuple[EndpointView, ...]
+    index: int = 0
+    checks: tuple[CheckView, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.endpoints:
+            raise ValueError("a node has at least one endpoint")
+        object.__setattr__(self, "checks", tuple(c for e in self.endpoints for c in e.checks))
+
+    @property
+    def primary(self) -> EndpointView:
+        return next((e for e in self.endpoints if not e.is_web), self.endpoints[0])
+
+    @property
+    def node(self) -> AssessedNode:
+        """The primary endpoint's assessed result (see :attr:`primary`)."""
+        return self.primary.node
+
+    @property
+    def target(self) -> Target:
+        return self.primary.target
+
+    @property
+    def shared(self) -> bool:
+        """More than one endpoint: checks then say which endpoint they ran on."""
+        return len(self.endpoints) > 1
+
+    @property
+    def name(self) -> str | None:
+        return next((e.target.name for e in self.endpoints if e.target.name), None)
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(dict.fromkeys(e.target.host for e in self.endpoints))
+
+    @property
+    def label(self) -> str:
+        """The address(es): ``127.0.0.1:4242/ORTHANC``, or ``127.0.0.1:4242/ORTHANC + http://...`` for several."""
+        return " + ".join(e.label for e in self.endpoints)
+
+    @property
+    def title(self) -> str:
+        """A short name for tables, charts and headings: the inventory name, else the host of a node of several
+        endpoints, else the address."""
+        if self.name:
+            return self.name
+        return ", ".join(self.hosts) if self.shared else self.label
+
+    @property
+    def display(self) -> str:
+        """The inventory name with the address, or the address alone."""
+        return f"{self.name} ({self.label})" if self.name else self.label
+
+    @property
+    def endpoints_text(self) -> str:
+        """``2 endpoints (DICOM + web)``."""
+        kinds = " + ".join(dict.fromkeys(e.kind for e in self.endpoints))
+        return f"{len(self.endpoints)} endpoint{'s' if self.shared else ''} ({kinds})"
+
+    @property
+    def attributes(self) -> Mapping[str, str]:
+        """The inventory's extra columns of every endpoint (the first value of a column wins)."""
+        out: dict[str, str] = {}
+        for e in self.endpoints:
+            for k, v in e.target.attributes.items():
+                out.setdefault(k, v)
+        return out
+
+    @property
+    def owner(self) -> str | None:
+        attrs = self.attributes
+        return next((attrs[k] for k in OWNER_COLUMNS if attrs.get(k)), None)
+
+    @property
+    def anchor(self) -> str:
+        return f"node-{self.index + 1}"
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.shared:
+            return self.endpoints[0].warnings
+        return tuple(f"{e.tag}: {w}" for e in self.endpoints for w in e.warnings)
+
+    @property
+    def phi(self) -> tuple[PhiFinding, ...]:
+        return tuple(p for e in self.endpoints for p in e.phi)
+
+    @property
+    def phi_groups(self) -> list[PhiGroup]:
+        return group_phi(self.phi, self.display)
+
     @property
     def sorted_checks(self) -> tuple[CheckView, ...]:
         """Open exposures first (worst first), then accepted, errors, passes; catalogue order within."""
@@ -386,6 +536,13 @@ class Summary:
     worst: Severity | None
     incomplete: bool
     warnings: int
+    endpoints: int = 0  # targets probed: a node's DICOM port and web API are two endpoints of one node
+    web_endpoints: int = 0
+
+    @property
+    def query_responses(self) -> str:
+        """Where network PHI was seen: ``C-FIND responses``, also ``QIDO-RS`` ones when web endpoints were probed."""
+        return "C-FIND and QIDO-RS responses" if self.web_endpoints else "C-FIND responses"
 
     @property
     def open_total(self) -> int:
@@ -404,8 +561,9 @@ class Summary:
                 "The run was interrupted before every check finished: the results cover only what was decided."
             )
         if self.nodes:
+            endpoints = f" ({self.endpoints} endpoints)" if self.endpoints > self.nodes else ""
             sentence = (
-                f"{self.nodes} node(s) audited over the network; {self.nodes_exposed} with at least one "
+                f"{self.nodes} node(s){endpoints} audited over the network; {self.nodes_exposed} with at least one "
                 f"open exposure ({self.open_total} open finding(s)"
                 + (f", worst {self.worst.value}" if self.worst else "")
                 + ")."
@@ -418,7 +576,7 @@ class Summary:
             if self.network_phi:
                 parts.append(
                     f"{self.network_phi} identifying value(s) were returned to the unregistered scanner in "
-                    "C-FIND responses."
+                    f"{self.query_responses}."
                 )
             if self.warnings:
                 parts.append(f"{self.warnings} warning(s) affect how the verdicts read (see the nodes).")
@@ -541,11 +699,14 @@ def build_view(
     catalogue = load_catalogue() if catalogue is None else catalogue
     frameworks = load_frameworks() if frameworks is None else tuple(frameworks)
     result = assessment.result
-    nodes = tuple(
-        NodeView(node=n, checks=tuple(CheckView(c, catalogue.get(c.id), i) for c in n.checks), index=i)
-        for i, n in enumerate(assessment.nodes)
+    nodes = group_nodes(assessment, catalogue)
+    # Compliance is judged per node, as the reports show nodes: each node's endpoints count as one.
+    by_node = Assessment(
+        result=result,
+        waivers=assessment.waivers,
+        nodes=tuple(AssessedNode(n.node.result, tuple(c.finding for c in n.checks)) for n in nodes),
     )
-    labels = [n.target.name or n.label for n in nodes]
+    labels = [n.title for n in nodes]
     all_checks = [c for n in nodes for c in n.checks]
     verdicts = Counter(c.verdict for c in all_checks)
     open_sev = Counter(c.result.severity for c in all_checks if c.verdict is Verdict.FAIL)
@@ -568,15 +729,51 @@ def build_view(
         worst=max(open_sev, default=None),
         incomplete=result.run.incomplete,
         warnings=sum(len(n.warnings) for n in nodes),
+        endpoints=len(assessment.nodes),
+        web_endpoints=sum(1 for n in assessment.nodes if n.target.is_web),
     )
     return ReportView(
         assessment=assessment,
         nodes=nodes,
-        frameworks=tuple(evaluate(fw, assessment, labels) for fw in frameworks),
+        frameworks=tuple(evaluate(fw, by_node, labels) for fw in frameworks),
         summary=summary,
         generated_at=(generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         catalogue=catalogue,
     )
+
+
+def node_keys(targets: Sequence[Target]) -> list[str]:
+    """The node each target belongs to: :attr:`~dicomaudit.models.Target.node_key`, unless that is ambiguous.
+
+    A target the inventory names belongs to the node of that name; an unnamed one to the node of its host, so
+    the DICOM port and the web API of one PACS read as one node.  But several unnamed DICOM ports on one host
+    are told apart only by port and AE title (two lab PACS on 127.0.0.1, ``probe HOST:4242 HOST:11112``): each
+    stays a node of its own, and the web endpoints of that host, which none of them can claim, form one more.
+    """
+    dicom_ports = Counter(t.host for t in targets if not t.name and not t.is_web)
+    keys = []
+    for i, t in enumerate(targets):
+        if t.name or dicom_ports[t.host] <= 1:
+            keys.append(t.node_key)
+        else:
+            keys.append(f"web:{t.host}" if t.is_web else f"endpoint:{i}")
+    return keys
+
+
+def group_nodes(assessment: Assessment, catalogue: Mapping[str, CheckDefinition]) -> tuple[NodeView, ...]:
+    """One :class:`NodeView` per node (:func:`node_keys`, first-seen order) holding its endpoints in run order."""
+    groups: dict[str, list[AssessedNode]] = {}
+    for key, n in zip(node_keys([n.target for n in assessment.nodes]), assessment.nodes, strict=True):
+        groups.setdefault(key, []).append(n)
+    nodes = []
+    for i, members in enumerate(groups.values()):
+        shared = len(members) > 1
+        endpoints = tuple(
+            EndpointView(m, tuple(CheckView(c, catalogue.get(c.id), i, j, shared) for c in m.checks), j)
+            for j, m in enumerate(members)
+        )
+        nodes.append(NodeView(endpoints, i))
+    return tuple(nodes)
 
 
 def _control_titles() -> dict[tuple[str, str], str]:
