@@ -164,7 +164,7 @@ class Target:
         The DICOM port and the web API of one PACS are two targets of one
         node; the reports group them by this key.
         """
-        return f"name:{self.name}" if self.name else f"host:{self.host}"
+        return f"name:{self.name}" if self.name else f"host:{self.host.lower()}"
 
     def __str__(self) -> str:
         if self.url is not None:

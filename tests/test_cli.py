@@ -162,10 +162,14 @@ def test_demo_exits_0_and_writes_fails_for_the_open_lab(tmp_path: Path) -> None:
     result = run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path, timeout=180)
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "demo" / "result.json").read_text())
-    by_name = {t["name"]: {c["id"]: c["status"] for c in t["checks"]} for t in data["targets"]}
-    assert by_name["lab-open"]["find.unauthenticated"] == "fail"
-    assert by_name["lab-open"]["find.phi_exposed"] == "fail"
-    assert by_name["lab-locked"]["find.unauthenticated"] == "pass"
+    by_name = {(t["name"], "url" in t): {c["id"]: c["status"] for c in t["checks"]} for t in data["targets"]}
+    assert by_name[("lab-open", False)]["find.unauthenticated"] == "fail"
+    assert by_name[("lab-open", False)]["find.phi_exposed"] == "fail"
+    assert by_name[("lab-locked", False)]["find.unauthenticated"] == "pass"
+    # The same nodes' DICOMweb roots: open answers QIDO-RS with identifying data, locked asks for credentials.
+    assert by_name[("lab-open", True)]["qido.phi_exposed"] == "fail"
+    assert by_name[("lab-locked", True)]["qido.unauthenticated"] == "pass"
+    assert by_name[("lab-locked", True)]["web.unauthenticated"] == "pass"
 
 
 @pytest.mark.parametrize("command", ["report", "diff"])

@@ -31,14 +31,14 @@ WEB_IDS = (
     "wado.unauthenticated",
     "stow.unauthenticated",
 )
-I, F, P, S = Status.INFO, Status.FAIL, Status.PASS, Status.SKIPPED
+N, F, P, S = Status.INFO, Status.FAIL, Status.PASS, Status.SKIPPED  # N: info (an observation)
 EXPECTED = {
     # config:            service plain unauth cors default qido phi wado stow
-    "web-open": (I, F, F, P, S, F, F, F, F),
-    "web-default-user": (I, F, P, P, F, P, P, P, P),
-    "web-strong-user": (I, F, P, P, P, P, P, P, P),
-    "web-https": (I, P, P, P, P, P, P, P, P),
-    "web-cors-proxy": (I, F, P, F, P, P, P, P, P),
+    "web-open": (N, F, F, P, S, F, F, F, F),
+    "web-default-user": (N, F, P, P, F, P, P, P, P),
+    "web-strong-user": (N, F, P, P, P, P, P, P, P),
+    "web-https": (N, P, P, P, P, P, P, P, P),
+    "web-cors-proxy": (N, F, P, F, P, P, P, P, P),
 }
 
 

@@ -57,7 +57,10 @@ def build_junit(assessment: Assessment) -> ET.Element:
         props = _sub(suite, "properties")
         _sub(props, "property", name="host", value=t.target.host)
         _sub(props, "property", name="port", value=t.target.port)
-        _sub(props, "property", name="called_aet", value=t.target.called_aet or "")
+        if t.target.url is not None:
+            _sub(props, "property", name="url", value=t.target.url)
+        else:
+            _sub(props, "property", name="called_aet", value=t.target.called_aet or "")
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         seconds = 0.0
         for finding in assessed.checks:

@@ -25,7 +25,7 @@ from dicomaudit.models import RunResult
 from dicomaudit.policy import Assessment, Verdict
 from dicomaudit.textsafe import scrub
 
-NODE_COLUMNS = ["host", "port", "called_aet", "node_name"]
+NODE_COLUMNS = ["host", "port", "called_aet", "url", "node_name"]
 CHECK_COLUMNS = [
     *NODE_COLUMNS, "check_id", "status", "verdict", "severity", "title", "summary", "enforced", "reason",
     "reason_code", "compliance", "waived", "waiver_reason", "waiver_expires", "waiver_approved_by", "duration_ms",
@@ -64,6 +64,7 @@ def checks_frame(assessment: Assessment) -> pd.DataFrame:
                 "host": target.host,
                 "port": target.port,
                 "called_aet": target.called_aet,
+                "url": target.url,
                 "node_name": target.name,
                 **{col: target.attributes.get(k) for k, col in extra.items()},
                 "check_id": c.id,

@@ -73,7 +73,7 @@ def test_checks_csv_carries_the_inventory_columns_beside_the_node(tmp_path: Path
         ),
     )
     frame = pd.read_csv(write_checks_csv(assess(make_result((node, locked_node()))), tmp_path / "c.csv"))
-    assert list(frame.columns[3:8]) == ["node_name", "owner", "location", "inventory_status", "check_id"]
+    assert list(frame.columns[3:9]) == ["url", "node_name", "owner", "location", "inventory_status", "check_id"]
     by_port = frame.groupby("port").first()
     assert (by_port.loc[4242, "owner"], by_port.loc[4242, "location"]) == ("Radiology IT", "B2")
     assert pd.isna(by_port.loc[11112, "owner"])
