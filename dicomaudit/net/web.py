@@ -564,7 +564,7 @@ class WebSession:
     def _verify(self, credentials: Credentials | None) -> bool | str:
         """Anonymous requests audit, they do not trust: no verification.  The operator's password needs a verified peer."""
         if credentials is None or credentials.public or self.settings.allow_insecure_credentials:
-            return str(self.settings.ca_bundle) if self.settings.ca_bundle else False
+            return False  # the certificate's quality is a finding of its own, not a reason to stop the audit
         return str(self.settings.ca_bundle) if self.settings.ca_bundle else True
 
     def credentials_problem(self, credentials: Credentials | None) -> str | None:
