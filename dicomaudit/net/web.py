@@ -38,6 +38,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,10 @@ from dicomaudit.net.wire import (
     TlsFailure,
     hex_evidence,
 )
+
+# Anonymous requests do not verify certificates on purpose (an auditor must reach a self-signed server; the
+# certificate is judged on its own): urllib3's warning about it would only be noise on every HTTPS request.
+warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
 MIB = 1024 * 1024
 #: The largest response body one request may return (a capped QIDO answer or one study's metadata fit easily).
