@@ -141,3 +141,36 @@ def test_discover_web_ports_lists_the_web_api_beside_the_dicom_port(
     assert any(f"http://127.0.0.1:{http_port}" in r and ",," in r for r in rows[1:])
     targets = load_inventory(csv_path)
     assert sorted(t.is_web for t in targets) == [False, True]
+
+
+def test_an_unlisted_web_api_is_reported_and_a_listed_one_passes(tmp_path: Path) -> None:
+    """Given a lab whose DICOM port is on the inventory and whose DICOMweb root is not, when discover sweeps both,
+    then the web API is inventory.unlisted (fail) and the DICOM port passes."""
+    from dicomaudit.lab import LabPACS
+
+    with LabPACS(profile="locked", port=0, web_port=0) as lab:
+        inv = tmp_path / "inv.csv"
+        inv.write_text(f"host,port,called_aet\n127.0.0.1,{lab.port},{lab.ae_title}\n")
+        out = tmp_path / "result.json"
+        proc = run(
+            "discover",
+            "127.0.0.1",
+            "--ports",
+            str(lab.port),
+            "--web-ports",
+            str(lab.web_port),
+            "--inventory",
+            str(inv),
+            "--json",
+            str(out),
+            "-q",
+            "--timeout",
+            "3",
+        )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    unlisted = {
+        ("url" in t): next(c for c in t["checks"] if c["id"] == "inventory.unlisted") for t in result["targets"]
+    }
+    assert unlisted[True]["status"] == "fail" and "PACS web API not on" in unlisted[True]["summary"]
+    assert unlisted[False]["status"] == "pass"

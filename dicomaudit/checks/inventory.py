@@ -18,9 +18,33 @@ from dicomaudit.models import CheckResult, Status
 NO_INVENTORY = "no inventory to reconcile against (give --inventory to discover, or --targets with probe --discover)"
 
 
+def _answers(ctx: ProbeContext) -> bool:
+    """A listener someone must own: DICOM (or TLS that refused well-formedly), or a PACS web API that answered.
+
+    A web port counts only when a REST API or DICOMweb answered there (open or
+    asking for credentials): any other web server is not a PACS listener.
+    """
+    if ctx.target.is_web:
+        return ctx.web_observation is not None and ctx.web_observation.api_found
+    return ctx.service.answers
+
+
+def _problem(ctx: ProbeContext) -> str:
+    if ctx.web_observation is not None:
+        return ctx.web_observation.error or "an HTTP server answered, but no PACS REST API or DICOMweb service"
+    return service_problem(ctx.service)
+
+
+def _kind(ctx: ProbeContext) -> str:
+    return "PACS web API" if ctx.target.is_web else "DICOM listener"
+
+
 def _evidence(ctx: ProbeContext) -> dict[str, Any]:
     assert ctx.listing is not None
     evidence: dict[str, Any] = {"listing": ctx.listing.to_evidence()}
+    if ctx.web_observation is not None:
+        evidence["answer"] = {"web": ctx.web_observation.describe()} if _answers(ctx) else {"error": ctx.service.error}
+        return evidence
     attempt = ctx.service.usable_attempt
     if attempt is not None and ctx.service.answers:
         evidence["answer"] = {
@@ -39,11 +63,11 @@ def unlisted(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     listing = ctx.listing
     if listing is None:
         return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
-    if not ctx.service.answers:
+    if not _answers(ctx):
         return d.result(
             Status.SKIPPED,
-            "not applicable: no DICOM listener answered here",
-            reason=service_problem(ctx.service),
+            f"not applicable: no {_kind(ctx)} answered here",
+            reason=_problem(ctx),
             evidence=_evidence(ctx),
         )
     if listing.listed:
@@ -54,7 +78,7 @@ def unlisted(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     what = attempt.peer_implementation_version_name if attempt is not None else None
     return d.result(
         Status.FAIL,
-        f"a DICOM listener not on {listing.inventory}" + (f" (implementation {what})" if what else ""),
+        f"a {_kind(ctx)} not on {listing.inventory}" + (f" (implementation {what})" if what else ""),
         evidence=_evidence(ctx),
     )
 
@@ -66,7 +90,7 @@ def missing(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         return d.result(Status.SKIPPED, NO_INVENTORY_GIVEN, reason=NO_INVENTORY)
     if not listing.listed:
         return d.result(Status.SKIPPED, "not applicable: not on the inventory", reason="not listed")
-    if ctx.service.answers:
+    if _answers(ctx):
         return d.result(
             Status.PASS,
             f"answers as listed ({listing.inventory} line {listing.line})",
@@ -75,8 +99,8 @@ def missing(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
         )
     return d.result(
         Status.INFO,
-        f"listed ({listing.inventory} line {listing.line}) but no DICOM answer: "
-        + (f"unreachable: {ctx.service.error}" if not ctx.service.reachable else service_problem(ctx.service)),
+        f"listed ({listing.inventory} line {listing.line}) but no {'PACS web API' if ctx.target.is_web else 'DICOM'} "
+        "answer: " + (f"unreachable: {ctx.service.error}" if not ctx.service.reachable else _problem(ctx)),
         reason=ctx.service.error,
         evidence=_evidence(ctx),
     )
