@@ -202,8 +202,8 @@ CaBundle = Annotated[
     typer.Option(
         "--ca-bundle",
         metavar="PEM",
-        help="CA certificates that HTTPS web targets' certificates must chain to (needed before --web-user's "
-        "password is sent to a server with a private CA).",
+        help="CA certificates the endpoints' TLS certificates must chain to: judged by tls.certificate, and needed "
+        "before --web-user's password is sent to an HTTPS server with a private CA.",
     ),
 ]
 TryDefaultCredentials = Annotated[

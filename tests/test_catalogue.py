@@ -34,6 +34,10 @@ CONTRACT_IDS = [
     "qido.phi_exposed",
     "wado.unauthenticated",
     "stow.unauthenticated",
+    "tls.protocols",
+    "tls.ciphers",
+    "tls.certificate",
+    "tls.client_auth",
 ]
 
 

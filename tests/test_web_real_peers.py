@@ -64,10 +64,11 @@ def test_every_web_verdict_matches_the_configuration(orthanc_web: OrthancServer)
     }
 
 
-def test_a_web_target_runs_only_the_web_and_inventory_checks(orthanc_web_open: OrthancServer) -> None:
+def test_a_web_target_runs_only_the_web_inventory_and_tls_checks(orthanc_web_open: OrthancServer) -> None:
     """Given a web URL, when it is scanned, then no DIMSE check appears in its result."""
     ids = [c.id for c in _scan(orthanc_web_open).checks]
-    assert ids == ["inventory.unlisted", "inventory.missing", *WEB_IDS]
+    tls = ["tls.protocols", "tls.ciphers", "tls.certificate", "tls.client_auth"]
+    assert ids == ["inventory.unlisted", "inventory.missing", *WEB_IDS, *tls]
 
 
 def test_qido_phi_is_masked_and_names_the_web_path(orthanc_web_open: OrthancServer) -> None:

@@ -444,7 +444,11 @@ NOT_REQUESTED = "not requested"
 NO_INVENTORY_GIVEN = "not applicable: no inventory given"
 NEEDS_GUESS_AET = "not requested: needs --guess-aet"
 NEEDS_DEFAULT_CREDENTIALS = "not requested: needs --try-default-credentials"
-RUN_LEVEL_SKIPS = frozenset({NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET, NEEDS_DEFAULT_CREDENTIALS})
+NO_TLS = "not applicable: the endpoint does not speak TLS"
+NO_TLS_ANSWER = "not applicable: no answer from the endpoint, so no TLS to judge"
+RUN_LEVEL_SKIPS = frozenset(
+    {NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET, NEEDS_DEFAULT_CREDENTIALS, NO_TLS, NO_TLS_ANSWER}
+)
 
 
 class Endpoint(enum.StrEnum):
@@ -453,10 +457,11 @@ class Endpoint(enum.StrEnum):
     DIMSE = "dimse"  # a DICOM upper-layer port, plaintext or TLS (PS3.8, PS3.15 B.1)
     WEB = "web"  # a PACS REST API or DICOMweb root (PS3.18), over HTTP or HTTPS
     INVENTORY = "inventory"  # the endpoint against the inventory: judged from what the service probe saw
+    TLS = "tls"  # any endpoint's TLS layer (DICOM TLS port or HTTPS): skipped where the endpoint speaks plaintext
 
     def applies_to(self, target: Target) -> bool:
-        """Whether a check for this kind of endpoint runs on ``target`` (inventory checks run on both kinds)."""
-        if self is Endpoint.INVENTORY:
+        """Whether a check for this kind of endpoint runs on ``target`` (inventory and TLS checks run on both kinds)."""
+        if self in (Endpoint.INVENTORY, Endpoint.TLS):
             return True
         return (self is Endpoint.WEB) == target.is_web
 

@@ -10,6 +10,7 @@ from dicomaudit.checks import (  # noqa: F401
     service,
     services,
     store,
+    tls,
     web,
     worklist,
 )

@@ -1,0 +1,112 @@
+"""TLS quality verdicts (tls.*) against real TLS endpoints: the lab, Orthanc's DICOM TLS, nginx in front of Orthanc.
+
+Each row is what the endpoint's configuration implies, recorded in tests/peers/GROUND_TRUTH.md ("TLS").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dicomaudit.checks.base import ProbeSettings
+from dicomaudit.lab import LabPACS
+from dicomaudit.models import Status, Target, TargetResult
+from dicomaudit.net.tls import TlsSettings
+from dicomaudit.net.web import WebSettings
+from dicomaudit.scanner import scan_target
+from dicomaudit.targets import parse_target
+
+pytestmark = pytest.mark.peers
+
+TLS_IDS = ("tls.protocols", "tls.ciphers", "tls.certificate", "tls.client_auth")
+CHECKS = ("dicom.service", "web.service", *TLS_IDS)
+
+
+def _scan(target: Target, ca_bundle: Path | None = None, **kw: Any) -> TargetResult:
+    settings = ProbeSettings(timeout=5.0, checks=CHECKS, web=WebSettings(ca_bundle=ca_bundle), **kw)
+    return scan_target(target, settings)
+
+
+def _statuses(result: TargetResult) -> tuple[Status, ...]:
+    return tuple(result.check(cid).status for cid in TLS_IDS)
+
+
+@pytest.fixture(scope="module")
+def lab_tls() -> Any:
+    with LabPACS(profile="tls", port=0, web_port=0) as lab:
+        yield lab
+
+
+def test_the_lab_tls_port_speaks_modern_tls_with_a_good_certificate(lab_tls: LabPACS) -> None:
+    """Given the lab's DICOM TLS port and its CA, when scanned, then versions, suites and certificate pass and a client certificate is required."""
+    assert lab_tls.tls_files is not None
+    result = _scan(Target("127.0.0.1", lab_tls.port, "DICOMLAB"), ca_bundle=lab_tls.tls_files.ca_cert)
+    assert _statuses(result) == (Status.PASS, Status.PASS, Status.PASS, Status.INFO)
+    assert result.check("tls.client_auth").evidence["client_auth"] == "required"
+    cert = result.check("tls.certificate").evidence["certificate"]
+    assert cert["trusted_by_ca_bundle"] is True and "127.0.0.1" in cert["names"]
+    assert set(result.check("tls.protocols").evidence["versions"]) == {
+        "SSL 2.0",
+        "SSL 3.0",
+        "TLS 1.0",
+        "TLS 1.1",
+        "TLS 1.2",
+        "TLS 1.3",
+    }
+
+
+def test_a_ca_bundle_the_certificate_does_not_chain_to_fails_the_certificate(lab_tls: LabPACS, tmp_path: Path) -> None:
+    """Given a --ca-bundle of another CA, when the lab's TLS port is scanned, then tls.certificate fails saying so."""
+    from tests.peers.certs import make_tls_material
+
+    other = make_tls_material(tmp_path / "other-pki")
+    result = _scan(Target("127.0.0.1", lab_tls.port, "DICOMLAB"), ca_bundle=other.ca_cert)
+    check = result.check("tls.certificate")
+    assert check.status is Status.FAIL and "does not chain to --ca-bundle" in check.summary
+
+
+def test_the_lab_https_endpoint_asks_no_client_certificate(lab_tls: LabPACS) -> None:
+    """Given the lab's HTTPS DICOMweb root, when scanned, then the TLS checks pass and no client certificate is asked for."""
+    assert lab_tls.web_url is not None
+    result = _scan(parse_target(lab_tls.web_url))
+    assert _statuses(result) == (Status.PASS, Status.PASS, Status.PASS, Status.INFO)
+    assert result.check("tls.client_auth").evidence["client_auth"] == "disabled"
+
+
+def test_a_plaintext_endpoint_skips_the_tls_checks() -> None:
+    """Given a plaintext lab node, when scanned, then every TLS check is skipped as not applicable."""
+    with LabPACS(profile="open", port=0) as lab:
+        result = _scan(Target("127.0.0.1", lab.port, "DICOMLAB"))
+    assert _statuses(result) == (Status.SKIPPED,) * 4
+
+
+def test_a_closed_port_has_no_tls_to_judge() -> None:
+    """Given a port nothing listens on, when scanned, then the TLS checks are skipped and dicom.service says why."""
+    from tests.peers._process import free_port
+
+    result = _scan(Target("127.0.0.1", free_port(), "X"))
+    assert _statuses(result) == (Status.SKIPPED,) * 4
+    assert result.check("dicom.service").status is Status.ERROR
+
+
+def test_orthanc_dicom_tls(orthanc_tls: Any) -> None:
+    """Given Orthanc with DicomTlsEnabled and client certificates required, when scanned, then the verdicts match its DCMTK TLS set-up."""
+    tls = orthanc_tls.tls
+    result = _scan(
+        Target(orthanc_tls.host, orthanc_tls.port, orthanc_tls.aet),
+        ca_bundle=tls.ca_cert,
+        tls=TlsSettings(client_cert=tls.client_cert, client_key=tls.client_key),
+    )
+    assert _statuses(result) == (Status.PASS, Status.PASS, Status.PASS, Status.INFO)
+    assert result.check("tls.protocols").summary == "only TLS 1.3 accepted"  # Orthanc 1.10's DCMTK TLS layer
+    assert result.check("tls.client_auth").evidence["client_auth"] == "required"
+
+
+def test_nginx_https_in_front_of_orthanc(orthanc_web_https: Any) -> None:
+    """Given nginx terminating TLS for Orthanc with a CA-issued certificate, when scanned, then the verdicts match nginx's configuration."""
+    result = _scan(parse_target(orthanc_web_https.web_url), ca_bundle=orthanc_web_https.ca_bundle)
+    assert _statuses(result) == (Status.PASS, Status.PASS, Status.PASS, Status.INFO)
+    assert result.check("tls.protocols").summary == "only TLS 1.2 and TLS 1.3 accepted"  # Debian nginx defaults
+    assert result.check("tls.client_auth").evidence["client_auth"] == "disabled"
