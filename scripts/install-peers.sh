@@ -2,18 +2,21 @@
 # Install the system packages the test suite needs: the real PACS peers
 # (tests/peers/): Orthanc (Debian package `orthanc`) with its DICOMweb plugin
 # (`orthanc-dicomweb`), DCMTK (`dcmtk`) and nginx (`nginx`, the TLS / CORS
-# front of the DICOMweb peers), and headless Chromium (`chromium`) for the
-# HTML report's browser test, and nmap (`nmap`, with its dicom-ping script)
-# whose XML output `--targets` reads and which benchmarks/bench_fleet.py races.
+# front of the DICOMweb peers), stunnel (`stunnel4`, TLS fronts with anonymous
+# and legacy cipher suites for the tls.* checks), and headless Chromium
+# (`chromium`) for the HTML report's browser test, and nmap (`nmap`, with its
+# dicom-ping script) whose XML output `--targets` reads and which
+# benchmarks/bench_fleet.py races.
 #
 # Idempotent: does nothing when Orthanc, the DICOMweb plugin, dcmqrscp,
-# dcmqridx, storescp, storescu, wlmscpfs, nginx, chromium and nmap are already
-# present. The tests start their own Orthanc and nginx instances on loopback;
-# the packages' system services are neither needed nor left running.
+# dcmqridx, storescp, storescu, wlmscpfs, nginx, stunnel4, chromium and nmap
+# are already present. The tests start their own Orthanc, nginx and stunnel
+# instances on loopback; the packages' system services are neither needed nor
+# left running.
 set -euo pipefail
 
 need_install=0
-for bin in Orthanc dcmqrscp dcmqridx storescp storescu wlmscpfs echoscu nginx; do
+for bin in Orthanc dcmqrscp dcmqridx storescp storescu wlmscpfs echoscu nginx stunnel4; do
     if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ] && [ ! -x "/usr/bin/$bin" ]; then
         echo "install-peers: $bin missing" >&2
         need_install=1
@@ -34,7 +37,7 @@ if [ ! -f "$dicomweb_plugin" ]; then
 fi
 
 if [ "$need_install" -eq 0 ]; then
-    echo "install-peers: Orthanc (+ DICOMweb), DCMTK, nginx, Chromium and nmap already installed"
+    echo "install-peers: Orthanc (+ DICOMweb), DCMTK, nginx, stunnel4, Chromium and nmap already installed"
     exit 0
 fi
 
@@ -66,12 +69,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk nginx chromium nmap
+"${SUDO[@]}" apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk nginx stunnel4 chromium nmap
 
 # On a host with systemd, make sure the packaged services are not running nor
 # started at boot; in a container without systemd there is nothing to stop
 # (policy-rc.d kept them from starting), but a stale init script is stopped.
-for service in orthanc nginx; do
+for service in orthanc nginx stunnel4; do
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         "${SUDO[@]}" systemctl disable --now "$service.service" >/dev/null 2>&1 || true
     elif [ -x "/etc/init.d/$service" ]; then

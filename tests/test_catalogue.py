@@ -38,6 +38,8 @@ CONTRACT_IDS = [
     "tls.ciphers",
     "tls.certificate",
     "tls.client_auth",
+    "software.identified",
+    "software.known_vulnerable",
 ]
 
 

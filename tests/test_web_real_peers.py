@@ -68,7 +68,8 @@ def test_a_web_target_runs_only_the_web_inventory_and_tls_checks(orthanc_web_ope
     """Given a web URL, when it is scanned, then no DIMSE check appears in its result."""
     ids = [c.id for c in _scan(orthanc_web_open).checks]
     tls = ["tls.protocols", "tls.ciphers", "tls.certificate", "tls.client_auth"]
-    assert ids == ["inventory.unlisted", "inventory.missing", *WEB_IDS, *tls]
+    software = ["software.identified", "software.known_vulnerable"]
+    assert ids == ["inventory.unlisted", "inventory.missing", *WEB_IDS, *tls, *software]
 
 
 def test_qido_phi_is_masked_and_names_the_web_path(orthanc_web_open: OrthancServer) -> None:

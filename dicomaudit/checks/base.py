@@ -446,8 +446,17 @@ NEEDS_GUESS_AET = "not requested: needs --guess-aet"
 NEEDS_DEFAULT_CREDENTIALS = "not requested: needs --try-default-credentials"
 NO_TLS = "not applicable: the endpoint does not speak TLS"
 NO_TLS_ANSWER = "not applicable: no answer from the endpoint, so no TLS to judge"
+NO_SOFTWARE_ANSWER = "not applicable: nothing answered, so nothing to identify"
 RUN_LEVEL_SKIPS = frozenset(
-    {NOT_REQUESTED, NO_INVENTORY_GIVEN, NEEDS_GUESS_AET, NEEDS_DEFAULT_CREDENTIALS, NO_TLS, NO_TLS_ANSWER}
+    {
+        NOT_REQUESTED,
+        NO_INVENTORY_GIVEN,
+        NEEDS_GUESS_AET,
+        NEEDS_DEFAULT_CREDENTIALS,
+        NO_TLS,
+        NO_TLS_ANSWER,
+        NO_SOFTWARE_ANSWER,
+    }
 )
 
 
@@ -458,10 +467,11 @@ class Endpoint(enum.StrEnum):
     WEB = "web"  # a PACS REST API or DICOMweb root (PS3.18), over HTTP or HTTPS
     INVENTORY = "inventory"  # the endpoint against the inventory: judged from what the service probe saw
     TLS = "tls"  # any endpoint's TLS layer (DICOM TLS port or HTTPS): skipped where the endpoint speaks plaintext
+    SOFTWARE = "software"  # what any endpoint says about itself (implementation UID, /system, Server header)
 
     def applies_to(self, target: Target) -> bool:
-        """Whether a check for this kind of endpoint runs on ``target`` (inventory and TLS checks run on both kinds)."""
-        if self in (Endpoint.INVENTORY, Endpoint.TLS):
+        """Whether a check for this kind of endpoint runs on ``target`` (inventory, TLS and software: both kinds)."""
+        if self in (Endpoint.INVENTORY, Endpoint.TLS, Endpoint.SOFTWARE):
             return True
         return (self is Endpoint.WEB) == target.is_web
 

@@ -9,6 +9,7 @@ from dicomaudit.checks import (  # noqa: F401
     retrieve,
     service,
     services,
+    software,
     store,
     tls,
     web,

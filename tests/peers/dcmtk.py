@@ -9,6 +9,11 @@
   (optionally on a given port, e.g. a known move destination's).
 * :class:`WlmscpfsServer`: Modality Worklist SCP over a folder of synthetic
   ``.wl`` files.
+* :class:`StorescpTlsServer`: ``storescp +tls`` (PS3.15 Annex B.1) with one
+  of DCMTK's security profiles (:data:`DCMTK_TLS_PROFILES`), one certificate
+  of a :class:`~tests.peers.certs.CertSet` and a client-certificate policy;
+  :attr:`~StorescpTlsServer.accepts` says which protocol versions and cipher
+  suites it was observed to accept (GROUND_TRUTH.md, "TLS").
 
 DCMTK 3.6.7 tools take only a port, not a listening address: they listen on
 all interfaces. Tests send traffic to 127.0.0.1 only.
@@ -18,8 +23,10 @@ from __future__ import annotations
 
 import functools
 import os
+import ssl
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -30,16 +37,23 @@ from tests.peers._process import (
     PeerStartError,
     free_port,
 )
+from tests.peers.certs import CERT_KINDS, CertPair, CertSet
 from tests.peers.data import worklist_item, write_files, write_worklist
 
 __all__ = [
+    "CLIENT_AUTH_MODES",
     "DCMQRIDX_MAX_STUDIES",
     "DCMQRSCP_CONFIGS",
+    "DCMTK_TLS_PROFILES",
     "DEST_AET",
     "REGISTERED_AET",
     "STARTUP_TIMEOUT",
+    "TLS_VERSION_LABELS",
     "DcmqrscpServer",
+    "DcmtkTlsProfile",
     "StorescpServer",
+    "StorescpTlsServer",
+    "TlsAccepts",
     "WlmscpfsServer",
     "WrongTool",
     "dcmtk_binary",
@@ -348,3 +362,223 @@ class WlmscpfsServer(_DcmtkServer):
             str(self.worklists),
             str(self.port),
         ]
+
+
+# -- DICOM over TLS ------------------------------------------------------------
+
+#: How the TLS peers name protocol versions in messages (the lead's evidence uses the same labels).
+TLS_VERSION_LABELS: dict[ssl.TLSVersion, str] = {
+    ssl.TLSVersion.SSLv3: "SSL 3.0",
+    ssl.TLSVersion.TLSv1: "TLS 1.0",
+    ssl.TLSVersion.TLSv1_1: "TLS 1.1",
+    ssl.TLSVersion.TLSv1_2: "TLS 1.2",
+    ssl.TLSVersion.TLSv1_3: "TLS 1.3",
+}
+
+_V10, _V11, _V12, _V13 = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
+#: TLS 1.3 suites OpenSSL 3.0 enables by default (DCMTK does not restrict them).
+_TLS13_DEFAULT = frozenset({"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"})
+#: DCMTK's BCP 195 TLS 1.2 suites that an RSA certificate can serve.
+_BCP195_TLS12 = frozenset(
+    {
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    }
+)
+_RSA_AES128_SHA = frozenset({"TLS_RSA_WITH_AES_128_CBC_SHA"})
+_RSA_NULL_SHA = frozenset({"TLS_RSA_WITH_NULL_SHA"})
+
+
+@dataclass(frozen=True)
+class TlsAccepts:
+    """What a TLS peer was observed to accept: cipher suites (IANA names, as sslyze reports them) per version.
+
+    Observed on Debian 12 (OpenSSL 3.0.x, DCMTK 3.6.7, stunnel 5.68) with an
+    RSA 2048 server certificate; see GROUND_TRUTH.md, "TLS". A version that
+    is absent (or maps to nothing) is refused. SSL 2.0/3.0 are never
+    accepted: Debian's libssl is built without them.
+    """
+
+    suites: Mapping[ssl.TLSVersion, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def versions(self) -> tuple[ssl.TLSVersion, ...]:
+        """The accepted protocol versions, oldest first."""
+        return tuple(sorted((v for v, names in self.suites.items() if names), key=lambda v: v.value))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """:attr:`versions` as ``"TLS 1.2"`` style labels."""
+        return tuple(TLS_VERSION_LABELS[v] for v in self.versions)
+
+    def accepts(self, version: ssl.TLSVersion) -> bool:
+        return bool(self.suites.get(version))
+
+    @property
+    def all_suites(self) -> frozenset[str]:
+        """Every suite accepted under any version."""
+        return frozenset().union(*self.suites.values()) if self.suites else frozenset()
+
+
+@dataclass(frozen=True)
+class DcmtkTlsProfile:
+    """One of storescp's ``security profile`` options and what it accepts on Debian 12."""
+
+    option: str
+    short: str
+    accepts: TlsAccepts
+    note: str
+
+
+#: DCMTK 3.6.7 security profiles (``storescp --help``) by the name used here, with what each was
+#: observed to accept on Debian 12 + OpenSSL 3.0.19 with an RSA 2048 certificate.
+#: TLS 1.0/1.1 in ``bcp195``/``aes``/``null``: only RSA key transport survives; (E)DHE there would need an
+#: MD5+SHA-1 ServerKeyExchange signature, which DCMTK 3.6.7 on OpenSSL 3 does not make.
+DCMTK_TLS_PROFILES: dict[str, DcmtkTlsProfile] = {
+    "bcp195-nd": DcmtkTlsProfile(
+        "--profile-bcp195-nd",
+        "+py",
+        TlsAccepts({_V12: _BCP195_TLS12, _V13: _TLS13_DEFAULT}),
+        "Non-downgrading BCP 195 (DCMTK's default): TLS 1.2+ only",
+    ),
+    "bcp195": DcmtkTlsProfile(
+        "--profile-bcp195",
+        "+px",
+        TlsAccepts(
+            {_V10: _RSA_AES128_SHA, _V11: _RSA_AES128_SHA, _V12: _BCP195_TLS12 | _RSA_AES128_SHA, _V13: _TLS13_DEFAULT}
+        ),
+        "BCP 195: also TLS 1.0/1.1 with TLS_RSA_WITH_AES_128_CBC_SHA (the downgrade allowance)",
+    ),
+    "bcp195-ex": DcmtkTlsProfile(
+        "--profile-bcp195-ex",
+        "+pz",
+        TlsAccepts({_V12: _BCP195_TLS12}),
+        "Extended BCP 195: TLS 1.2 only, no TLS 1.3",
+    ),
+    "aes": DcmtkTlsProfile(
+        "--profile-aes",
+        "+pa",
+        TlsAccepts({_V10: _RSA_AES128_SHA, _V11: _RSA_AES128_SHA, _V12: _RSA_AES128_SHA}),
+        "retired AES profile: TLS_RSA_WITH_AES_128_CBC_SHA only, TLS 1.0-1.2, no forward secrecy",
+    ),
+    "null": DcmtkTlsProfile(
+        "--profile-null",
+        "+pn",
+        TlsAccepts({_V10: _RSA_NULL_SHA, _V11: _RSA_NULL_SHA, _V12: _RSA_NULL_SHA}),
+        "retired authentication-only profile: TLS_RSA_WITH_NULL_SHA only (no encryption), TLS 1.0-1.2",
+    ),
+}
+#: Client-certificate policies: storescp ``-ic`` (ignore), ``-vc`` (verify if sent), ``-rc`` (require;
+#: DCMTK's default with ``+tls``). The names follow sslyze's ``ClientAuthRequirementEnum``.
+CLIENT_AUTH_MODES = {
+    "disabled": "--ignore-peer-cert",
+    "optional": "--verify-peer-cert",
+    "required": "--require-peer-cert",
+}
+
+
+class StorescpTlsServer(_DcmtkServer):
+    """``storescp +tls``: a storage SCP speaking DICOM over TLS only (single process, one association at a time).
+
+    Parameters
+    ----------
+    tmp_path
+        Folder for the log and received files.
+    certs
+        The PKI; the server presents ``certs[cert_kind]``.
+    profile
+        A key of :data:`DCMTK_TLS_PROFILES` (default ``bcp195-nd``, DCMTK's own default).
+    cert_kind
+        A key of :data:`~tests.peers.certs.CERT_KINDS` (default ``good``).
+    require_client_cert
+        Refuse clients without a certificate from ``certs.ca_bundle`` (``-rc``);
+        present ``certs.client`` to get in.
+    optional_client_cert
+        Ask for a client certificate and verify it if one is sent (``-vc``).
+        Neither flag: never ask (``-ic``).
+    aet
+        The AE title.
+
+    Attributes
+    ----------
+    host, port, aet
+        Where it listens (``127.0.0.1``, a free port) and as which AE.
+    profile, cert_kind, cert, ca_bundle
+        The profile name, the certificate kind, its ``(cert, key)`` pair and
+        the CA file a client verifies it with (the ``self_signed`` certificate
+        does not chain to it).
+    client_auth
+        ``"disabled"``, ``"optional"`` or ``"required"``.
+    accepts
+        The :class:`TlsAccepts` of the profile (the certificate kind does not
+        change it: DCMTK serves every kind, warning about ``short_key`` and
+        ``sha1`` in its log).
+    """
+
+    tool = "storescp"
+    #: storescp waits this long for an A-ASSOCIATE-RQ after a handshake (DCMTK: 30 s); a scanner
+    #: that only handshakes closes at once, but a stuck client must not block the single process long.
+    acse_timeout = 10
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        certs: CertSet,
+        profile: str = "bcp195-nd",
+        cert_kind: str = "good",
+        *,
+        require_client_cert: bool = False,
+        optional_client_cert: bool = False,
+        aet: str = "STORESCP",
+    ) -> None:
+        if profile not in DCMTK_TLS_PROFILES:
+            raise ValueError(f"unknown DCMTK TLS profile {profile!r}; expected one of {tuple(DCMTK_TLS_PROFILES)}")
+        if cert_kind not in CERT_KINDS:
+            raise ValueError(f"unknown certificate kind {cert_kind!r}; expected one of {CERT_KINDS}")
+        if require_client_cert and optional_client_cert:
+            raise ValueError("require_client_cert and optional_client_cert exclude each other")
+        self.client_auth = "required" if require_client_cert else "optional" if optional_client_cert else "disabled"
+        super().__init__(tmp_path, f"storescp-tls-{profile}-{cert_kind}-{self.client_auth}")
+        self.what = f"storescp +tls ({profile}, {cert_kind}, client cert {self.client_auth})"
+        self.aet = aet
+        self.certs = certs
+        self.profile = profile
+        self.cert_kind = cert_kind
+        self.cert: CertPair = certs[cert_kind]
+        self.ca_bundle = certs.ca_bundle
+        self.accepts = DCMTK_TLS_PROFILES[profile].accepts
+        self.output = self.root / "received"
+
+    @property
+    def require_client_cert(self) -> bool:
+        return self.client_auth == "required"
+
+    def prepare(self) -> None:
+        self.output.mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        trust = ["--add-cert-file", str(self.ca_bundle)] if self.client_auth != "disabled" else []
+        return [
+            self.binary,
+            "--disable-host-lookup",
+            "--verbose",
+            "--acse-timeout",
+            str(self.acse_timeout),
+            "-aet",
+            self.aet,
+            "--output-directory",
+            str(self.output),
+            "--enable-tls",
+            str(self.cert.key),
+            str(self.cert.cert),
+            DCMTK_TLS_PROFILES[self.profile].option,
+            CLIENT_AUTH_MODES[self.client_auth],
+            *trust,
+            str(self.port),
+        ]
+
+    def received(self) -> list[Path]:
+        """Files written by storescp so far."""
+        return sorted(p for p in self.output.rglob("*") if p.is_file())

@@ -28,6 +28,33 @@ also expose ``.web_url`` (``.../dicom-web``, no trailing slash), ``.rest_url``,
 None) and ``.proxy`` (the nginx front or None); ``web-https`` and
 ``web-cors-proxy`` are reached only through their nginx front. They skip when
 Orthanc, the DICOMweb plugin or (for the fronted ones) nginx is missing.
+
+TLS peers (**session**-scoped, started on first use, stopped together at the
+end; GROUND_TRUTH.md "TLS" has what each accepts), all on a throwaway RSA PKI
+(``peer_certs``, a :class:`~tests.peers.certs.CertSet`):
+
+* ``storescp_tls_<profile>`` (``bcp195_nd``, ``bcp195``, ``bcp195_ex``,
+  ``aes``, ``null``): DCMTK ``storescp +tls`` with that security profile and
+  the ``good`` certificate, no client certificate asked for;
+  ``storescp_tls_profile`` picks one by indirect parametrisation.
+* ``storescp_tls_cert``: indirect parametrisation over the certificate kinds
+  (``good``, ``expired``, ``not_yet_valid``, ``self_signed``, ``short_key``,
+  ``sha1``, ``wrong_name``), profile ``bcp195-nd``.
+* ``storescp_tls_client_auth`` (client certificate required) and
+  ``storescp_tls_client_optional`` (asked for, verified if sent).
+* ``make_storescp_tls(profile, cert_kind, client_auth=...)``: any other
+  combination (the same arguments give the same running server).
+* ``stunnel_anon``, ``stunnel_anon_mixed``, ``stunnel_legacy``: stunnel in
+  front of a plain storescp (``stunnel_tls`` by indirect parametrisation).
+* ``tls_peer``: any of the above by fixture name, by indirect parametrisation.
+
+Every TLS peer exposes ``.host``, ``.port``, ``.aet``, ``.cert_kind``,
+``.cert`` (``(cert_path, key_path)``), ``.ca_bundle``, ``.client_auth``
+(``"disabled"``/``"optional"``/``"required"``) and ``.accepts`` (a
+:class:`~tests.peers.dcmtk.TlsAccepts`: ``.versions``, ``.labels``,
+``.suites`` per ``ssl.TLSVersion``, IANA names); DCMTK ones also ``.profile``,
+stunnel ones ``.config``, ``.anonymous`` and ``.spec.sslyze_can_connect``.
+They skip when storescp or (for stunnel) stunnel4 is missing.
 """
 
 from __future__ import annotations
@@ -38,12 +65,21 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.peers.certs import TlsMaterial, make_tls_material
+from tests.peers.certs import CERT_KINDS, CertSet, TlsMaterial, make_cert_set, make_tls_material
 from tests.peers.data import synthetic_datasets
-from tests.peers.dcmtk import DcmqrscpServer, StorescpServer, WlmscpfsServer, dcmtk_binary
+from tests.peers.dcmtk import (
+    CLIENT_AUTH_MODES,
+    DCMTK_TLS_PROFILES,
+    DcmqrscpServer,
+    StorescpServer,
+    StorescpTlsServer,
+    WlmscpfsServer,
+    dcmtk_binary,
+)
 from tests.peers.nginx import nginx_binary
 from tests.peers.orthanc import DICOMWEB_PLUGIN, PROXIED, WEB_CONFIGS, OrthancServer, orthanc_binary
 from tests.peers.qrscp import QrscpServer, qrscp_available
+from tests.peers.stunnel import STUNNEL_CONFIGS, StunnelServer, stunnel_binary
 
 _INSTALL_HINT = "install the peers with scripts/install-peers.sh"
 
@@ -289,3 +325,218 @@ def wlmscpfs_server(tmp_path: Path) -> Iterator[WlmscpfsServer]:
     _need_dcmtk("wlmscpfs")
     with WlmscpfsServer(tmp_path, items=2) as server:
         yield server
+
+
+# -- TLS peers -------------------------------------------------------------------
+
+#: The fixtures ``tls_peer`` can stand for.
+TLS_PEER_FIXTURES = (
+    *(f"storescp_tls_{profile.replace('-', '_')}" for profile in DCMTK_TLS_PROFILES),
+    "storescp_tls_client_auth",
+    "storescp_tls_client_optional",
+    *(f"stunnel_{config}" for config in STUNNEL_CONFIGS),
+)
+
+
+def _need_stunnel() -> None:
+    _need_dcmtk("storescp")  # the plain node behind it
+    if stunnel_binary() is None:
+        pytest.skip(f"stunnel (Debian stunnel4) not found on PATH or at /usr/bin/stunnel4; {_INSTALL_HINT}")
+
+
+@pytest.fixture(scope="session")
+def peer_certs(tmp_path_factory: pytest.TempPathFactory) -> CertSet:
+    """An RSA CA with one good and six flawed server certificates and a client certificate (PEM files)."""
+    return make_cert_set(tmp_path_factory.mktemp("peer-certs"))
+
+
+@pytest.fixture(scope="session")
+def _tls_pool() -> Iterator[dict[tuple[str, ...], StorescpTlsServer | StunnelServer]]:
+    """Owns the session's TLS peers (keyed by their configuration) and stops them at the end."""
+    pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer] = {}
+    yield pool
+    for server in pool.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_storescp_tls(
+    tmp_path_factory: pytest.TempPathFactory,
+    peer_certs: CertSet,
+    _tls_pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> Callable[..., StorescpTlsServer]:
+    """Factory: ``make_storescp_tls("bcp195", "expired", client_auth="required")``, started once per session.
+
+    *profile* is a key of ``DCMTK_TLS_PROFILES`` (default ``bcp195-nd``),
+    *cert_kind* one of ``CERT_KINDS`` (default ``good``), *client_auth*
+    ``disabled`` (default), ``optional`` or ``required``.
+    """
+    _need_dcmtk("storescp")
+
+    def make(
+        profile: str = "bcp195-nd", cert_kind: str = "good", *, client_auth: str = "disabled"
+    ) -> StorescpTlsServer:
+        if client_auth not in CLIENT_AUTH_MODES:
+            raise ValueError(f"client_auth must be one of {tuple(CLIENT_AUTH_MODES)}, not {client_auth!r}")
+        key = ("storescp", profile, cert_kind, client_auth)
+        server = _tls_pool.get(key)
+        if server is None:
+            server = StorescpTlsServer(
+                tmp_path_factory.mktemp("storescp-tls"),
+                peer_certs,
+                profile,
+                cert_kind,
+                require_client_cert=client_auth == "required",
+                optional_client_cert=client_auth == "optional",
+            ).start()
+            _tls_pool[key] = server
+        assert isinstance(server, StorescpTlsServer)
+        return server
+
+    return make
+
+
+def _stunnel(
+    config: str,
+    factory: pytest.TempPathFactory,
+    certs: CertSet,
+    pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> StunnelServer:
+    _need_stunnel()
+    key = ("stunnel", config)
+    server = pool.get(key)
+    if server is None:
+        server = StunnelServer(config, factory.mktemp(f"stunnel-{config}"), certs).start()
+        pool[key] = server
+    assert isinstance(server, StunnelServer)
+    return server
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_bcp195_nd(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls, DCMTK's default profile (non-downgrading BCP 195): TLS 1.2 (ECDHE/DHE-RSA AES-GCM) and 1.3."""
+    return make_storescp_tls("bcp195-nd")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_bcp195(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls, BCP 195 profile: as bcp195-nd plus TLS 1.0/1.1/1.2 with TLS_RSA_WITH_AES_128_CBC_SHA."""
+    return make_storescp_tls("bcp195")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_bcp195_ex(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls, extended BCP 195 profile: TLS 1.2 only (ECDHE/DHE-RSA AES-GCM), no TLS 1.3."""
+    return make_storescp_tls("bcp195-ex")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_aes(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls, retired AES profile: TLS_RSA_WITH_AES_128_CBC_SHA only, TLS 1.0-1.2."""
+    return make_storescp_tls("aes")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_null(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls, retired NULL profile: TLS_RSA_WITH_NULL_SHA only (authenticated, not encrypted), TLS 1.0-1.2."""
+    return make_storescp_tls("null")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_profile(
+    request: pytest.FixtureRequest, make_storescp_tls: Callable[..., StorescpTlsServer]
+) -> StorescpTlsServer:
+    """storescp +tls with the profile given by indirect parametrisation (a key of ``DCMTK_TLS_PROFILES``)."""
+    profile = getattr(request, "param", None)
+    if profile not in DCMTK_TLS_PROFILES:
+        raise ValueError(
+            f"parametrise storescp_tls_profile (indirect=True) with one of {tuple(DCMTK_TLS_PROFILES)}, not {profile!r}"
+        )
+    return make_storescp_tls(profile)
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_cert(
+    request: pytest.FixtureRequest, make_storescp_tls: Callable[..., StorescpTlsServer]
+) -> StorescpTlsServer:
+    """storescp +tls (bcp195-nd) presenting the certificate kind given by indirect parametrisation.
+
+    ``@pytest.mark.parametrize("storescp_tls_cert", ["expired", "sha1"], indirect=True)``; kinds in ``CERT_KINDS``.
+    """
+    kind = getattr(request, "param", None)
+    if kind not in CERT_KINDS:
+        raise ValueError(f"parametrise storescp_tls_cert (indirect=True) with one of {CERT_KINDS}, not {kind!r}")
+    return make_storescp_tls("bcp195-nd", kind)
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_client_auth(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls (bcp195-nd) requiring a client certificate from ``peer_certs.ca_bundle`` (use ``peer_certs.client``)."""
+    return make_storescp_tls("bcp195-nd", client_auth="required")
+
+
+@pytest.fixture(scope="session")
+def storescp_tls_client_optional(make_storescp_tls: Callable[..., StorescpTlsServer]) -> StorescpTlsServer:
+    """storescp +tls (bcp195-nd) asking for a client certificate, verifying it if sent, accepting clients without."""
+    return make_storescp_tls("bcp195-nd", client_auth="optional")
+
+
+@pytest.fixture(scope="session")
+def stunnel_anon(
+    tmp_path_factory: pytest.TempPathFactory,
+    peer_certs: CertSet,
+    _tls_pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> StunnelServer:
+    """stunnel before a plain storescp: TLS 1.2 with anonymous (ADH/AECDH) suites only; sslyze cannot connect."""
+    return _stunnel("anon", tmp_path_factory, peer_certs, _tls_pool)
+
+
+@pytest.fixture(scope="session")
+def stunnel_anon_mixed(
+    tmp_path_factory: pytest.TempPathFactory,
+    peer_certs: CertSet,
+    _tls_pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> StunnelServer:
+    """stunnel before a plain storescp: TLS 1.2 with two ECDHE-RSA-GCM suites plus the anonymous ones."""
+    return _stunnel("anon_mixed", tmp_path_factory, peer_certs, _tls_pool)
+
+
+@pytest.fixture(scope="session")
+def stunnel_legacy(
+    tmp_path_factory: pytest.TempPathFactory,
+    peer_certs: CertSet,
+    _tls_pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> StunnelServer:
+    """stunnel before a plain storescp: TLS 1.0-1.2, CBC-SHA1 suites, NULL-MD5 and 1024-bit DHE; good certificate."""
+    return _stunnel("legacy", tmp_path_factory, peer_certs, _tls_pool)
+
+
+@pytest.fixture(scope="session")
+def stunnel_tls(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    peer_certs: CertSet,
+    _tls_pool: dict[tuple[str, ...], StorescpTlsServer | StunnelServer],
+) -> StunnelServer:
+    """The stunnel peer given by indirect parametrisation (a key of ``STUNNEL_CONFIGS``)."""
+    config = getattr(request, "param", None)
+    if config not in STUNNEL_CONFIGS:
+        raise ValueError(
+            f"parametrise stunnel_tls (indirect=True) with one of {tuple(STUNNEL_CONFIGS)}, not {config!r}"
+        )
+    return _stunnel(config, tmp_path_factory, peer_certs, _tls_pool)
+
+
+@pytest.fixture(scope="session")
+def tls_peer(request: pytest.FixtureRequest) -> StorescpTlsServer | StunnelServer:
+    """Any TLS peer by fixture name, by indirect parametrisation.
+
+    ``@pytest.mark.parametrize("tls_peer", ["storescp_tls_null", "stunnel_legacy"], indirect=True)``;
+    names in ``TLS_PEER_FIXTURES``.
+    """
+    name = getattr(request, "param", None)
+    if name not in TLS_PEER_FIXTURES:
+        raise ValueError(f"parametrise tls_peer (indirect=True) with one of {TLS_PEER_FIXTURES}, not {name!r}")
+    server = request.getfixturevalue(name)
+    assert isinstance(server, StorescpTlsServer | StunnelServer)
+    return server
