@@ -110,3 +110,87 @@ def test_nginx_https_in_front_of_orthanc(orthanc_web_https: Any) -> None:
     assert _statuses(result) == (Status.PASS, Status.PASS, Status.PASS, Status.INFO)
     assert result.check("tls.protocols").summary == "only TLS 1.2 and TLS 1.3 accepted"  # Debian nginx defaults
     assert result.check("tls.client_auth").evidence["client_auth"] == "disabled"
+
+
+# -- DCMTK storescp TLS profiles, certificates and client authentication; stunnel fronts -------------------------
+P, F, N = Status.PASS, Status.FAIL, Status.INFO  # N: info (an observation)
+PROFILE_EXPECTED = {
+    # profile: (tls.protocols, tls.ciphers); DCMTK's TLS set-up on Debian 12 (GROUND_TRUTH.md "TLS")
+    "bcp195-nd": (P, P),  # TLS 1.2 ECDHE/DHE AES-GCM and TLS 1.3
+    "bcp195": (F, P),  # adds TLS_RSA_WITH_AES_128_CBC_SHA on TLS 1.0 and 1.1
+    "bcp195-ex": (P, P),  # TLS 1.2 only, AES-GCM
+    "aes": (F, P),  # the retired AES profile: TLS 1.0-1.2, RSA key transport
+    "null": (F, F),  # authentication only: TLS_RSA_WITH_NULL_SHA
+}
+
+
+def _peer_scan(peer: Any, **kw: Any) -> TargetResult:
+    return _scan(Target(peer.host, peer.port, peer.aet), ca_bundle=peer.ca_bundle, **kw)
+
+
+@pytest.mark.parametrize("storescp_tls_profile", list(PROFILE_EXPECTED), indirect=True)
+def test_dcmtk_tls_profiles(storescp_tls_profile: Any) -> None:
+    """Given storescp with a DCMTK TLS profile, when scanned, then versions and suites read as the profile implies."""
+    result = _peer_scan(storescp_tls_profile)
+    got = (result.check("tls.protocols").status, result.check("tls.ciphers").status)
+    assert got == PROFILE_EXPECTED[storescp_tls_profile.profile], {cid: result.check(cid).summary for cid in TLS_IDS}
+    assert result.check("tls.certificate").status is P
+
+
+def test_the_null_profile_is_named_as_no_encryption(storescp_tls_null: Any) -> None:
+    """Given DCMTK's NULL profile, when scanned, then tls.ciphers names the NULL suite and why it is weak."""
+    check = _peer_scan(storescp_tls_null).check("tls.ciphers")
+    assert "TLS_RSA_WITH_NULL_SHA" in check.summary and "NULL encryption" in check.summary
+
+
+CERT_REASONS = {
+    "good": None,
+    "expired": "expired on",
+    "not_yet_valid": "not valid before",
+    "self_signed": "self-signed",
+    "short_key": "RSA key of 1024 bits",
+    "sha1": "signed with SHA1",
+    "wrong_name": "not for 127.0.0.1",
+}
+
+
+@pytest.mark.parametrize("storescp_tls_cert", list(CERT_REASONS), indirect=True)
+def test_certificate_flaws_are_named(storescp_tls_cert: Any) -> None:
+    """Given storescp presenting a good or flawed certificate, when scanned with the CA bundle, then tls.certificate fails naming the flaw (or passes)."""
+    check = _peer_scan(storescp_tls_cert).check("tls.certificate")
+    reason = CERT_REASONS[storescp_tls_cert.cert_kind]
+    if reason is None:
+        assert check.status is P, check.summary
+    else:
+        assert check.status is F and reason in check.summary, check.summary
+    assert len(check.evidence["certificate"]["sha256"]) == 64
+
+
+def test_a_required_client_certificate_is_reported(storescp_tls_client_auth: Any) -> None:
+    """Given storescp requiring a client certificate, when scanned, then tls.client_auth says required."""
+    check = _peer_scan(storescp_tls_client_auth).check("tls.client_auth")
+    assert check.status is N and check.evidence["client_auth"] == "required"
+
+
+def test_an_optional_client_certificate_is_reported(storescp_tls_client_optional: Any) -> None:
+    """Given storescp asking for an optional client certificate, when scanned, then tls.client_auth says optional."""
+    check = _peer_scan(storescp_tls_client_optional).check("tls.client_auth")
+    assert check.evidence["client_auth"] == "optional"
+
+
+STUNNEL_EXPECTED = {
+    # config: (tls.protocols, tls.ciphers, tls.certificate)
+    "anon": (Status.ERROR, F, F),  # anonymous suites only: sslyze cannot connect, the scanner's own handshake can
+    "anon_mixed": (P, F, P),  # anonymous suites beside ECDHE-RSA
+    "legacy": (F, F, P),  # TLS 1.0/1.1 and NULL-MD5 at OpenSSL security level 0
+}
+
+
+@pytest.mark.parametrize("stunnel_tls", list(STUNNEL_EXPECTED), indirect=True)
+def test_stunnel_fronts(stunnel_tls: Any) -> None:
+    """Given stunnel in front of a plain DICOM node with anonymous or legacy TLS, when scanned, then the verdicts name the weakness."""
+    result = _peer_scan(stunnel_tls)
+    got = tuple(result.check(cid).status for cid in ("tls.protocols", "tls.ciphers", "tls.certificate"))
+    assert got == STUNNEL_EXPECTED[stunnel_tls.config], {cid: result.check(cid).summary for cid in TLS_IDS}
+    if stunnel_tls.config.startswith("anon"):
+        assert "anonymous" in result.check("tls.ciphers").summary

@@ -136,6 +136,12 @@ def tls_certificate(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     if isinstance(report, CheckResult):
         return report
     cert = report.certificate
+    if cert is None and report.anonymous_only:
+        return d.result(
+            Status.FAIL,
+            "certificate: none; the endpoint negotiates anonymous TLS (no server authentication)",
+            evidence={"accepted": report.versions_evidence()},
+        )
     if cert is None:
         reason = report.certificate_error or "no certificate received"
         return d.result(Status.ERROR, f"undecided: {reason}", reason=reason, code=ErrorReason.TLS)

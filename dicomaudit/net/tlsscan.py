@@ -131,6 +131,7 @@ class TlsReport:
     error: str | None = None
     error_code: ErrorReason | None = None
     elapsed_ms: float = 0.0
+    anonymous_only: bool = False  # sslyze could not connect; a handshake offering only anonymous suites succeeded
 
     @property
     def versions_accepted(self) -> list[str]:
@@ -329,6 +330,19 @@ def scan_tls(
     if result.scan_status is not ServerScanStatusEnum.COMPLETED or result.scan_result is None:
         trace = result.connectivity_error_trace
         text = f"sslyze could not connect: {trace.exc_type.__name__}: {trace}" if trace else "sslyze could not connect"
+        # sslyze's connectivity test offers no anonymous suites: a server that speaks nothing else looks dead to it.
+        anonymous = _anonymous_handshake(host, port, float(timeout))
+        if anonymous is not None:
+            version, suite = anonymous
+            return TlsReport(
+                host,
+                port,
+                accepted={version: (suite,)},
+                version_errors={v: "not tested (sslyze could not connect)" for _, v in VERSIONS if v != version},
+                certificate_error="no certificate: the endpoint negotiated an anonymous cipher suite",
+                anonymous_only=True,
+                elapsed_ms=(time.monotonic() - started) * 1000,
+            )
         code = ErrorReason.TIMEOUT if trace and "timed out" in str(trace).lower() else ErrorReason.TLS
         return TlsReport(host, port, error=text[:500], error_code=code, elapsed_ms=elapsed)
     scan = result.scan_result
@@ -370,6 +384,36 @@ def scan_tls(
         client_auth=client_auth,
         elapsed_ms=elapsed,
     )
+
+
+_OPENSSL_VERSIONS = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
+
+
+def _anonymous_handshake(host: str, port: int, timeout: float) -> tuple[str, SuiteInfo] | None:
+    """One handshake offering only anonymous suites (Python's OpenSSL at security level 0): what it agreed on."""
+    import socket
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 has no anonymous suites (nor does 1.0/1.1 here)
+        context.set_ciphers("aNULL:@SECLEVEL=0")
+    except (ssl.SSLError, ValueError):
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw) as tls:
+                cipher = tls.cipher()
+                version = tls.version()
+    except (OSError, ssl.SSLError):
+        return None
+    if cipher is None or version is None:
+        return None
+    name, _, bits = cipher
+    label = _OPENSSL_VERSIONS.get(version, version)
+    return label, SuiteInfo(name, bits, tuple(weak_reasons(name, bits, anonymous=True)))
 
 
 def now_utc() -> datetime:
