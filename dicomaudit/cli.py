@@ -1197,6 +1197,70 @@ def lab(
         ) from None
 
 
+# -- advisories ----------------------------------------------------------------
+advisories_app = typer.Typer(
+    help="The security advisories software.known_vulnerable matches (shipped with dicomaudit; updatable offline).",
+    no_args_is_help=True,
+)
+app.add_typer(advisories_app, name="advisories")
+
+
+@advisories_app.command(
+    "update",
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit advisories update advisories-2027-01.toml\n\n"
+        "  DICOMAUDIT_DATA_DIR=/srv/dicomaudit dicomaudit advisories update new.toml"
+    ),
+)
+def advisories_update(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", show_default=False, help="A newer advisories data file (TOML).")
+    ],
+    log: LogFile = None,
+) -> None:
+    """Validate FILE and install it as the advisory data (refused when invalid or older than the shipped data)."""
+    from dicomaudit.software.advisories import AdvisoryError, install_advisories, load_advisories
+
+    if not file.is_file():
+        raise _fail_usage(f"{file}: no such file")
+    try:
+        target = install_advisories(file)
+    except AdvisoryError as exc:
+        raise _fail_usage(str(exc)) from None
+    except OSError as exc:
+        raise _fail_usage(f"cannot install {file}: {exc.strerror or exc}") from None
+    data = load_advisories()
+    out.print(
+        f"installed {len(data.advisories)} advisories dated {data.data_date.isoformat()} to {target}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@advisories_app.command("show", epilog="[bold]Examples[/]\n\n  dicomaudit advisories show")
+def advisories_show(log: LogFile = None) -> None:
+    """Print the advisory data in effect: its date, where it comes from, and one line per advisory."""
+    from dicomaudit.software.advisories import load_advisories
+
+    data = load_advisories()
+    out.print(
+        f"advisory data dated {data.data_date.isoformat()} ({data.origin}), {len(data.advisories)} advisories",
+        markup=False,
+        highlight=False,
+    )
+    for warning in data.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    for a in data.advisories:
+        severity = a.severity.value if a.severity else "unscored"
+        out.print(
+            f"  {a.id:<18} {a.product:<10} {a.affected.text:<22} fixed {a.fixed or '-':<8} {severity:<8} {a.source}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,

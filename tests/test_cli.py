@@ -44,9 +44,9 @@ def lab_target(lab: LabPACS) -> str:
     return f"{lab.host}:{lab.port}/{lab.ae_title}"
 
 
-@pytest.mark.parametrize("command", ["probe", "demo", "lab", "analyze"])
+@pytest.mark.parametrize("command", ["probe", "demo", "lab", "analyze", "advisories update", "advisories show"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
-    result = run(command, "--help")
+    result = run(*command.split(), "--help")
     assert result.returncode == 0
     assert "Example" in result.stdout
     assert "dicomaudit " + command in result.stdout
