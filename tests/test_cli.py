@@ -752,7 +752,9 @@ def test_probe_quiet_prints_one_line_with_severities_in_order(lab_open: LabPACS,
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.stdout
-    assert lines[0].startswith("1 target(s): 11 fail (5 critical, 3 high, 2 medium, 1 low), 2 pass, 0 error, 2 info")
+    assert lines[0].startswith(
+        "1 target(s): 11 fail (5 critical, 3 high, 2 medium, 1 low), 2 pass, 0 error, 1 skipped, 3 info"
+    )
     assert lines[0].endswith(f"; wrote {out}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from dicomaudit.checks.base import NO_TLS, NO_TLS_ANSWER, Endpoint, ProbeContext, check
 from dicomaudit.checks.catalogue import CheckDefinition
 from dicomaudit.models import CheckResult, ErrorReason, Status
-from dicomaudit.net.outcome import Transport
+from dicomaudit.net.outcome import Outcome, Transport
 from dicomaudit.net.tlsscan import LEGACY_VERSIONS, TlsReport, name_matches, scan_tls
 
 #: Smallest RSA key a certificate may have (NIST SP 800-131A: 2048 bits since 2014).
@@ -53,6 +53,20 @@ def _precondition(ctx: ProbeContext, d: CheckDefinition) -> CheckResult | TlsRep
     if ctx.budget.expired:
         why = ctx.budget.exhausted()
         return d.result(Status.ERROR, f"not checked: {why.text}", reason=why.text, code=why.code)
+    attempt = None if ctx.target.is_web else ctx.service.tls
+    if (
+        attempt is not None
+        and attempt.outcome is Outcome.TLS_FAILED
+        and not (attempt.tls is not None and attempt.tls.client_certificate_required)
+    ):
+        # The service probe's own handshake failed (not for want of a client certificate): nothing to grade.
+        return d.result(
+            Status.ERROR,
+            "undecided: the TLS session could not be established",
+            reason=attempt.detail or "TLS failed",
+            code=ErrorReason.TLS,
+            evidence={"tls": attempt.to_evidence()},
+        )
     if not _speaks_tls(ctx):
         return d.result(Status.SKIPPED, NO_TLS, reason="plaintext endpoint (see transport.plaintext / web.plaintext)")
     report = _report(ctx)
