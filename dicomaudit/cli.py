@@ -891,22 +891,22 @@ def demo(
     timeout: Timeout = 5.0,
     log: LogFile = None,
 ) -> None:
-    """Start the built-in lab PACS on loopback (an open and a locked node, DICOM and DICOMweb), audit it, write the
+    """Start the built-in lab PACS on loopback (open, locked and TLS nodes, DICOM and DICOMweb), audit it, write the
     reports, stop it."""
     from dicomaudit.lab import LabPACS
 
-    settings = ProbeSettings(timeout=timeout, concurrency=2)
     err.print(
-        "[bold]dicomaudit demo[/]: starting two lab PACS nodes on 127.0.0.1 "
-        "(profile [red]open[/] and profile [green]locked[/]), each with a DICOM port and a DICOMweb root, "
+        "[bold]dicomaudit demo[/]: starting three lab PACS nodes on 127.0.0.1 "
+        "(profiles [red]open[/], [green]locked[/] and [green]tls[/]), each with a DICOM port and a DICOMweb root, "
         "seeded with synthetic studies"
     )
     with (
         LabPACS(profile="open", port=0, web_port=0) as open_lab,
         LabPACS(profile="locked", port=0, web_port=0) as locked_lab,
+        LabPACS(profile="tls", port=0, web_port=0) as tls_lab,
     ):
         targets = []
-        for lab, name in ((open_lab, "lab-open"), (locked_lab, "lab-locked")):
+        for lab, name in ((open_lab, "lab-open"), (locked_lab, "lab-locked"), (tls_lab, "lab-tls")):
             attributes = {"profile": lab.profile.name, "owner": "Lab (demo)"}
             # One node, two endpoints: the DICOM port and the DICOMweb root of the same lab PACS.
             targets.append(
@@ -914,6 +914,9 @@ def demo(
             )
             assert lab.web_port is not None and lab.web_url is not None
             targets.append(Target(host=lab.host, port=lab.web_port, url=lab.web_url, name=name, attributes=attributes))
+        # The TLS lab's certificates come from the lab's own throwaway CA: the site CA a real audit would pass.
+        ca = tls_lab.tls_files.ca_cert if tls_lab.tls_files is not None else None
+        settings = ProbeSettings(timeout=timeout, concurrency=3, web=WebSettings(ca_bundle=ca))
         result = run_probe(
             targets, settings, command=_command_line(), operator="dicomaudit demo", scope_ref="built-in lab on loopback"
         )
