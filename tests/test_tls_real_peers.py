@@ -194,3 +194,10 @@ def test_stunnel_fronts(stunnel_tls: Any) -> None:
     assert got == STUNNEL_EXPECTED[stunnel_tls.config], {cid: result.check(cid).summary for cid in TLS_IDS}
     if stunnel_tls.config.startswith("anon"):
         assert "anonymous" in result.check("tls.ciphers").summary
+
+
+def test_a_host_name_target_is_scanned_by_name_and_matched_by_name(lab_tls: LabPACS) -> None:
+    """Given the lab's TLS port addressed as localhost, when scanned, then sslyze resolves the name and the certificate matches it."""
+    result = _scan(Target("localhost", lab_tls.port, "DICOMLAB"))
+    check = result.check("tls.certificate")
+    assert check.status is Status.PASS and check.evidence["checked_name"] == "localhost"

@@ -313,7 +313,9 @@ def scan_tls(
     commands = {getattr(ScanCommand, attr.upper()) for attr, _ in VERSIONS} | {ScanCommand.CERTIFICATE_INFO}
     with _SCAN_LOCK:
         request = ServerScanRequest(
-            server_location=ServerNetworkLocation(hostname=server_name or host, port=port, ip_address=host),
+            server_location=ServerNetworkLocation(
+                hostname=server_name or host, port=port, ip_address=_ip_or_none(host)
+            ),
             network_configuration=ServerNetworkConfiguration(
                 tls_server_name_indication=server_name or host,
                 tls_client_auth_credentials=credentials,
@@ -384,6 +386,14 @@ def scan_tls(
         client_auth=client_auth,
         elapsed_ms=elapsed,
     )
+
+
+def _ip_or_none(host: str) -> str | None:
+    """The address to connect to when ``host`` is one (sslyze resolves a name itself)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 _OPENSSL_VERSIONS = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
