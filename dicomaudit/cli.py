@@ -961,6 +961,24 @@ def analyze(
         ),
     ] = None,
     fail_on: FailOn = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            metavar="CC",
+            help="Countries (ISO 3166, e.g. FR, DE or FR,DE; repeatable) whose national phone formats count in free "
+            "text, on top of those each file's character set and addresses imply.",
+        ),
+    ] = None,
+    roles: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--roles",
+            metavar="TOML",
+            help="More role placeholders (values that are not people, e.g. ON^CALL) in the format of "
+            "dicomaudit/phi/roles.toml; repeatable. Also: DICOMAUDIT_PHI_ROLES.",
+        ),
+    ] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
@@ -969,11 +987,22 @@ def analyze(
     """Find identifying data (PHI) in DICOM headers: names, IDs, dates, addresses, free text, private tags."""
     from dicomaudit.console import analysis_line, analyze_with_progress, print_one_line, print_phi_summary
     from dicomaudit.output.tables import write_phi_csv
-    from dicomaudit.phi import AnalysisInterrupted
+    from dicomaudit.phi import AnalysisInterrupted, RolesFileError, normalize_regions, resolve_roles
     from dicomaudit.scanner import now_iso
 
     severity = _severity_option(fail_on)
     started = now_iso()
+    try:
+        regions = normalize_regions(region or [])
+    except ValueError as exc:
+        raise _fail_usage(f"--region: {exc}") from None
+    for path in roles or []:
+        if not path.is_file():
+            raise _fail_usage(f"--roles {path}: no such file")
+    try:
+        resolve_roles(list(roles) if roles else None)
+    except RolesFileError as exc:
+        raise _fail_usage(str(exc)) from None
 
     def stopping() -> None:
         err.print("stopping: writing the results gathered so far (Ctrl-C again to quit at once)")
@@ -986,6 +1015,8 @@ def analyze(
             workers=workers,
             show=not quiet and err.is_terminal,
             on_interrupt=stopping,
+            regions=regions,
+            extra_roles=roles or (),
         )
     except AnalysisInterrupted as stopped:  # the first Ctrl-C: partial results, written below, then exit 130
         analysis = stopped.result
@@ -996,6 +1027,8 @@ def analyze(
         "paths": [safe_text(p) for p in paths],
         "show_values": show_values,
         "workers": workers,
+        "regions": list(regions),
+        "extra_roles": [safe_text(p) for p in roles or []],
         "files_skipped_not_dicom": len(analysis.skipped),
     }
     if analysis.interrupted:

@@ -168,6 +168,8 @@ def analyze_with_progress(
     workers: int | None,
     show: bool,
     on_interrupt: Callable[[], None] | None = None,
+    regions: Sequence[str] = (),
+    extra_roles: Sequence[Path] = (),
 ) -> AnalysisResult:
     """Run the PHI analyzer, with a progress bar (files done / total) when ``show``.
 
@@ -177,7 +179,14 @@ def analyze_with_progress(
     from dicomaudit.phi import analyze_paths
 
     if not show:
-        return analyze_paths(paths, show_values=show_values, workers=workers, on_interrupt=on_interrupt)
+        return analyze_paths(
+            paths,
+            show_values=show_values,
+            workers=workers,
+            on_interrupt=on_interrupt,
+            regions=regions,
+            extra_roles=list(extra_roles) or None,
+        )
     with Progress(
         TextColumn("[bold]analysing[/]"),
         BarColumn(),
@@ -193,7 +202,13 @@ def analyze_with_progress(
             progress.update(task, completed=done, total=total)
 
         return analyze_paths(
-            paths, show_values=show_values, workers=workers, progress=on_progress, on_interrupt=on_interrupt
+            paths,
+            show_values=show_values,
+            workers=workers,
+            progress=on_progress,
+            on_interrupt=on_interrupt,
+            regions=regions,
+            extra_roles=list(extra_roles) or None,
         )
 
 

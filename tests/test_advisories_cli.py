@@ -61,3 +61,33 @@ def test_an_invalid_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     proc = run("advisories", "update", str(bad), data_dir=tmp_path / "data")
     assert proc.returncode == 2
     assert "advisory #1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_analyze_refuses_an_unknown_region_before_reading_anything(tmp_path: Path) -> None:
+    """Given --region XX, when analyze runs, then exit 2 names the code and no traceback is shown."""
+    proc = run("analyze", "sample_data", "--region", "xx", "-q", data_dir=tmp_path)
+    assert proc.returncode == 2 and "unknown region" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_analyze_takes_regions_and_extra_roles_and_records_them(tmp_path: Path) -> None:
+    """Given --region fr,de and a roles file, when analyze writes its JSON, then both are in the run settings."""
+    import json
+
+    roles = tmp_path / "roles.toml"
+    roles.write_text('values = ["NIGHT^SHIFT"]\n')
+    out = tmp_path / "phi.json"
+    proc = run(
+        "analyze",
+        "sample_data",
+        "--region",
+        "fr,de",
+        "--roles",
+        str(roles),
+        "--json",
+        str(out),
+        "-q",
+        data_dir=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    settings = json.loads(out.read_text())["run"]["settings"]
+    assert settings["regions"] == ["FR", "DE"] and settings["extra_roles"][0].endswith("roles.toml")

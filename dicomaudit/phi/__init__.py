@@ -15,7 +15,9 @@ PS3.15 Annex E Table E.1-1 via ``dicomanonymizer`` (:mod:`dicomaudit.phi.profile
 
 from dicomaudit.phi.analyzer import MAX_DEPTH, PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import CATEGORY_SEVERITY, KIND_SEVERITY, Category, Kind
+from dicomaudit.phi.locale import normalize_regions
 from dicomaudit.phi.masking import mask_value
+from dicomaudit.phi.roles import RoleSet, RolesFileError, load_roles, resolve_roles
 from dicomaudit.phi.runner import (
     AnalysisInterrupted,
     AnalysisResult,
@@ -26,6 +28,11 @@ from dicomaudit.phi.runner import (
 )
 
 __all__ = [
+    "RoleSet",
+    "RolesFileError",
+    "load_roles",
+    "normalize_regions",
+    "resolve_roles",
     "CATEGORY_SEVERITY",
     "KIND_SEVERITY",
     "MAX_DEPTH",

@@ -12,23 +12,70 @@ any depth) applies, per element and in this order of precedence:
 ``annex-e``
     A structured attribute of PS3.15 Table E.1-1 with a real value
     (``detail.action`` holds the profile action code).
+``safe-harbor.age``
+    An age (AS: PatientAge) over 89 years, HIPAA Safe Harbor
+    164.514(b)(2)(i)(C): ``090Y`` and above, or the same in months, weeks or
+    days (a value without a unit is read as years).  Younger ages are not
+    findings.
 ``vr-pn``
     Any other non-empty PN value: a person name, wherever it is.
+``person-code``
+    The Code Meaning (a name, kind ``name``) and Code Value (an ID, kind
+    ``id``) of a code that identifies a person (PS3.3 10.1, 10.2): items of
+    Person Identification Code Sequence (0040,1101), Verifying Observer
+    Identification Code Sequence (0040,A088), Human Performer Code Sequence
+    (0040,4009), of the sequences built on the Person Identification Macro
+    (Operator, Referring/Performing/Requesting Physician, Physicians of
+    Record/Reading Study, Intended Recipients, Content Creator Identification
+    sequences) when they hold a code directly, and the Concept Code Sequence
+    of an SR CODE item whose concept name is a person's name (Person Observer
+    Name 121008, Person Name 113870, Subject Name 121029...).  The concept
+    names themselves (``Person Observer Name``) are vocabulary, never findings.
 ``free-text.<kind>``
     A descriptor, comment or SR TEXT item holding an identifier: the data
-    set's own name parts, IDs or birth date (``free-text.propagation``) or a
-    detected date, phone, e-mail, SSN, MRN-like ID, address or titled name.
+    set's own name parts, IDs or birth date (``free-text.propagation``,
+    matched across accents and scripts: see :mod:`~dicomaudit.phi.propagation`),
+    a caret-form name (``free-text.caret-name``: see
+    :mod:`~dicomaudit.phi.roles`) or a detected date, phone, e-mail, SSN,
+    MRN-like ID, address or titled name.  An SR TEXT item whose concept is a
+    person's name or ID (Person Observer's Login Name...) is one of those.
 ``private.<kind>``
     A private element holding the same, whatever its VR (LO, UN, OB text),
     or named as identifying in pydicom's private dictionary
     (``private.creator``).
-``propagation``
-    Any other textual element holding the data set's own identifiers.
+``propagation`` / ``caret-name``
+    Any other textual element holding the data set's own identifiers, or a
+    caret-form name (LO, SH, LT, ST, UT, UC).
 
 Placeholders written by de-identifiers (``ANONYMOUS``, ``00010101``...) are
-never findings; in a data set that declares de-identification and holds no
-direct identifier, replaced UIDs (and, with modified dates, dates) are not
-findings either.
+never findings, nor are person names that are only a role (``SELF^REFERRED``,
+``TECH``: :mod:`~dicomaudit.phi.roles`, extensible with a TOML file named by
+``DICOMAUDIT_PHI_ROLES`` or passed as ``roles=``); in a data set that declares
+de-identification and holds no direct identifier, replaced UIDs (and, with
+modified dates, dates) are not findings either.
+
+Broken sequences are errors, not junk (:class:`PhiAnalysisError`, which a
+file run reports in ``errors`` as ``malformed DICOM file: <reason>``).
+pydicom reads leniently, and :mod:`dicomaudit.structure` has already
+rejected a file whose encoding does not hold together (a sequence of
+undefined length without its delimiter, bytes that are not items in a
+sequence of defined length...).  What the walk adds, for files and network
+data sets alike:
+
+* a public attribute that the data dictionary makes a sequence (SQ) but that
+  is encoded with another VR than SQ or UN (``OB``, ``LO``...): pydicom would
+  read the items' bytes as a blob or as text;
+* a public sequence encoded as UN (PS3.5 6.2.2: its value is then implicit
+  VR little endian) whose bytes are not well-formed items: pydicom would turn
+  them into made-up items.  Well-formed, it is walked like any sequence;
+* a sequence value that pydicom cannot read, or reads as something other
+  than a sequence of data sets.
+
+Legal encodings are never errors: a sequence of zero items (length 0, or an
+undefined length that ends with its delimiter at once), an empty item, an
+empty UN value.  A *private* value that starts like an item but does not hold
+well-formed items is vendor data (a private VR UN may hold anything) and is
+treated as bytes, not as an error.
 """
 
 from __future__ import annotations
@@ -36,13 +83,15 @@ from __future__ import annotations
 import io
 import logging
 import re
+import struct
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import Dataset
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, get_private_entry, keyword_for_tag
+from pydicom.datadict import DicomDictionary, dictionary_VR, get_private_entry, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
@@ -67,10 +116,16 @@ from dicomaudit.phi.detectors import (
     is_placeholder,
 )
 from dicomaudit.phi.inputs import exception_message
+from dicomaudit.phi.locale import DetectionContext, context_for
 from dicomaudit.phi.masking import mask_value
 from dicomaudit.phi.profile import Treatment, all_rules
 from dicomaudit.phi.propagation import IndexBudgetExceeded, PropagationIndex
-from dicomaudit.structure import MAX_DEPTH  # one limit for the file check and the walk
+from dicomaudit.phi.roles import RoleSet, default_roles
+from dicomaudit.structure import (
+    MAX_DEPTH,  # one limit for the file check and the walk
+    StructureError,
+    check_encoded,
+)
 
 _BINARY_VRS = frozenset({"OB", "UN", "OW"})
 _SKIP_PRIVATE_VRS = frozenset(
@@ -94,6 +149,73 @@ _DEID_METHOD = 0x00120063
 _DEID_METHOD_CODES = 0x00120064
 _LONGITUDINAL = 0x00280303
 _SPECIFIC_CHARSET = 0x00080005
+_CONCEPT_CODE = 0x0040A168
+_CODE_MEANING = 0x00080104
+#: Code Value, Long Code Value, URN Code Value, Code Meaning (PS3.3 8.8).
+_CODE_TAGS = frozenset({0x00080100, 0x00080119, 0x00080120, _CODE_MEANING})
+
+
+def _tags(*keywords: str) -> frozenset[int]:
+    return frozenset(t for t in map(tag_for_keyword, keywords) if t is not None)
+
+
+#: Sequences whose items are codes of a person (their Code Meaning "may be
+#: encoded according to the rules of the PN VR", PS3.3 10.1/10.2), and those
+#: built on the Person Identification Macro (PS3.3 Table 10-1), whose items
+#: should nest a Person Identification Code Sequence but sometimes hold the
+#: code directly.
+_PERSON_CODE_SEQUENCES = _tags(
+    "PersonIdentificationCodeSequence",
+    "VerifyingObserverIdentificationCodeSequence",
+    "HumanPerformerCodeSequence",
+    "OperatorIdentificationSequence",
+    "ReferringPhysicianIdentificationSequence",
+    "PerformingPhysicianIdentificationSequence",
+    "PhysiciansOfRecordIdentificationSequence",
+    "PhysiciansReadingStudyIdentificationSequence",
+    "RequestingPhysicianIdentificationSequence",
+    "ScheduledPerformingPhysicianIdentificationSequence",
+    "IntendedRecipientsOfResultsIdentificationSequence",
+    "ContentCreatorIdentificationCodeSequence",
+)
+
+#: SR concept names (DCM code, and meaning for local codes) whose value is a
+#: person's name or identifier (PS3.16 TID 1003, 1007, 1020...).
+_PERSON_CONCEPT_CODES: dict[str, Kind] = {
+    "121008": Kind.NAME,  # Person Observer Name
+    "113870": Kind.NAME,  # Person Name
+    "121029": Kind.NAME,  # Subject Name
+    "121114": Kind.NAME,  # Performing Physician
+    "121152": Kind.NAME,  # Person administering drug/contrast
+    "113871": Kind.ID,  # Person ID
+    "121030": Kind.ID,  # Subject ID
+    "128774": Kind.ID,  # Person Observer's Login Name
+    "128775": Kind.ID,  # Identifier within Person Observer's Role
+}
+_PERSON_CONCEPT_MEANINGS: dict[str, Kind] = {
+    "person observer name": Kind.NAME,
+    "person name": Kind.NAME,
+    "subject name": Kind.NAME,
+    "performing physician": Kind.NAME,
+    "person administering drug/contrast": Kind.NAME,
+    "recording observer": Kind.NAME,
+    "verifying observer": Kind.NAME,
+    "verifying observer name": Kind.NAME,
+    "observer name": Kind.NAME,
+    "referring physician": Kind.NAME,
+    "requesting physician": Kind.NAME,
+    "person id": Kind.ID,
+    "subject id": Kind.ID,
+    "person observer's login name": Kind.ID,
+    "identifier within person observer's role": Kind.ID,
+}
+
+#: Public attributes the data dictionary makes sequences.
+_SQ_TAGS = frozenset(tag for tag, entry in DicomDictionary.items() if entry[0] == "SQ")
+#: A plain public sequence, the stand-in under which a UN value's items are checked.
+_SURROGATE_SQ = 0x00081110  # ReferencedStudySequence
+#: VRs in which a caret-form name is looked for (private OB/UN hold decoded text here).
+_CARET_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "UN", "OB", "OW"})
 
 # Names of private elements (pydicom's private dictionary) that say the
 # element carries identity, e.g. MITRA "Global Patient ID", SECTRA "Request
@@ -211,13 +333,49 @@ def _private_dict_kind(creator: str | None, tag: int) -> tuple[str, Kind] | None
 _ITEM_STARTS = (b"\xfe\xff\x00\xe0",)  # (FFFE,E000) Item, little endian
 
 
+def _un_items(value: bytes, encodings: list[str]) -> Sequence:
+    """The items of a UN value holding a sequence (implicit VR little endian, PS3.5 6.2.2).
+
+    Raises :class:`StructureError` unless the bytes are well-formed items
+    (:func:`~dicomaudit.structure.check_encoded` under a stand-in sequence
+    tag): pydicom's reader would make items out of anything.
+    """
+    header = struct.pack("<HHI", _SURROGATE_SQ >> 16, _SURROGATE_SQ & 0xFFFF, len(value))
+    check_encoded(header + value, implicit_vr=True)
+    return read_sequence(io.BytesIO(value), True, True, len(value), encodings)
+
+
 def _parse_un_sequence(value: bytes, encodings: list[str]) -> Sequence | None:
-    """Items of a UN value that holds an implicit-VR sequence, else None."""
+    """Items of a private UN value that holds an implicit-VR sequence, else None (vendor bytes)."""
     try:
-        seq = read_sequence(io.BytesIO(value), True, True, len(value), encodings)
+        seq = _un_items(value, encodings)
+    except StructureError as exc:
+        if "nested deeper" in str(exc):
+            raise PhiAnalysisError(_reason(exc)) from None
+        return None
     except Exception:  # noqa: BLE001 - not a sequence after all
         return None
     return seq if len(seq) else None
+
+
+_FOREIGN_TAG = re.compile(r"\((?!FFFE)[0-9A-F]{4},[0-9A-F]{4}\) at offset 0x[0-9a-f]+")
+_OFFSET = re.compile(r"at offset 0x([0-9a-f]+)")
+
+
+def _value_reason(exc: StructureError) -> str:
+    """:func:`_reason` for a check of one value under a stand-in header: offsets into the value, no bytes of it."""
+    # The "tag" where an item should start is the value's own bytes (text, perhaps a name): not shown.
+    text = _FOREIGN_TAG.sub("other bytes", _reason(exc))
+    return _OFFSET.sub(lambda m: f"at offset {max(0, int(m.group(1), 16) - 8):#x} of the value", text)
+
+
+def _reason(exc: StructureError) -> str:
+    """A structure check's reason without its ``malformed DICOM file:`` lead (the runner adds it)."""
+    text = str(exc)
+    for lead in ("malformed DICOM file: ", "truncated DICOM file: "):
+        if text.startswith(lead):
+            return text[len(lead) :]
+    return text
 
 
 def _decode_private_bytes(value: bytes, encodings: list[str]) -> str | None:
@@ -286,6 +444,8 @@ def _ascii(value: bytes) -> str | None:
 class _Walk:
     source: str
     show_values: bool
+    roles: RoleSet = field(default_factory=default_roles)
+    context: DetectionContext | None = None  # regions for phone numbers (locale.context_for)
     findings: list[PhiFinding] = field(default_factory=list)
     pending: list[_Pending] = field(default_factory=list)
     index: PropagationIndex = field(default_factory=PropagationIndex)
@@ -329,9 +489,10 @@ class _Walk:
         self.kinds[path] = kind
 
     # -- walking ----------------------------------------------------------
-    def walk(self, ds: Dataset, prefix: str, encodings: list[str], depth: int) -> None:
+    def walk(self, ds: Dataset, prefix: str, encodings: list[str], depth: int, person: str | None = None) -> None:
         """Visit every element of ``ds`` (and its items), converting only
-        the elements that can carry identity."""
+        the elements that can carry identity.  ``person`` names the sequence
+        when ``ds`` is the code of a person (see ``person-code``)."""
         if depth > MAX_DEPTH:
             raise PhiAnalysisError(f"sequences nested deeper than {MAX_DEPTH} levels")
         store = ds._dict  # raw elements in file order; pydicom converts on access
@@ -350,13 +511,17 @@ class _Walk:
                 if vr != "SQ" and raw.is_empty:
                     continue
             if vr == "SQ":
-                name = element_name(tag)
-                for i, item in enumerate(ds[tag].value or ()):
-                    self.walk(item, f"{prefix}{name}[{i}].", encodings, depth + 1)
+                self.sequence(ds, tag, prefix, encodings, depth)
                 continue
             if tag & 0x00010000:  # odd group: private
                 if (tag & 0xFFFF) >= 0x0100:  # creators themselves are not data
                     self.private(ds, tag, vr, raw, prefix, encodings, depth)
+                continue
+            if tag in _SQ_TAGS:  # a public sequence encoded with another VR
+                self.not_sq(ds, tag, vr, raw, prefix, encodings, depth)
+                continue
+            if person is not None and tag in _CODE_TAGS:
+                self.person_code(ds, tag, vr, raw, prefix, person)
                 continue
             rule = rules.get(tag)
             if rule is None:
@@ -376,11 +541,87 @@ class _Walk:
             elif rule.treatment is Treatment.TEXT and vr not in _BINARY_VRS and vr not in _SKIP_PRIVATE_VRS:
                 self.pending.append(_Pending(prefix + element_name(tag), tag, vr, _text(ds, tag, raw), "text",
                                              rule.action, ds, order=self.position))  # fmt: skip
+            elif rule.treatment is Treatment.AGE:
+                self.age(ds, tag, vr, raw, rule.action, prefix)
+
+    def sequence(self, ds: Dataset, tag: int, prefix: str, encodings: list[str], depth: int,
+                 items: Any = None) -> None:  # fmt: skip
+        """Walk a sequence's items; a value that is not a sequence of data sets is an error."""
+        name = element_name(tag)
+        if items is None:
+            try:
+                items = ds[tag].value
+            except (PhiAnalysisError, RecursionError, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - pydicom's reading of the items failed
+                message = exception_message(exc)
+                raise PhiAnalysisError(
+                    f"sequence {tag_str(tag)} {name} cannot be read as items: {type(exc).__name__}"
+                    + (f": {message}" if message else "")
+                ) from None
+        if items is None:
+            return  # an empty value (length 0)
+        if not isinstance(items, Sequence):
+            raise PhiAnalysisError(f"sequence {tag_str(tag)} {name} does not hold items ({type(items).__name__})")
+        person: str | None = None
+        if tag in _PERSON_CODE_SEQUENCES or (tag == _CONCEPT_CODE and _person_concept(ds, code=True)):
+            person = name
+        for i, item in enumerate(items):
+            if not isinstance(item, Dataset):
+                raise PhiAnalysisError(f"sequence {tag_str(tag)} {name} holds an item that is not a data set")
+            self.walk(item, f"{prefix}{name}[{i}].", encodings, depth + 1, person)
+
+    def not_sq(self, ds: Dataset, tag: int, vr: str, raw: Any, prefix: str, encodings: list[str],
+               depth: int) -> None:  # fmt: skip
+        """A public sequence (per the dictionary) encoded with another VR: UN is walked if well-formed."""
+        name = element_name(tag)
+        value = raw.value
+        if vr != "UN" or not isinstance(value, (bytes, bytearray)):
+            raise PhiAnalysisError(
+                f"element {tag_str(tag)} {name} is a sequence (SQ) in the data dictionary but is encoded as {vr}"
+            )
+        try:
+            items = _un_items(bytes(value), encodings)
+        except StructureError as exc:
+            raise PhiAnalysisError(
+                f"sequence {tag_str(tag)} {name} encoded as UN does not hold well-formed items: {_value_reason(exc)}"
+            ) from None
+        self.sequence(ds, tag, prefix, encodings, depth, items)
+
+    def person_code(self, ds: Dataset, tag: int, vr: str, raw: Any, prefix: str, sequence: str) -> None:
+        """Code Meaning or Code Value of a code that identifies a person (``person-code``)."""
+        text = _text(ds, tag, raw)
+        if not text or is_placeholder(text) or self.roles.is_role(text):
+            return
+        path = prefix + element_name(tag)
+        if tag == _CODE_MEANING:
+            kind = Kind.NAME
+            if self.declared and _code_like_name(text):
+                self.pseudonyms.add(path)
+            else:
+                self.index.add_name(text)
+        else:
+            kind = Kind.ID
+            if len(text) < 3:
+                return  # "1", "42": a counter, identifies nobody
+            if self.declared:
+                self.pseudonyms.add(path)
+            else:
+                self.index.add_id(text)
+        self.emit(path, tag, vr, kind, "person-code", text, detail={"sequence": sequence})
+
+    def age(self, ds: Dataset, tag: int, vr: str, raw: Any, action: str | None, prefix: str) -> None:
+        """An AS value over 89 years (``safe-harbor.age``)."""
+        text = _text(ds, tag, raw)
+        years = max((y for y in map(_age_years, text.split("\\")) if y is not None), default=None)
+        if years is not None and years >= SAFE_HARBOR_AGE:
+            self.emit(prefix + element_name(tag), tag, vr, Kind.AGE, "safe-harbor.age", text,
+                      detail={"action": action, "years": int(years), "reason": "age over 89 (HIPAA Safe Harbor)"})  # fmt: skip
 
     def person(self, ds: Dataset, tag: int, raw: Any, action: str | None, prefix: str) -> None:
-        """A PN value: always a person (VR rule), unless a placeholder."""
+        """A PN value: always a person (VR rule), unless a placeholder or only a role."""
         text = _text(ds, tag, raw)
-        if is_placeholder(text):
+        if is_placeholder(text) or self.roles.is_role(text):
             return
         path = prefix + element_name(tag)
         if self.declared and _code_like_name(text):
@@ -455,12 +696,16 @@ class _Walk:
         if known is not None:
             name, kind = known
             if kind is Kind.NAME:
+                if self.roles.is_role(text):
+                    return
                 self.index.add_name(text)
             elif kind is Kind.ID:
                 self.index.add_id(text)
             self.emit(path, tag, vr, kind, "private.creator", text, Category.PRIVATE, {**detail, "name": name})
             return
         if vr == "PN":
+            if self.roles.is_role(text):
+                return
             self.index.add_name(text)
             self.emit(path, tag, vr, Kind.NAME, "vr-pn", text, Category.PRIVATE, detail)
             return
@@ -477,21 +722,32 @@ class _Walk:
         for p in self.pending:
             found = self.index.search(p.text) if self.index else set()
             propagated = bool(found)
+            caret = "^" in p.text and p.vr in _CARET_VRS and self.roles.caret_name(p.text)
             if p.mode == "other":
                 if found:
                     self.emit(p.path, p.tag, p.vr, worst(found), "propagation", p.text,
                               detail={"matches": sorted(k.value for k in found)}, order=p.order)  # fmt: skip
+                elif caret:
+                    self.emit(p.path, p.tag, p.vr, Kind.NAME, "caret-name", p.text,
+                              detail={"matches": [Kind.NAME.value]}, order=p.order)  # fmt: skip
                 continue
-            detected = detect(p.text)
+            detected = detect(p.text, self.context)
             if p.mode == "private" and Kind.ID in detected and not has_labelled_id(p.text):
                 # Long bare numbers are common vendor counters in private
                 # blocks; IDs there are found by propagation instead.
                 detected.discard(Kind.ID)
+            named = caret and Kind.NAME not in detected
+            if caret:
+                detected.add(Kind.NAME)
+            if p.tag == _SR_TEXT:
+                concept = _person_concept(p.item, code=False)
+                if concept is not None and len(p.text) >= 3 and not self.roles.is_role(p.text):
+                    detected.add(concept)
             found |= detected
             if not found:
                 continue
             kind = worst(found)
-            head = "propagation" if propagated else kind.value
+            head = "propagation" if propagated else ("caret-name" if named and kind is Kind.NAME else kind.value)
             detail: dict[str, Any] = {"matches": sorted(k.value for k in found)}
             if p.mode == "private":
                 if p.creator:
@@ -541,6 +797,45 @@ def _code_like_name(value: str) -> bool:
     """A PN value made of codes (``CQ500-CT-310``), as pseudonymisers write."""
     parts = [p for p in re.split(r"[\^=\s\\]+", value) if p]
     return bool(parts) and all(_HAS_DIGIT.search(p) or p.upper() in _PLACEHOLDERS for p in parts)
+
+
+#: HIPAA Safe Harbor: ages over 89 are identifiers (45 CFR 164.514(b)(2)(i)(C)).
+SAFE_HARBOR_AGE = 90
+_AGE = re.compile(r"\s*0*(\d{1,6})\s*([DWMYdwmy]?)\s*")
+_AGE_UNIT_YEARS = {"D": 365.25, "W": 365.25 / 7, "M": 12.0, "Y": 1.0}
+
+
+def _age_years(value: str) -> float | None:
+    """Years in an AS value (``092Y``, ``1100M``, ``95``: no unit reads as years); None when it is no age."""
+    m = _AGE.fullmatch(value)
+    if m is None:
+        return None
+    return int(m.group(1)) / _AGE_UNIT_YEARS[(m.group(2) or "Y").upper()]
+
+
+def _person_concept(item: Dataset, *, code: bool) -> Kind | None:
+    """The kind of person identity an SR content item's value holds, from its concept name; None for others.
+
+    ``code=True`` asks about a CODE item (its Concept Code Sequence codes the
+    person), ``code=False`` about a TEXT item.
+    """
+    vt = item.get(_VALUE_TYPE)
+    if vt is None or str(vt.value).strip().upper() != ("CODE" if code else "TEXT"):
+        return None
+    cn = item.get(_CONCEPT_NAME)
+    if cn is None or not isinstance(cn.value, Sequence) or not len(cn.value):
+        return None
+    concept = cn.value[0]
+    value, scheme = concept.get("CodeValue"), concept.get("CodingSchemeDesignator")
+    kind: Kind | None
+    if value is not None and str(scheme).strip() == "DCM" and str(value).strip() in _PERSON_CONCEPT_CODES:
+        kind = _PERSON_CONCEPT_CODES[str(value).strip()]
+    else:
+        meaning = concept.get("CodeMeaning")
+        kind = _PERSON_CONCEPT_MEANINGS.get(str(meaning).strip().lower()) if meaning is not None else None
+    if kind is None or (code and kind is not Kind.NAME and kind is not Kind.ID):
+        return None
+    return kind
 
 
 def _concept(item: Dataset) -> dict[str, Any]:
@@ -603,7 +898,14 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
         )  # fmt: skip
 
 
-def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> list[PhiFinding]:
+def analyze_dataset(
+    ds: Dataset,
+    source: str,
+    *,
+    show_values: bool = False,
+    roles: RoleSet | None = None,
+    regions: Iterable[str] = (),
+) -> list[PhiFinding]:
     """Every identifying value in one data set (file or C-FIND identifier).
 
     Parameters
@@ -616,6 +918,15 @@ def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> l
     show_values
         Keep values unmasked (``--show-values``).  Default: masked with
         :func:`~dicomaudit.phi.masking.mask_value`.
+    regions
+        Countries whose national phone formats the free-text detectors accept, on top of those
+        :func:`~dicomaudit.phi.locale.infer_regions` reads from the data set (character set, addresses).
+    roles
+        Role placeholders and not-name words
+        (:class:`~dicomaudit.phi.roles.RoleSet`); default
+        :func:`~dicomaudit.phi.roles.default_roles` (the packaged list plus the
+        files named by ``DICOMAUDIT_PHI_ROLES``).  Use
+        :func:`~dicomaudit.phi.roles.resolve_roles` to add a file of your own.
 
     Returns
     -------
@@ -626,9 +937,17 @@ def analyze_dataset(ds: Dataset, source: str, *, show_values: bool = False) -> l
     ------
     PhiAnalysisError
         When the data set cannot be walked (nesting deeper than
-        :data:`MAX_DEPTH`, an element pydicom cannot decode).
+        :data:`MAX_DEPTH`, an element pydicom cannot decode, a broken
+        sequence: see the module docstring).
+    RolesFileError
+        When ``roles`` is not given and a file named by
+        ``DICOMAUDIT_PHI_ROLES`` cannot be read.
     """
-    walk = _Walk(source=source, show_values=show_values)
+    walk = _Walk(source=source, show_values=show_values, roles=default_roles() if roles is None else roles)
+    try:
+        walk.context = context_for(ds, regions)
+    except Exception:  # noqa: BLE001 - an unreadable address or character set only costs the regional phone rule
+        walk.context = None
     with warnings.catch_warnings():
         # Charset and VR warnings from pydicom: we fall back and carry on, and
         # warnings could otherwise echo raw values to the console.

@@ -47,13 +47,15 @@ class Kind(enum.StrEnum):
     INSTITUTION = "institution"
     DEVICE = "device"
     QUASI = "quasi"
+    AGE = "age"
     DECLARATION = "declaration"
 
 
 #: Severity per kind.  Names, IDs and contacts identify a person on their
 #: own (HIPAA Safe Harbor 164.514(b)(2)(i)); dates narrow a record down;
 #: UIDs link a copy back to the source PACS; institution/device identity
-#: narrows the population.
+#: narrows the population; an age over 89 is a Safe Harbor identifier
+#: (164.514(b)(2)(i)(C)) that narrows it to a few people.
 KIND_SEVERITY: dict[Kind, Severity] = {
     Kind.NAME: Severity.HIGH,
     Kind.ID: Severity.HIGH,
@@ -68,6 +70,7 @@ KIND_SEVERITY: dict[Kind, Severity] = {
     Kind.INSTITUTION: Severity.MEDIUM,
     Kind.DEVICE: Severity.LOW,
     Kind.QUASI: Severity.LOW,
+    Kind.AGE: Severity.MEDIUM,
     Kind.DECLARATION: Severity.HIGH,
 }
 
@@ -88,6 +91,7 @@ KIND_CATEGORY: dict[Kind, Category] = {
     Kind.INSTITUTION: Category.INSTITUTION_DEVICE,
     Kind.DEVICE: Category.INSTITUTION_DEVICE,
     Kind.QUASI: Category.QUASI,
+    Kind.AGE: Category.QUASI,
     Kind.DECLARATION: Category.DECLARATION,
 }
 

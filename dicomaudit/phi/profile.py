@@ -13,7 +13,11 @@ Each tag is classified into how the analyzer treats a non-empty value:
   AccessionNumber, StudyDate, InstitutionName, StudyInstanceUID...);
 * a *free-text* descriptor (:class:`Treatment.TEXT`): only a finding when the
   text carries an identifier (``CT CHEST W/O CONTRAST`` is not one);
-* *ignored*: not identifying on its own (sex, age, size, weight, binary
+* an *age* (:class:`Treatment.AGE`, PatientAge and any other AS attribute of
+  the table): a finding only when over 89 years (HIPAA Safe Harbor,
+  45 CFR 164.514(b)(2)(i)(C)); younger ages are characteristics, not
+  identifiers;
+* *ignored*: not identifying on its own (sex, size, weight, binary
   signatures, padding) or a sequence, whose items are walked instead.
 """
 
@@ -47,6 +51,7 @@ PROFILE_SOURCE = "dicomanonymizer.dicom_anonymization_databases.dicomfields_2026
 class Treatment(enum.Enum):
     FIXED = "fixed"  # any real value identifies (of ``kind``)
     TEXT = "text"  # scan the content
+    AGE = "age"  # an AS value: identifying over 89 years only
     IGNORE = "ignore"  # not identifying alone, or walked into (SQ)
 
 
@@ -61,9 +66,8 @@ class TagRule:
 
 # Not identifying on their own (the brief's precision list, and PS3.15 E.3.6
 # "Retain Patient Characteristics" shows the committee treats them as
-# characteristics, not identifiers).
+# characteristics, not identifiers).  PatientAge is an AS value: see Treatment.AGE.
 _NOT_ALONE = {
-    "PatientAge",
     "PatientSex",
     "PatientSexNeutered",
     "PatientSize",
@@ -155,6 +159,8 @@ _TEXT_VRS = {"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR", "AS"}
 
 def _classify(keyword: str, vr: str) -> tuple[Treatment, Kind | None]:
     """Decide how a Table E.1-1 attribute is treated from keyword and VR."""
+    if vr == "AS":
+        return Treatment.AGE, Kind.AGE
     if vr == "SQ" or keyword in _NOT_ALONE:
         return Treatment.IGNORE, None
     if vr == "PN" or keyword in {"CameraOwnerName"}:

@@ -10,6 +10,12 @@ A file found while walking a folder that is plainly not DICOM (a README, a
 CSV, an image: :class:`~dicomaudit.phi.inputs.NotDicom`) is counted as
 skipped, not reported as an error; named directly, it stays an error.
 
+Role placeholders (``SELF^REFERRED``...: :mod:`dicomaudit.phi.roles`) are
+resolved once, before any file is read -- the packaged list, the files named
+by ``DICOMAUDIT_PHI_ROLES`` and ``extra_roles`` -- so a role file that cannot
+be read stops the run at once (:class:`~dicomaudit.phi.roles.RolesFileError`)
+instead of failing every file; the workers receive the resolved set.
+
 Ctrl-C (``KeyboardInterrupt``) stops the run: no new file is started, the
 workers finish the file in hand (or are terminated after
 :data:`STOP_GRACE` seconds), the pool is shut down with no process left
@@ -34,6 +40,8 @@ from dicomaudit.models import InputError, PhiFinding, Severity
 from dicomaudit.phi.analyzer import PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import Category
 from dicomaudit.phi.inputs import InputFile, NotDicom, UnreadableInput, discover, exception_message, read_dataset
+from dicomaudit.phi.locale import normalize_regions, preload
+from dicomaudit.phi.roles import ExtraRoles, RoleSet, resolve_roles
 from dicomaudit.textsafe import scrub
 
 #: Below this many files a pool costs more (start-up, pickling) than it saves.
@@ -119,21 +127,26 @@ def summarize_severity(findings: Sequence[PhiFinding]) -> dict[str, int]:
     return counts
 
 
-def analyze_file(item: InputFile, show_values: bool = False) -> tuple[list[PhiFinding], InputError | None]:
+def analyze_file(
+    item: InputFile, show_values: bool = False, roles: RoleSet | None = None
+) -> tuple[list[PhiFinding], InputError | None]:
     """Findings of one file, or the reason it could not be analysed.
 
     A file is either analysed completely or reported as an error, never
     both: partial results from a malformed file would be misleading.
+    ``roles`` defaults to :func:`~dicomaudit.phi.roles.default_roles`.
     """
-    findings, error, _ = _analyze_one(item, show_values)
+    findings, error, _ = _analyze_one(item, show_values, roles)
     return findings, error
 
 
-def _analyze_one(item: InputFile, show_values: bool) -> tuple[list[PhiFinding], InputError | None, bool]:
+def _analyze_one(
+    item: InputFile, show_values: bool, roles: RoleSet | None = None, regions: tuple[str, ...] = ()
+) -> tuple[list[PhiFinding], InputError | None, bool]:
     """Like :func:`analyze_file`, plus whether the file is plainly not DICOM (:class:`NotDicom`)."""
     try:
         ds = read_dataset(item.path)
-        return analyze_dataset(ds, item.source, show_values=show_values), None, False
+        return analyze_dataset(ds, item.source, show_values=show_values, roles=roles, regions=regions), None, False
     except UnreadableInput as exc:
         return [], InputError(item.source, scrub(str(exc))), isinstance(exc, NotDicom)
     except PhiAnalysisError as exc:
@@ -171,13 +184,19 @@ _Outcome = tuple[list[_Wire], str | None, bool]
 
 #: Set in the workers (inherited from the parent) when the run is interrupted.
 _STOP: Any = None
+#: The run's role placeholders, handed to each worker once.
+_ROLES: RoleSet | None = None
+#: The run's phone-number regions (``--region``), handed to each worker once.
+_REGIONS: tuple[str, ...] = ()
 
 
-def _worker_init(stop: Any) -> None:
-    """Pool worker set-up: Ctrl-C is the parent's business; remember the stop flag."""
-    global _STOP
+def _worker_init(stop: Any, roles: RoleSet | None = None, regions: tuple[str, ...] = ()) -> None:
+    """Pool worker set-up: Ctrl-C is the parent's business; remember the stop flag, the roles and the regions."""
+    global _STOP, _ROLES, _REGIONS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STOP = stop
+    _ROLES = roles
+    _REGIONS = regions
 
 
 def _analyze_chunk(items: list[InputFile], show_values: bool) -> list[_Outcome]:
@@ -186,7 +205,7 @@ def _analyze_chunk(items: list[InputFile], show_values: bool) -> list[_Outcome]:
     for item in items:
         if _STOP is not None and _STOP.is_set():
             break
-        findings, error, not_dicom = _analyze_one(item, show_values)
+        findings, error, not_dicom = _analyze_one(item, show_values, _ROLES, _REGIONS)
         out.append(([_to_wire(f) for f in findings], error.error if error else None, not_dicom))
     return out
 
@@ -253,6 +272,8 @@ def analyze_paths(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    extra_roles: ExtraRoles = None,
+    regions: Sequence[str] = (),
 ) -> AnalysisResult:
     """PHI analysis of files, folders (recursive) and DICOMDIRs.
 
@@ -272,6 +293,14 @@ def analyze_paths(
     on_interrupt
         Called once, at the first Ctrl-C, before the run winds down (to
         say that it is stopping).
+    regions
+        Countries (ISO 3166 alpha-2, e.g. ``("FR", "DE")``) whose national phone formats the free-text
+        detectors accept, on top of those inferred from each data set (character set, addresses).
+    extra_roles
+        Role placeholders to add to the packaged list and to those of the
+        files named by ``DICOMAUDIT_PHI_ROLES``: a
+        :class:`~dicomaudit.phi.roles.RoleSet`, or the path of a TOML file in
+        the format of ``roles.toml`` (or several paths).
 
     Returns
     -------
@@ -283,7 +312,13 @@ def analyze_paths(
     ------
     AnalysisInterrupted
         On Ctrl-C, with what was gathered (``result.interrupted``).
+    RolesFileError
+        Before any file is read, when a role file (``extra_roles`` or
+        ``DICOMAUDIT_PHI_ROLES``) cannot be read or is not in the format.
     """
+    roles = resolve_roles(extra_roles)
+    region_codes = normalize_regions(regions)  # ValueError on an unknown code, before any file is read
+    preload()  # the locale tables, loaded once here rather than in every worker
     try:
         files, problems = discover(paths)
     except KeyboardInterrupt:
@@ -294,19 +329,24 @@ def analyze_paths(
     total = len(files)
     n_workers = default_workers(total) if workers is None else max(1, int(workers))
     if n_workers == 1 or total <= 1:
-        _run_serial(collector, show_values, progress, on_interrupt)
+        _run_serial(collector, show_values, progress, on_interrupt, roles, region_codes)
     else:
-        _run_pool(collector, show_values, n_workers, progress, on_interrupt)
+        _run_pool(collector, show_values, n_workers, progress, on_interrupt, roles, region_codes)
     return collector.result()
 
 
 def _run_serial(
-    collector: _Collector, show_values: bool, progress: ProgressCallback | None, on_interrupt: Callable[[], None] | None
+    collector: _Collector,
+    show_values: bool,
+    progress: ProgressCallback | None,
+    on_interrupt: Callable[[], None] | None,
+    roles: RoleSet | None = None,
+    regions: tuple[str, ...] = (),
 ) -> None:
     total = len(collector.files)
     try:
         for i, item in enumerate(collector.files):
-            collector.outcomes[i] = _analyze_one(item, show_values)  # one store: all of the file or none
+            collector.outcomes[i] = _analyze_one(item, show_values, roles, regions)  # one store: all or none
             if progress:
                 progress(i + 1, total)
     except KeyboardInterrupt:
@@ -321,6 +361,8 @@ def _run_pool(
     n_workers: int,
     progress: ProgressCallback | None,
     on_interrupt: Callable[[], None] | None,
+    roles: RoleSet | None = None,
+    regions: tuple[str, ...] = (),
 ) -> None:
     files = collector.files
     total = len(files)
@@ -362,7 +404,10 @@ def _run_pool(
     with _CountedInterrupts() as interrupts:
         try:
             pool = ProcessPoolExecutor(
-                max_workers=min(n_workers, len(starts)), mp_context=ctx, initializer=_worker_init, initargs=(stop,)
+                max_workers=min(n_workers, len(starts)),
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(stop, roles, regions),
             )
             for start in starts:
                 futures[pool.submit(_analyze_chunk, files[start : start + _CHUNK], show_values)] = start

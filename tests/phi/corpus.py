@@ -317,7 +317,8 @@ def _base(doc: _Doc, rng: random.Random, p: Person, study: date, *, image: bool 
     doc.put("PatientID", p.pid, True)
     doc.put("PatientBirthDate", _da(p.birth), True)
     doc.put("PatientSex", rng.choice("MFO"), False)
-    doc.put("PatientAge", f"{(study - p.birth).days // 365:03d}Y", False)
+    age = (study - p.birth).days // 365
+    doc.put("PatientAge", f"{age:03d}Y", age >= 90)  # HIPAA Safe Harbor: ages over 89 identify
     doc.put("PatientWeight", "72.5", False)
     doc.put("BodyPartExamined", "CHEST", False)
     doc.put("StudyInstanceUID", _uid(), True)
