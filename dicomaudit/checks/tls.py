@@ -25,10 +25,11 @@ MIN_RSA_BITS = 2048
 WEAK_SIGNATURE_HASHES = frozenset({"sha1", "md5", "md2"})
 
 
-def _speaks_tls(ctx: ProbeContext) -> bool:
+def _transport(ctx: ProbeContext) -> Transport | None:
+    """The endpoint's transport as its first contact found it (``None``: it did not answer)."""
     if ctx.target.is_web:
-        return ctx.web_observation is not None and ctx.web_observation.transport is Transport.TLS
-    return ctx.service.transport is Transport.TLS
+        return ctx.web_observation.transport if ctx.web_observation is not None else None
+    return ctx.service.transport
 
 
 def _ca_bundle(ctx: ProbeContext) -> Path | None:
@@ -46,8 +47,8 @@ def _report(ctx: ProbeContext) -> TlsReport:
 
 def _precondition(ctx: ProbeContext, d: CheckDefinition) -> CheckResult | TlsReport:
     """The sslyze report, or the result when there is nothing to scan or the scan failed."""
-    answered = ctx.web_observation.transport if ctx.target.is_web and ctx.web_observation else ctx.service.transport
-    if answered is None:
+    transport = _transport(ctx)
+    if transport is None:
         # Whether the endpoint answers at all is dicom.service's / web.service's question (an error there).
         return d.result(Status.SKIPPED, NO_TLS_ANSWER, reason=ctx.service.error or "no answer from the endpoint")
     if ctx.budget.expired:
@@ -67,7 +68,7 @@ def _precondition(ctx: ProbeContext, d: CheckDefinition) -> CheckResult | TlsRep
             code=ErrorReason.TLS,
             evidence={"tls": attempt.to_evidence()},
         )
-    if not _speaks_tls(ctx):
+    if transport is not Transport.TLS:
         return d.result(Status.SKIPPED, NO_TLS, reason="plaintext endpoint (see transport.plaintext / web.plaintext)")
     report = _report(ctx)
     if report.error is not None:

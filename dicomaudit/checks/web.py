@@ -17,7 +17,6 @@ for one study, no pixel data is asked for and nothing is stored without
 
 from __future__ import annotations
 
-import json
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from dicomaudit.net.webservice import (
     datasets_from_json,
     evidence_of,
     fresh_study_uid,
+    raw_json,
 )
 from dicomaudit.net.wire import PeerError, ProtocolViolation
 
@@ -275,11 +275,8 @@ def wado_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     )
 
 
-def _not_2xx(d: CheckDefinition, session: WebSession, what: str, evidence: dict[str, Any]) -> CheckResult | None:
-    """An answer below 400 that is not a 2xx (a redirect that was not followed) decides nothing."""
-    status = session.exchanges[-1].status if session.exchanges else None
-    if status is not None and 200 <= status < 300:
-        return None
+def _neither(d: CheckDefinition, what: str, status: int | None, evidence: dict[str, Any]) -> CheckResult:
+    """An HTTP status that is neither a refusal nor a service decides nothing."""
     return d.result(
         Status.ERROR,
         f"inconclusive: {what} answered {status}, which is neither a refusal nor a service",
@@ -289,15 +286,20 @@ def _not_2xx(d: CheckDefinition, session: WebSession, what: str, evidence: dict[
     )
 
 
+def _not_2xx(d: CheckDefinition, session: WebSession, what: str, evidence: dict[str, Any]) -> CheckResult | None:
+    """An answer below 400 that is not a 2xx (a redirect that was not followed) decides nothing."""
+    status = session.exchanges[-1].status if session.exchanges else None
+    if status is not None and 200 <= status < 300:
+        return None
+    return _neither(d, what, status, evidence)
+
+
 def _raw_body(session: WebSession) -> Any:
     """The last body as JSON; not JSON is a protocol violation (dicomweb-client's lenient decoding is not relied on)."""
-    body = session.last_body
-    if not body.strip():
-        return []
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolViolation(f"the answer is not JSON ({exc})", body[:64]) from None
+    raw = raw_json(session.last_body)
+    if raw is None:
+        raise ProtocolViolation("the answer is not JSON", session.last_body[:64])
+    return raw
 
 
 def _known_study(obs: WebObservation) -> str | None:
@@ -324,13 +326,7 @@ def _judge_refused(
             f"{what} was processed without credentials: 404 for a study that cannot exist (no credentials were asked)",
             evidence=evidence,
         )
-    return d.result(
-        Status.ERROR,
-        f"inconclusive: {what} answered {answer.status}, which is neither a refusal nor a service",
-        reason=f"HTTP {answer.status}",
-        code=ErrorReason.INCONCLUSIVE,
-        evidence=evidence,
-    )
+    return _neither(d, what, answer.status, evidence)
 
 
 def _retrieve_one(session: WebSession, root: str, ds: Any) -> dict[str, Any]:
@@ -385,6 +381,21 @@ def stow_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
             code=ErrorReason.INCONCLUSIVE,
             evidence=evidence,
         )
+    processed = (
+        f"STOW-RS processed a store request without credentials: it answered {answer.status} to a request "
+        "that could store nothing, instead of asking for credentials"
+    )
+    return _stow_verdict(d, answer, evidence, where=f" at {root}/studies", processed=processed)
+
+
+#: Statuses that show a store request was processed (past authorisation), whatever its outcome.
+_STOW_PROCESSED = frozenset({400, 409, 415, 422})
+
+
+def _stow_verdict(
+    d: CheckDefinition, answer: Answer, evidence: dict[str, Any], *, where: str, processed: str
+) -> CheckResult:
+    """The one reading of a STOW-RS answer: refusal or not offered (pass), processed (fail), else undecided."""
     if answer.asks_credentials:
         return d.result(
             Status.PASS, f"STOW-RS refused without credentials ({answer.status})", evidence=evidence, enforced=REFUSAL
@@ -392,24 +403,13 @@ def stow_unauthenticated(ctx: ProbeContext, d: CheckDefinition) -> CheckResult:
     if answer.status in (404, 405, 501):
         return d.result(
             Status.PASS,
-            f"STOW-RS is not offered at {root}/studies ({answer.status})",
+            f"STOW-RS is not offered{where} ({answer.status})",
             evidence=evidence,
             enforced="STOW-RS not offered",
         )
-    if 200 <= answer.status < 300 or answer.status in (400, 409, 415, 422):
-        return d.result(
-            Status.FAIL,
-            f"STOW-RS processed a store request without credentials: it answered {answer.status} to a request "
-            "that could store nothing, instead of asking for credentials",
-            evidence=evidence,
-        )
-    return d.result(
-        Status.ERROR,
-        f"inconclusive: STOW-RS answered {answer.status}, which is neither a refusal nor a service",
-        reason=f"HTTP {answer.status}",
-        code=ErrorReason.INCONCLUSIVE,
-        evidence=evidence,
-    )
+    if answer.ok or answer.status in _STOW_PROCESSED:
+        return d.result(Status.FAIL, processed, evidence=evidence)
+    return _neither(d, "STOW-RS", answer.status, evidence)
 
 
 def _stow_intrusive(ctx: ProbeContext, d: CheckDefinition, session: WebSession, root: str) -> CheckResult:
@@ -435,27 +435,8 @@ def _stow_intrusive(ctx: ProbeContext, d: CheckDefinition, session: WebSession, 
             "delete it from the server)",
             evidence=evidence,
         )
-    if refused.asks_credentials:
-        return d.result(
-            Status.PASS, f"STOW-RS refused without credentials ({refused.status})", evidence=evidence, enforced=REFUSAL
-        )
-    if refused.status in (404, 405, 501):
-        return d.result(
-            Status.PASS, f"STOW-RS is not offered ({refused.status})", evidence=evidence, enforced="STOW-RS not offered"
-        )
-    if refused.status in (400, 409, 415, 422):
-        return d.result(
-            Status.FAIL,
-            f"STOW-RS processed the synthetic object without credentials and answered {refused.status}",
-            evidence=evidence,
-        )
-    return d.result(
-        Status.ERROR,
-        f"inconclusive: STOW-RS answered {refused.status}, which is neither a refusal nor a service",
-        reason=f"HTTP {refused.status}",
-        code=ErrorReason.INCONCLUSIVE,
-        evidence=evidence,
-    )
+    processed = f"STOW-RS processed the synthetic object without credentials and answered {refused.status}"
+    return _stow_verdict(d, refused, evidence, where="", processed=processed)
 
 
 # -- web.cors --------------------------------------------------------------------------------

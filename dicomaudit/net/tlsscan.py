@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -424,7 +423,3 @@ def _anonymous_handshake(host: str, port: int, timeout: float) -> tuple[str, Sui
     name, _, bits = cipher
     label = _OPENSSL_VERSIONS.get(version, version)
     return label, SuiteInfo(name, bits, tuple(weak_reasons(name, bits, anonymous=True)))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -64,7 +64,6 @@ from dicomaudit.net.wire import (
     PeerTimeout,
     ProtocolViolation,
     TlsFailure,
-    hex_evidence,
 )
 
 # Anonymous requests do not verify certificates on purpose (an auditor must reach a self-signed server; the
@@ -669,8 +668,3 @@ def answer_of(exc: requests.HTTPError, exchanges: list[Exchange]) -> Answer | No
     if response is None or not exchanges:
         return None
     return _answer(response, exchanges[-1])
-
-
-def body_evidence(body: bytes) -> str:
-    """The start of a body, for evidence of an answer that could not be used."""
-    return hex_evidence(body, 64)

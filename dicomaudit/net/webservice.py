@@ -329,7 +329,7 @@ def probe_qido(session: WebSession, root: str, limit: int) -> tuple[ServiceProbe
             location = last.headers.get("location") or "?"
             return probe(Access.REDIRECTED, f"{last.status} to {location} (not followed)"), None
         return probe(Access.UNCLEAR, f"{last.status}: an answer that decides nothing"), None
-    raw = _raw_json(session.last_body)
+    raw = raw_json(session.last_body)
     shaped = isinstance(raw, list) and all(_is_dicom_json(o) for o in raw)
     if not shaped:
         if media == DICOM_JSON:
@@ -356,7 +356,7 @@ def _media(exchange: Exchange | None) -> str:
     return (exchange.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
-def _raw_json(body: bytes) -> Any:
+def raw_json(body: bytes) -> Any:
     """The body as JSON (``[]`` when empty: 204 or an empty 200), or ``None`` when it is not JSON."""
     if not body.strip():
         return []
