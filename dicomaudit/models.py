@@ -97,12 +97,35 @@ class ErrorReason(enum.StrEnum):
     INTERNAL = "internal"  # a bug in dicomaudit
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _freeze_flat(value: dict[Any, Any]) -> MappingProxyType[str, Any] | None:
+    """The common case of PHI findings' details -- scalars and lists of scalars -- without a call per value."""
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        kind = type(v)
+        if type(k) is not str:
+            return None
+        if kind in _SCALARS:
+            out[k] = v
+        elif (kind is list or kind is tuple) and all(type(x) in _SCALARS for x in v):
+            out[k] = tuple(v)
+        else:
+            return None
+    return MappingProxyType(out)
+
+
 def freeze(value: Any) -> Any:
     """Recursively turn dicts into read-only mappings and lists into tuples.
 
     Evidence is built as plain dicts inside a check; freezing it at the model
     boundary keeps results immutable once produced.
     """
+    if type(value) is dict:
+        flat = _freeze_flat(value)
+        if flat is not None:
+            return flat
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -294,8 +317,9 @@ class PhiFinding:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "severity", Severity(self.severity))
-        object.__setattr__(self, "detail", freeze(dict(self.detail)))
+        if type(self.severity) is not Severity:
+            object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "detail", freeze(self.detail))  # a copy: the caller's dict stays theirs
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -502,6 +526,13 @@ class RunResult:
     targets: tuple[TargetResult, ...] = ()
     phi: tuple[PhiFinding, ...] = ()
     errors: tuple[InputError, ...] = ()
+    #: Nodes judged against role policies (``probe --role/--policy``, ``accept``): written by
+    #: :mod:`dicomaudit.acceptance.judge` (``RunJudgement.to_dict``), read back with ``read_judgement``.
+    policy_judgement: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy_judgement is not None:
+            object.__setattr__(self, "policy_judgement", freeze(dict(self.policy_judgement)))
 
     @property
     def all_checks(self) -> Iterable[tuple[Target, CheckResult]]:
@@ -528,7 +559,7 @@ class RunResult:
         return worst is not None and worst >= threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "schema": SCHEMA,
             "tool": {"name": "dicomaudit", "version": self.tool_version},
             "run": self.run.to_dict(),
@@ -536,6 +567,9 @@ class RunResult:
             "phi": [p.to_dict() for p in self.phi],
             "errors": [e.to_dict() for e in self.errors],
         }
+        if self.policy_judgement is not None:
+            d["policy_judgement"] = thaw(self.policy_judgement)
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> RunResult:
@@ -559,6 +593,7 @@ class RunResult:
                 targets=tuple(TargetResult.from_dict(t) for t in d.get("targets", [])),
                 phi=tuple(PhiFinding.from_dict(p) for p in d.get("phi", [])),
                 errors=tuple(InputError.from_dict(e) for e in d.get("errors", [])),
+                policy_judgement=d.get("policy_judgement"),
             )
         except KeyError as exc:
             raise ValueError(f"a required field is missing ({exc.args[0]})") from None

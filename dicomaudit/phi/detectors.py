@@ -984,6 +984,10 @@ def has_labelled_id(text: str) -> bool:
     return bool(_LABELLED_ID_RE.search(text) or _PREFIXED_ID_RE.search(text))
 
 
+#: Texts up to this long are remembered with their result (:func:`detect`).
+_CACHED_TEXT = 512
+
+
 def detect(text: str, context: DetectionContext | None = None) -> set[Kind]:
     """Every kind of identifier found in a piece of free text.
 
@@ -1002,7 +1006,22 @@ def detect(text: str, context: DetectionContext | None = None) -> set[Kind]:
     -------
     set of Kind
         Empty for clinical vocabulary such as ``CT CHEST W/O CONTRAST``.
+        A new set the caller may change.
     """
+    # An archive repeats its free text: every instance of a series carries the
+    # same descriptions, protocol and institution.  The answer depends only on
+    # the text and the context, so short texts are answered from memory.
+    if len(text) <= _CACHED_TEXT:
+        return set(_detect_remembered(text, context))
+    return _detect(text, context)
+
+
+@functools.lru_cache(maxsize=8192)  # at most 8192 texts of 512 characters: a few MiB per process
+def _detect_remembered(text: str, context: DetectionContext | None) -> frozenset[Kind]:
+    return frozenset(_detect(text, context))
+
+
+def _detect(text: str, context: DetectionContext | None) -> set[Kind]:
     found: set[Kind] = set()
     # Cheap gate: every detector but titled names needs a digit or an "@".
     has_digit = _ANY_DIGIT.search(text) is not None  # a regex scan, not a Python loop: values can be megabytes
