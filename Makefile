@@ -7,17 +7,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint peers install clean
+.PHONY: demo test lint peers install clean example-acceptance
 
 $(BIN)/dicomaudit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
 	@touch $@
 
 install: $(BIN)/dicomaudit
 
 demo: install
 	$(BIN)/dicomaudit demo
+
+# The committed acceptance record (README "Accepting a new device") of the locked lab as an archive
+example-acceptance: install
+	$(BIN)/python scripts/make_example_acceptance.py
 
 peers:
 	bash scripts/install-peers.sh

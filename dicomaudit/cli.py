@@ -229,6 +229,29 @@ GuessPause = Annotated[
     float,
     typer.Option("--guess-pause", min=0, max=60, show_default=True, help="With --guess-aet: seconds between tries."),
 ]
+Intrusive = Annotated[
+    bool,
+    typer.Option(
+        "--intrusive",
+        help=(
+            "Allow operations that write or retrieve: store one synthetic object; C-GET and C-MOVE one "
+            "instance found by C-FIND (received objects are refused and discarded)."
+        ),
+    ),
+]
+TlsCert = Annotated[
+    Path | None, typer.Option("--tls-cert", metavar="PEM", help="Client certificate to present to TLS nodes.")
+]
+TlsKey = Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Key of --tls-cert.")]
+RoleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--role",
+        metavar="ROLE",
+        help="Judge each node against the policy of this role (archive, modality, workstation, worklist, router, "
+        "or a --policy file's name); an inventory 'role' column overrides it per node.",
+    ),
+]
 
 
 def _scope_and_ranges(
@@ -461,16 +484,7 @@ def probe(
             help="Read at most this many C-FIND matches per query, then C-CANCEL.",
         ),
     ] = 10,
-    intrusive: Annotated[
-        bool,
-        typer.Option(
-            "--intrusive",
-            help=(
-                "Allow operations that write or retrieve: store one synthetic object; C-GET and C-MOVE one "
-                "instance found by C-FIND (received objects are refused and discarded)."
-            ),
-        ),
-    ] = False,
+    intrusive: Intrusive = False,
     listen_port: Annotated[
         int | None,
         typer.Option(
@@ -482,10 +496,8 @@ def probe(
             "is --calling-aet).",
         ),
     ] = None,
-    tls_cert: Annotated[
-        Path | None, typer.Option("--tls-cert", metavar="PEM", help="Client certificate to present to TLS nodes.")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Key of --tls-cert.")] = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
     show_values: Annotated[
         bool, typer.Option("--show-values", help="Show identifying values unmasked (never the default).")
     ] = False,
@@ -500,6 +512,15 @@ def probe(
     junit: Annotated[
         Path | None,
         typer.Option("--junit", metavar="FILE", help="Also write JUnit XML (one test case per node and check)."),
+    ] = None,
+    store_path: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="FILE",
+            help="Also add this run to a results store for `dicomaudit history` (an SQLite file, created if "
+            "missing; or a postgresql:// URL): one transaction per run, an interrupted run marked incomplete.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
     fail_on_undecided: FailOnUndecided = False,
@@ -526,6 +547,16 @@ def probe(
     ca_bundle: CaBundle = None,
     try_default_credentials: TryDefaultCredentials = False,
     allow_insecure_credentials: AllowInsecureCredentials = False,
+    role: RoleOption = None,
+    policy_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE",
+            help="A role policy (TOML; repeatable): its name is a role for --role and the inventory's role column, "
+            "in place of a shipped policy of that name. Nodes not compliant with their role's policy exit 1.",
+        ),
+    ] = None,
     log: LogFile = None,
 ) -> None:
     """Run the network checks against each TARGET (your own nodes only)."""
@@ -555,6 +586,7 @@ def probe(
             raise _fail_usage(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(known)})")
     if listen_port is not None and not intrusive:
         raise _fail_usage("--listen-port only serves the intrusive C-MOVE test: give --intrusive too")
+    roles = _role_plan(role, policy_files, given)  # a bad policy or unknown role is refused before any packet
     tls = _tls_settings(tls_cert, tls_key)
     settings = ProbeSettings(
         calling_aet=calling_aet,
@@ -574,6 +606,7 @@ def probe(
         guess_names=_guess_names(given) if guess_aet else (),
         web=_web_settings(web_user, ca_bundle, try_default_credentials, allow_insecure_credentials),
     )
+    store = _open_store(store_path)  # an unusable store is refused before a packet is sent, not after the run
     fleet = (
         _discover_plan(
             ranges, port_list, settings, targets, rows, targets_file, quiet=quiet, web_ports=_port_list(web_ports, ())
@@ -591,8 +624,10 @@ def probe(
         plan=fleet,
         scope=scope_record,
     )
+    result = _judge(result, roles)
     applied = _apply_waivers(result, waivers)
     written = _emit_reports(result, json_path, out_dir, waivers=applied, junit=junit)
+    written += _store_run(store, result, applied)
     from dicomaudit.console import print_one_line, print_summary, probe_line
 
     if quiet:
@@ -602,8 +637,10 @@ def probe(
     from dicomaudit.output.terminal import print_waiver_notes
 
     print_waiver_notes(err, applied)
+    _print_judgement(result, quiet=quiet)
     _interrupted_exit(result, written)
     _gate(result, severity, applied, undecided=fail_on_undecided)
+    _policy_gate(result)
 
 
 def run_probe(
@@ -745,6 +782,241 @@ def _interrupted_exit(result: RunResult, written: list[Path]) -> None:
         where = f" to {', '.join(str(p) for p in written[:1])}" if written else ""
         err.print(f"interrupted: the results gathered so far were written{where}, marked incomplete", soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+# -- role policies (probe --role/--policy) and accept ----------------------------------------------------------------
+def _role_plan(role: str | None, policy_files: list[Path] | None, given: list[tuple[str, Target]]) -> Any:
+    """The run's role policies, or ``None`` when nothing asks for a judgement; exit 2 on a bad policy or role."""
+    from dicomaudit.acceptance.policy import PolicyError
+    from dicomaudit.acceptance.roles import ROLE_COLUMN, RolePlan
+
+    if role is None and not policy_files and not any(t.attributes.get(ROLE_COLUMN) for _, t in given):
+        return None
+    try:
+        plan = RolePlan.load(role, policy_files or [])
+        plan.assign(given)
+    except PolicyError as exc:
+        raise _fail_usage(str(exc)) from None
+    return plan
+
+
+def _judge(result: RunResult, plan: Any) -> RunResult:
+    """The result with every node that has a role judged against its policy (``policy_judgement``)."""
+    if plan is None:
+        return result
+    from dataclasses import replace
+
+    from dicomaudit.acceptance.judge import judge_run
+    from dicomaudit.acceptance.policy import PolicyError
+
+    try:
+        roles = plan.assign((str(t.target), t.target) for t in result.targets)
+    except PolicyError as exc:  # discovered listeners carry no role column: only a conflict can land here
+        raise _fail_usage(str(exc)) from None
+    return replace(result, policy_judgement=judge_run(result.targets, roles).to_dict())
+
+
+def _print_judgement(result: RunResult, *, quiet: bool) -> None:
+    from dicomaudit.acceptance.judge import read_judgement
+    from dicomaudit.output.acceptance import print_judgement
+
+    judgement = read_judgement(result)
+    if judgement is not None and not quiet:
+        print_judgement(out, judgement)
+
+
+def _policy_gate(result: RunResult) -> None:
+    """Exit 1 when a judged node is non-compliant or undecided (``--role``/``--policy``; --fail-on is unchanged)."""
+    from dicomaudit.acceptance.judge import read_judgement
+
+    judgement = read_judgement(result)
+    if judgement is None or not judgement.blocking:
+        return
+    shown = ", ".join(f"{n.label} ({n.verdict.value})" for n in judgement.blocking[:5])
+    more = f" and {len(judgement.blocking) - 5} more" if len(judgement.blocking) > 5 else ""
+    err.print(
+        f"{len(judgement.blocking)} node(s) not compliant with their role policy: {escape(shown)}{more}: exit 1",
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_FINDINGS)
+
+
+def _device_targets(
+    target: list[str] | None, targets_file: Path | None, node: str | None, name: str | None
+) -> list[Target]:
+    """The endpoints of the one device ``accept`` judges, all named alike so that they form one node."""
+    from dataclasses import replace
+
+    try:
+        found = [parse_target(t) for t in target or []]
+        if targets_file is not None:
+            rows = [t for _, t in read_targets_file(targets_file)]
+            if node is not None:
+                rows = [t for t in rows if t.name == node]
+                if not rows:
+                    raise TargetError(f"{targets_file}: no row named {node!r}")
+            nodes = list(dict.fromkeys(t.node_key for t in rows))
+            if len(nodes) > 1:
+                names = ", ".join(k.split(":", 1)[1] for k in nodes[:8])
+                raise TargetError(f"{targets_file}: {len(nodes)} nodes ({names}); choose the device with --node NAME")
+            found += rows
+    except TargetError as exc:
+        raise _fail_usage(str(exc)) from None
+    if not found:
+        raise _fail_usage(
+            "no target: give the device's TARGET (HOST[:PORT][/CALLED_AET] and/or its web URL) or --targets"
+        )
+    label = name or next((t.name for t in found if t.name), None) or found[0].host
+    attributes: dict[str, str] = {}
+    for t in found:
+        attributes.update(t.attributes)
+    unique = {str(t): replace(t, name=label, attributes=attributes) for t in found}  # one endpoint given twice
+    return list(unique.values())
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit accept 10.1.2.30:104/CT01 --role modality --manufacturer Acme --model CT-9 --serial 1234 "
+        "--out reports/accept-ct01\n\n"
+        "  dicomaudit accept 127.0.0.1:11113/DICOMLAB http://127.0.0.1:8043/dicom-web --role archive "
+        "--policy site-archive.toml --guess-aet --try-default-credentials --tested-by 'J. Doe' --out reports/accept\n\n"
+        "  dicomaudit accept --targets inventory.csv --node PACS-2 --role archive --out reports/accept-pacs2\n\n"
+        "Exit status: 0 compliant; 1 non-compliant or undecided (never accepted); 2 unusable input."
+    )
+)
+def accept(
+    target: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TARGET...",
+            show_default=False,
+            help="The device: its DICOM port HOST\\[:PORT]\\[/CALLED_AET] and/or the http(s):// URL of its web API "
+            "(endpoints of one device).",
+        ),
+    ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            metavar="ROLE",
+            show_default=False,
+            help="The device's role: archive, modality, workstation, worklist or router (its shipped policy), "
+            "or any name with --policy.",
+        ),
+    ] = "",
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", metavar="FILE", help="Judge against this policy (TOML) instead of the role's shipped one."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", metavar="DIR", show_default=True, help="Where to write the acceptance record."),
+    ] = Path("reports/acceptance"),
+    targets_file: Annotated[
+        Path | None,
+        typer.Option("--targets", metavar="FILE", help="Inventory CSV holding the device's row(s) (with --node)."),
+    ] = None,
+    node: Annotated[
+        str | None, typer.Option("--node", metavar="NAME", help="With --targets: the inventory name of the device.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The device's name in the record (default: inventory name, or host).")
+    ] = None,
+    manufacturer: Annotated[str | None, typer.Option("--manufacturer", help="Recorded as given.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Recorded as given.")] = None,
+    serial: Annotated[str | None, typer.Option("--serial", help="Serial number, recorded as given.")] = None,
+    tested_by: Annotated[
+        str | None, typer.Option("--tested-by", help="Who tested (left blank for signature when not given).")
+    ] = None,
+    approved_by: Annotated[
+        str | None, typer.Option("--approved-by", help="Who approves (left blank for signature when not given).")
+    ] = None,
+    sign_date: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Date of the sign-off (blank when not given).")
+    ] = None,
+    scope_ref: Annotated[
+        str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or change reference (recorded).")
+    ] = None,
+    calling_aet: CallingAet = DEFAULT_CALLING_AET,
+    timeout: Timeout = 10.0,
+    intrusive: Intrusive = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    guess_aet: GuessAet = False,
+    guess_limit: GuessLimit = 12,
+    guess_pause: GuessPause = 0.5,
+    web_user: WebUser = None,
+    ca_bundle: CaBundle = None,
+    try_default_credentials: TryDefaultCredentials = False,
+    allow_insecure_credentials: AllowInsecureCredentials = False,
+    scope_file: ScopeFile = None,
+    allow_public: AllowPublic = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar: the verdict line only.")] = False,
+    log: LogFile = None,
+) -> None:
+    """Pre-deployment acceptance record of one device against the policy of its role (your own devices only)."""
+    from dataclasses import replace
+
+    from dicomaudit.acceptance.judge import judge_run
+    from dicomaudit.acceptance.policy import PolicyError, load_policy, load_role
+    from dicomaudit.acceptance.record import Signoff, build_record
+    from dicomaudit.output.acceptance import print_judgement, write_record
+
+    if not role:
+        raise _fail_usage("--role is required (archive, modality, workstation, worklist, router, or a --policy's role)")
+    if sign_date is not None:
+        try:
+            date.fromisoformat(sign_date)
+        except ValueError:
+            raise _fail_usage(f"--date {sign_date!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        policy = load_policy(policy_file) if policy_file is not None else load_role(role)
+    except PolicyError as exc:
+        raise _fail_usage(str(exc)) from None
+    targets = _device_targets(target, targets_file, node, name)
+    _scope_and_ranges(scope_file, allow_public, None, targets)
+    settings = ProbeSettings(
+        calling_aet=calling_aet,
+        timeout=timeout,
+        concurrency=max(1, len(targets)),
+        intrusive=intrusive,
+        tls=_tls_settings(tls_cert, tls_key),
+        guess_aet=guess_aet,
+        guess_limit=guess_limit,
+        guess_pause=guess_pause,
+        guess_names=_guess_names([("argument", t) for t in targets]) if guess_aet else (),
+        web=_web_settings(web_user, ca_bundle, try_default_credentials, allow_insecure_credentials),
+    )
+    result = run_probe(targets, settings, command=_command_line(), operator=tested_by, scope_ref=scope_ref, quiet=quiet)
+    judgement = judge_run(result.targets, {targets[0].node_key: (role, policy)})
+    result = replace(result, policy_judgement=judgement.to_dict())
+    record = build_record(
+        result,
+        judgement.nodes[0],
+        policy,
+        manufacturer=manufacturer,
+        model=model,
+        serial=serial,
+        signoff=Signoff(tested_by=tested_by or "", approved_by=approved_by or "", date=sign_date or ""),
+    )
+    try:
+        written = write_record(record, out_dir)
+    except OSError as exc:
+        raise _fail_usage(
+            f"cannot write the record: {exc.strerror or 'I/O error'} ({safe_text(str(exc.filename or ''))})"
+        ) from None
+    from dicomaudit.console import print_one_line
+
+    if not quiet:
+        print_judgement(out, judgement)
+    verdict = judgement.nodes[0].verdict
+    print_one_line(out, f"{record.device.name} as {role}: {verdict.value}", written)
+    _interrupted_exit(result, written)
+    if verdict.value != "compliant":
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 # -- discover ----------------------------------------------------------------
@@ -933,7 +1205,10 @@ def demo(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  dicomaudit analyze sample_data/ --json phi.json --csv phi.csv\n\n"
-        "  dicomaudit analyze export/DICOMDIR incoming/ --out reports/export-check --fail-on high"
+        "  dicomaudit analyze export/DICOMDIR incoming/ --out reports/export-check --fail-on high\n\n"
+        "  dicomaudit analyze /archive --scheduler tcp://10.0.0.5:8786 --parquet /shared/phi "
+        "--checkpoint phi.ckpt --out reports/archive\n\n"
+        "  dicomaudit analyze release/ --scheduler local --workers 2 --parquet phi-parquet/ -q"
     )
 )
 def analyze(
@@ -979,6 +1254,37 @@ def analyze(
             "dicomaudit/phi/roles.toml; repeatable. Also: DICOMAUDIT_PHI_ROLES.",
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Run on Dask: tcp://HOST:PORT of a running scheduler (its workers need dicomaudit and the files), "
+            "or 'local' to start a LocalCluster of --workers processes. Needs: pip install 'dicomaudit[dask]'.",
+        ),
+    ] = None,
+    scheduler_timeout: Annotated[
+        float,
+        typer.Option("--scheduler-timeout", metavar="SECONDS", min=0.1, help="Time to reach the Dask scheduler."),
+    ] = 10.0,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet",
+            metavar="DIR",
+            help="Write findings and errors as partitioned Parquet (DIR/findings, DIR/errors; written by the "
+            "workers, never gathered: for millions of findings); the JSON and reports then carry the summary.",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="Record what was analysed (SQLite); a rerun with the same FILE skips the files done and unchanged.",
+        ),
+    ] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the analysis (recorded).")] = None,
     scope_ref: Annotated[str | None, typer.Option("--scope-ref", metavar="REF", help="Ticket or reference.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table: one line of totals.")] = False,
@@ -988,6 +1294,9 @@ def analyze(
     from dicomaudit.console import analysis_line, analyze_with_progress, print_one_line, print_phi_summary
     from dicomaudit.output.tables import write_phi_csv
     from dicomaudit.phi import AnalysisInterrupted, RolesFileError, normalize_regions, resolve_roles
+    from dicomaudit.phi.checkpoint import CheckpointError
+    from dicomaudit.phi.engines import EngineError
+    from dicomaudit.phi.parquet import ParquetUnavailable
     from dicomaudit.scanner import now_iso
 
     severity = _severity_option(fail_on)
@@ -1004,6 +1313,9 @@ def analyze(
     except RolesFileError as exc:
         raise _fail_usage(str(exc)) from None
 
+    if parquet is not None and csv_path is not None:
+        raise _fail_usage("--csv and --parquet: with --parquet the findings are in DIR/findings (read them from there)")
+
     def stopping() -> None:
         err.print("stopping: writing the results gathered so far (Ctrl-C again to quit at once)")
 
@@ -1017,7 +1329,17 @@ def analyze(
             on_interrupt=stopping,
             regions=regions,
             extra_roles=roles or (),
+            scheduler=scheduler,
+            connect_timeout=scheduler_timeout,
+            parquet=parquet,
+            checkpoint=checkpoint,
         )
+    except (EngineError, CheckpointError, ParquetUnavailable) as exc:
+        raise _fail_usage(str(exc)) from None
+    except OSError as exc:  # --parquet DIR or --checkpoint FILE cannot be created or written
+        raise _fail_usage(
+            f"cannot write: {exc.strerror or 'I/O error'} ({safe_text(str(exc.filename or ''))})"
+        ) from None
     except AnalysisInterrupted as stopped:  # the first Ctrl-C: partial results, written below, then exit 130
         analysis = stopped.result
     except KeyboardInterrupt:  # a second Ctrl-C while stopping: at once, nothing written
@@ -1030,7 +1352,13 @@ def analyze(
         "regions": list(regions),
         "extra_roles": [safe_text(p) for p in roles or []],
         "files_skipped_not_dicom": len(analysis.skipped),
+        **analysis.engine,
     }
+    if parquet is not None:
+        settings["parquet"] = safe_text(parquet)
+    if checkpoint is not None:
+        settings["checkpoint"] = safe_text(checkpoint)
+        settings["files_from_checkpoint"] = analysis.resumed
     if analysis.interrupted:
         settings["files_not_analysed"] = analysis.not_analysed
     result = RunResult(
@@ -1043,6 +1371,7 @@ def analyze(
             operator=operator,
             scope_ref=scope_ref,
             incomplete=analysis.interrupted,
+            stats=_analysis_stats(analysis),
         ),
         phi=analysis.findings,
         errors=analysis.errors,
@@ -1061,8 +1390,23 @@ def analyze(
     else:
         print_phi_summary(out, analysis, written)
     _interrupted_exit(result, written)
-    if severity is not None and result.reaches(severity):
+    worst = analysis.worst()  # from the summary: with --parquet the findings are not in the result
+    if severity is not None and worst is not None and worst >= severity:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _analysis_stats(analysis: Any) -> dict[str, Any]:
+    """The run's PHI summary (made on the engine) and throughput, for ``run.stats`` in the JSON."""
+    stats: dict[str, Any] = {}
+    if analysis.phi_summary is not None:
+        stats["phi"] = analysis.phi_summary.to_dict(folders=200)
+    if analysis.seconds:
+        done = analysis.files_scanned + len(analysis.errors) + len(analysis.skipped) - analysis.resumed
+        stats["analysis"] = {
+            "seconds": round(analysis.seconds, 3),
+            "files_per_second": round(done / analysis.seconds, 1),
+        }
+    return stats
 
 
 def _nothing_read(analysis: Any, written: list[Path]) -> str:
@@ -1169,6 +1513,136 @@ def diff(
     typer.echo(render_diff(d, fmt, show_phi=show_phi), nl=False)  # type: ignore[arg-type]
     if severity is not None and d.reaches(severity):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+# -- history -----------------------------------------------------------------
+def _open_store(location: str | None, *, create: bool = True) -> Any:
+    """``probe --store`` (created when missing) / ``history STORE``: the results store, or exit 2 with one line."""
+    if location is None:
+        return None
+    from dicomaudit.history import StoreError, open_store
+
+    try:
+        return open_store(location, create=create)
+    except StoreError as exc:
+        raise _fail_usage(str(exc)) from None
+
+
+def _store_run(store: Any, result: RunResult, applied: Any) -> list[Path]:
+    """Add the run (an interrupted one too, marked incomplete) to the store; a store file joins the files written."""
+    if store is None:
+        return []
+    from dicomaudit.history import StoreError
+
+    try:
+        with store:
+            run_id = store.add_run(result, applied)
+    except StoreError as exc:
+        raise _fail_usage(f"{exc}; the other outputs were written") from None
+    if "://" in store.location:
+        err.print(f"stored run {run_id} in {escape(store.location)}", soft_wrap=True)
+        return []
+    return [Path(store.location)]
+
+
+def _since_option(value: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail_usage(f"--since {value!r} is not a date (YYYY-MM-DD) or an ISO date-time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@app.command(
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  dicomaudit probe --targets pacs.csv --out reports/today --store audit.db   # each run adds to the store\n\n"
+        "  dicomaudit history audit.db\n\n"
+        "  dicomaudit history audit.db --since 2026-01-01 --format csv --out findings.csv\n\n"
+        "  dicomaudit history audit.db --format html --out reports/trend/   # reports/trend/history.html\n\n"
+        "  dicomaudit history audit.db --node 'pacs-*' --check 'find.*' --format json"
+    )
+)
+def history(
+    store_location: Annotated[
+        str,
+        typer.Argument(
+            metavar="STORE",
+            show_default=False,
+            help="A results store written by probe --store (an SQLite file, or a postgresql:// URL).",
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only the runs from this date (YYYY-MM-DD, UTC, or an ISO date-time) and the findings still open "
+            "then; appearance dates stay those of the whole history.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", show_default=True, help="text, csv, html or json.")] = "text",
+    out_path: Annotated[
+        str | None,  # text, not Path: a trailing "/" (a folder to create) must survive
+        typer.Option(
+            "--out",
+            metavar="FILE|DIR",
+            help="Write here instead of to stdout; a folder gets history.<format> (and, for csv, trend.csv).",
+        ),
+    ] = None,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            metavar="NODE",
+            help="Only this node: inventory name, host, host:port or host:port/AET; * and ? wildcards (repeatable).",
+        ),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option("--check", metavar="ID", help="Only this check id; wildcards such as 'find.*' (repeatable)."),
+    ] = None,
+    log: LogFile = None,
+) -> None:
+    """Findings over time from a results store written by probe --store: when each appeared, was waived, was fixed."""
+    from dicomaudit.history import StoreError, build_timeline
+    from dicomaudit.history.report import FORMATS, HistoryView, render, write
+
+    if fmt not in FORMATS:
+        raise _fail_usage(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    known = load_catalogue()
+    unknown = [c for c in check or [] if not any(ch in c for ch in "*?[") and c not in known]
+    if unknown:
+        raise _fail_usage(f"unknown check id(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    moment = _since_option(since)
+    store = _open_store(store_location, create=False)
+    try:
+        with store:
+            records = store.load()
+    except StoreError as exc:
+        raise _fail_usage(str(exc)) from None
+    view = HistoryView(
+        timeline=build_timeline(records).filtered(since=moment, nodes=node or (), checks=check or ()),
+        store=store.location,
+        runs_stored=len(records),
+        since=moment,
+        nodes=tuple(node or ()),
+        checks=tuple(check or ()),
+    )
+    if out_path is None:
+        typer.echo(render(view, fmt), nl=False)
+        return
+    try:
+        written = write(view, fmt, out_path)
+    except OSError as exc:
+        raise _fail_usage(f"cannot write {safe_text(out_path)}: {exc.strerror or 'I/O error'}") from None
+    from dicomaudit.console import print_written
+
+    print_written(out, written)
 
 
 # -- lab ---------------------------------------------------------------------

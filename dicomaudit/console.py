@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -33,6 +33,7 @@ from rich.progress import (
     Task,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -170,11 +171,15 @@ def analyze_with_progress(
     on_interrupt: Callable[[], None] | None = None,
     regions: Sequence[str] = (),
     extra_roles: Sequence[Path] = (),
+    **engine: Any,
 ) -> AnalysisResult:
-    """Run the PHI analyzer, with a progress bar (files done / total) when ``show``.
+    """Run the PHI analyzer, with a progress line when ``show``: files done, files/s, and the total and ETA
+    once the (streamed) listing has finished.
 
     ``on_interrupt`` is called at the first Ctrl-C; the analyzer then raises
     :class:`~dicomaudit.phi.AnalysisInterrupted` with what it gathered.
+    ``engine`` (``scheduler``, ``parquet``, ``checkpoint``, ``connect_timeout``)
+    goes to :func:`~dicomaudit.phi.analyze_paths` as is.
     """
     from dicomaudit.phi import analyze_paths
 
@@ -186,19 +191,22 @@ def analyze_with_progress(
             on_interrupt=on_interrupt,
             regions=regions,
             extra_roles=list(extra_roles) or None,
+            **engine,
         )
     with Progress(
         TextColumn("[bold]analysing[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("files"),
+        _RateColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     ) as progress:
         task = progress.add_task("", total=None)
 
-        def on_progress(done: int, total: int) -> None:
+        def on_progress(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
         return analyze_paths(
@@ -209,7 +217,16 @@ def analyze_with_progress(
             on_interrupt=on_interrupt,
             regions=regions,
             extra_roles=list(extra_roles) or None,
+            **engine,
         )
+
+
+class _RateColumn(ProgressColumn):
+    """Files per second (Rich's own speed estimate, over its recent updates)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} files/s" if speed else "", style="progress.data.speed")
 
 
 # -- analyze -----------------------------------------------------------------
@@ -221,15 +238,17 @@ def _severity_counts(severities: Iterable[Severity]) -> str:
 
 def analysis_line(analysis: AnalysisResult) -> str:
     """One line: files analysed, with findings, findings by severity, unreadable, skipped, not analysed."""
-    by_sev = _severity_counts(f.severity for f in analysis.findings)
+    by_sev = ", ".join(f"{n} {sev}" for sev, n in analysis.severities().items() if n)
     line = (
         f"{analysis.files_scanned} file(s) analysed, {analysis.files_with_findings} with identifying data, "
-        f"{len(analysis.findings)} finding(s)"
+        f"{analysis.findings_count} finding(s)"
         + (f" ({by_sev})" if by_sev else "")
         + f", {len(analysis.errors)} unreadable input(s)"
     )
     if analysis.skipped:
         line += f", {len(analysis.skipped)} skipped (not DICOM)"
+    if analysis.resumed:
+        line += f", {analysis.resumed} from the checkpoint"
     if analysis.interrupted:
         line += f"; interrupted: {analysis.not_analysed} file(s) not analysed"
     return line

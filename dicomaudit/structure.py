@@ -341,9 +341,9 @@ class _Walker:
         The header read stops before the pixel data, but elements may follow
         it (digital signatures, padding, private groups above 7FE0): they are
         checked like the rest and returned as ``(start, end)`` stretches for
-        the caller to read.  The pixel data itself is only skipped: when its
-        length runs past the end of the file (image data cut short, the
-        header intact) nothing follows it.
+        the caller to read.  The pixel data itself is only skipped; when it
+        runs past the end of the file the file was cut short (a copy or
+        transfer that stopped): a truncated file, even with its header intact.
         """
         implicit = self.peek_implicit(pos, True, region.limit, in_item=False)
         seen: dict[int, tuple[int, int]] = {}
@@ -357,7 +357,10 @@ class _Walker:
                 return stretches  # the end of the file (or NUL padding)
             after = self.skip_pixel_data(pos, implicit, region.limit)
             if after is None:
-                return stretches
+                raise StructureError(
+                    f"truncated DICOM file: the pixel data at offset {pos:#x} runs past the end of the file "
+                    f"({self.size} bytes): the image was cut short"
+                )
             pos = start = after
 
     def skip_pixel_data(self, pos: int, implicit: bool, limit: int) -> int | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from dicomaudit.acceptance.judge import read_judgement
 from dicomaudit.output.charts import bar_chart, stacked_bar_chart
 from dicomaudit.output.view import (
     BADGE_SYMBOLS,
@@ -101,6 +102,7 @@ def render_html(view: ReportView) -> str:
             symbols={v.value: s for v, s in BADGE_SYMBOLS.items()},
             phi_limit=PHI_ROWS_IN_HTML,
             files_in_summary=FILES_IN_SUMMARY,
+            judgement=read_judgement(view.result),  # role policies (probe --role/--policy), or None
         )
     )
 

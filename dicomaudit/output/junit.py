@@ -116,6 +116,13 @@ def build_junit(assessment: Assessment) -> ET.Element:
             )
         close(suite, {"tests": len(findings), "failures": len(findings), "errors": 0, "skipped": 0}, 0.0)
 
+    from dicomaudit.output.acceptance import policy_suites  # nodes judged against role policies (--role/--policy)
+
+    for suite in policy_suites(result):
+        root.append(suite)
+        for k in totals:
+            totals[k] += int(suite.get(k, "0"))
+
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", f"{time_total:.3f}")

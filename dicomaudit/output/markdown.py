@@ -18,6 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from dicomaudit.acceptance.judge import read_judgement
 from dicomaudit.output.view import EXPOSURE_SEVERITIES, SEVERITIES, ReportView, build_view, category_label
 from dicomaudit.policy import Assessment, Verdict
 from dicomaudit.textsafe import scrub
@@ -100,6 +101,7 @@ def render_markdown(view: ReportView) -> str:
             exposure_severities=EXPOSURE_SEVERITIES,
             verdicts=Verdict,
             phi_limit=PHI_ROWS_IN_MARKDOWN,
+            judgement=read_judgement(view.result),  # role policies (probe --role/--policy), or None
         )
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from dicomaudit.checks.catalogue import PRODUCTS, CheckDefinition, load_catalogue
 from dicomaudit.compliance import Framework, load_frameworks
@@ -293,6 +293,32 @@ class FileView(_Findings):
     @property
     def categories(self) -> list[tuple[str, int]]:
         return [(category_label(c), n) for c, n in Counter(p.category for p in self.findings).most_common()]
+
+
+@dataclass(frozen=True)
+class SummaryFileView:
+    """One of the worst files of an analysis whose findings were not kept in the result (``analyze --parquet``).
+
+    Read from the summary made on the engine (``run.stats["phi"]["worst_files"]``); it answers what a
+    :class:`FileView` answers in the reports.
+    """
+
+    source: str
+    count: int
+    worst: Severity
+    categories: list[tuple[str, int]]
+
+
+def file_summary(result: Any) -> Mapping[str, Any] | None:
+    """The analysis summary of a run whose findings are not in the result (Parquet), else ``None``.
+
+    A run that kept its findings is counted from them, as before; one that wrote them to Parquet
+    carries the summary its workers made (``run.stats["phi"]``), which is then the only account of them.
+    """
+    summary = result.run.stats.get("phi") if result.run.stats else None
+    if summary is None or result.phi or not summary.get("findings"):
+        return None
+    return cast(Mapping[str, Any], summary)
 
 
 def endpoint_kind(target: Target) -> str:
@@ -649,8 +675,19 @@ class ReportView:
         return [g for n in self.nodes for g in n.phi_groups] + group_phi(self.result.phi, f"{files} DICOM file(s)")
 
     @property
-    def files(self) -> list[FileView]:
-        """Analysed files with identifying data, worst and largest first."""
+    def files(self) -> list[FileView] | list[SummaryFileView]:
+        """Analysed files with identifying data, worst and largest first (with Parquet: the summary's worst files)."""
+        summary = file_summary(self.result)
+        if summary is not None:
+            return [
+                SummaryFileView(
+                    w["source"],
+                    int(w["findings"]),
+                    Severity(w["worst"]),
+                    [(category_label(c), int(n)) for c, n in w["categories"].items()],
+                )
+                for w in summary.get("worst_files", ())
+            ]
         by_source: dict[str, list[PhiFinding]] = {}
         for p in self.result.phi:
             by_source.setdefault(p.source, []).append(p)
@@ -688,6 +725,25 @@ class ReportView:
         return [f for f in self.frameworks if f.assessed]
 
 
+def _file_counts(result: Any, phi: Sequence[PhiFinding]) -> dict[str, Any]:
+    """The file counts of a run whose findings went to Parquet, from its summary (overriding the empty ones)."""
+    summary = file_summary(result)
+    if summary is None:
+        return {}
+    by_category = Counter(p.category for p in phi)
+    by_category.update({c: int(n) for c, n in summary.get("by_category", {}).items() if n})
+    by_severity = Counter(p.severity for p in phi)
+    by_severity.update({Severity(s): int(n) for s, n in summary.get("by_severity", {}).items() if n})
+    worst = [Severity(s) for s, n in summary.get("by_severity", {}).items() if n]
+    return {
+        "file_phi": int(summary["findings"]),
+        "files_with_phi": int(summary.get("files_with_phi", 0)),
+        "worst_file_phi": max(worst, default=None),
+        "phi_by_category": dict(by_category.most_common()),
+        "phi_by_severity": {s: by_severity.get(s, 0) for s in SEVERITIES},
+    }
+
+
 def build_view(
     assessment: Assessment,
     *,
@@ -711,6 +767,7 @@ def build_view(
     verdicts = Counter(c.verdict for c in all_checks)
     open_sev = Counter(c.result.severity for c in all_checks if c.verdict is Verdict.FAIL)
     phi = result.all_phi
+    parquet_counts = _file_counts(result, phi)  # {} unless the findings went to Parquet
     summary = Summary(
         nodes=len(nodes),
         nodes_exposed=sum(1 for n in nodes if n.open_count),
@@ -720,11 +777,13 @@ def build_view(
         checks_run=len(all_checks),
         network_phi=sum(len(n.phi) for n in nodes),
         files_analysed=files_analysed(assessment),
-        file_phi=len(result.phi),
-        files_with_phi=len({p.source for p in result.phi}),
-        worst_file_phi=max((p.severity for p in result.phi), default=None),
-        phi_by_category=dict(Counter(p.category for p in phi).most_common()),
-        phi_by_severity={s: sum(1 for p in phi if p.severity is s) for s in SEVERITIES},
+        file_phi=parquet_counts.get("file_phi", len(result.phi)),
+        files_with_phi=parquet_counts.get("files_with_phi", len({p.source for p in result.phi})),
+        worst_file_phi=parquet_counts.get("worst_file_phi", max((p.severity for p in result.phi), default=None)),
+        phi_by_category=parquet_counts.get("phi_by_category", dict(Counter(p.category for p in phi).most_common())),
+        phi_by_severity=parquet_counts.get(
+            "phi_by_severity", {s: sum(1 for p in phi if p.severity is s) for s in SEVERITIES}
+        ),
         input_errors=len(result.errors),
         worst=max(open_sev, default=None),
         incomplete=result.run.incomplete,

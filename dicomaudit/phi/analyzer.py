@@ -80,6 +80,7 @@ treated as bytes, not as an error.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -191,6 +192,7 @@ _PERSON_CONCEPT_CODES: dict[str, Kind] = {
     "121030": Kind.ID,  # Subject ID
     "128774": Kind.ID,  # Person Observer's Login Name
     "128775": Kind.ID,  # Identifier within Person Observer's Role
+    "121009": Kind.INSTITUTION,  # Person Observer's Organization Name (TID 1003): an Annex E InstitutionName
 }
 _PERSON_CONCEPT_MEANINGS: dict[str, Kind] = {
     "person observer name": Kind.NAME,
@@ -208,6 +210,7 @@ _PERSON_CONCEPT_MEANINGS: dict[str, Kind] = {
     "subject id": Kind.ID,
     "person observer's login name": Kind.ID,
     "identifier within person observer's role": Kind.ID,
+    "person observer's organization name": Kind.INSTITUTION,
 }
 
 #: Public attributes the data dictionary makes sequences.
@@ -229,8 +232,13 @@ _PRIVATE_NAME_KINDS: tuple[tuple[re.Pattern[str], Kind], ...] = (
     (re.compile(r"address|street", re.IGNORECASE), Kind.ADDRESS),
     (re.compile(r"phone|telephone", re.IGNORECASE), Kind.PHONE),
     (re.compile(r"e-?mail", re.IGNORECASE), Kind.EMAIL),
-    (re.compile(r"institution|hospital|assigning authority", re.IGNORECASE), Kind.INSTITUTION),
+    (re.compile(r"institution|hospital|assigning authority|station\s*name", re.IGNORECASE), Kind.INSTITUTION),
 )  # fmt: skip
+
+#: Private elements the vendor's dictionary names as a version stamp
+#: (Siemens "CSA Image Header Version" = "20100114", GE "software_version"):
+#: product data written like a date, identifying nobody.
+_PRIVATE_VERSION_NAME = re.compile(r"version", re.IGNORECASE)
 
 #: Private creators outside pydicom's dictionary known to carry identity:
 #: RSNA Clinical Trial Processor (CTP) trial/site blocks.
@@ -314,16 +322,26 @@ def _text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _private_entry(creator: str, tag: int) -> tuple[str, str] | None:
+    """``(VR, name)`` of a private element in pydicom's private dictionary; None when it is not there."""
+    try:
+        vr, _, name, _ = get_private_entry(tag, creator)
+    except (KeyError, ValueError):
+        return None
+    return str(vr), str(name)
+
+
 def _private_dict_kind(creator: str | None, tag: int) -> tuple[str, Kind] | None:
     if not creator:
         return None
     extra = _EXTRA_PRIVATE.get((creator.strip(), tag & 0xFF))
     if extra:
         return extra
-    try:
-        _, _, name, _ = get_private_entry(tag, creator)
-    except (KeyError, ValueError):
+    entry = _private_entry(creator, tag)
+    if entry is None:
         return None
+    name = entry[1]
     for rx, kind in _PRIVATE_NAME_KINDS:
         if rx.search(name):
             return name, kind
@@ -691,6 +709,12 @@ class _Walk:
         if not text.strip() or is_placeholder(text):
             return
         creator = _private_creator(ds, tag)
+        entry = _private_entry(creator, tag) if creator else None
+        if entry is not None:
+            if _PRIVATE_VERSION_NAME.search(entry[1]):
+                return
+            if vr == "UN" and entry[0] in ("PN", "DA", "DT"):
+                vr = entry[0]  # implicit VR: the vendor's dictionary knows what the bytes are
         known = _private_dict_kind(creator, tag)
         detail = {"creator": creator} if creator else {}
         if known is not None:
@@ -794,9 +818,14 @@ _HAS_DIGIT = re.compile(r"\d")
 
 
 def _code_like_name(value: str) -> bool:
-    """A PN value made of codes (``CQ500-CT-310``), as pseudonymisers write."""
+    """A PN value made of codes, as pseudonymisers write: ``CQ500-CT-310``, or a study label and a number (``SUBJ^104``).
+
+    At most one part may be a word without digits (the label): a person's
+    name has two or more.
+    """
     parts = [p for p in re.split(r"[\^=\s\\]+", value) if p]
-    return bool(parts) and all(_HAS_DIGIT.search(p) or p.upper() in _PLACEHOLDERS for p in parts)
+    words = [p for p in parts if not _HAS_DIGIT.search(p) and p.upper() not in _PLACEHOLDERS]
+    return len(words) < len(parts) and len(words) <= 1
 
 
 #: HIPAA Safe Harbor: ages over 89 are identifiers (45 CFR 164.514(b)(2)(i)(C)).
@@ -878,6 +907,14 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
     removed = ds.get(_IDENTITY_REMOVED)
     removed_yes = removed is not None and str(removed.value).strip().upper() == "YES"
     remaining = [p for p, k in walk.kinds.items() if k in _DIRECT_KINDS and p not in walk.pseudonyms]
+    # The de-identifier's pseudonyms (SUBJ^104, ONCO0102) identify no one,
+    # also in a file that leaks a name elsewhere (a comment, a private tag):
+    # the leak is reported, with the declaration it contradicts.  When the
+    # patient's own name is still there, the de-identifier never touched the
+    # identity: its code-like IDs are the real ones and stay findings.
+    own_name_kept = walk.kinds.get("PatientName") is Kind.NAME and "PatientName" not in walk.pseudonyms
+    if walk.pseudonyms and not own_name_kept:
+        walk.findings = [f for f in walk.findings if f.path not in walk.pseudonyms]
     if walk.declared and not remaining:
         # PS3.15 E.1.1: a de-identifier replaces UIDs (action U), may write
         # pseudonymous IDs and names (action D) and, with the Modified Dates
@@ -886,9 +923,7 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
         drop = {Kind.UID}
         if modified is not None and str(modified.value).strip().upper() == "MODIFIED":
             drop |= {Kind.DATE, Kind.TIME}
-        walk.findings = [
-            f for f in walk.findings if Kind(f.detail["kind"]) not in drop and f.path not in walk.pseudonyms
-        ]
+        walk.findings = [f for f in walk.findings if Kind(f.detail["kind"]) not in drop]
     if removed_yes and remaining:
         walk.emit(
             "PatientIdentityRemoved", _IDENTITY_REMOVED, "CS", Kind.DECLARATION, "declaration.identity-removed", "YES",

@@ -198,14 +198,16 @@ class _LowerPattern:
 _MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 _Y4 = r"(?:19|20)\d\d"
 _DATE_RES = (
+    # A full stop after a date ends the sentence ("am 16.08.2019."); one
+    # followed by a digit makes it part of a longer number (a version, a UID).
     # 1985-03-12, 1985/03/12, 1985.03.12
-    re.compile(rf"(?<![\d.]){_Y4}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?![\d.])"),
+    re.compile(rf"(?<![\d.]){_Y4}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d|\.\d)"),
     # 19850312 (DA without separators) -- validated below
-    re.compile(rf"(?<![\d.]){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?![\d.])"),
+    re.compile(rf"(?<![\d.]){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d|\.\d)"),
     # 03/12/1985, 12.03.1985, 12-03-1985 (either day or month first)
-    re.compile(rf"(?<![\d.])(?:[0-3]?\d)([-/.])(?:[0-3]?\d)\1{_Y4}(?![\d.])"),
+    re.compile(rf"(?<![\d.])(?:[0-3]?\d)([-/.])(?:[0-3]?\d)\1{_Y4}(?!\d|\.\d)"),
     # 03/12/85 (two-digit year, slashes only: dotted triples are versions)
-    re.compile(r"(?<![\d./])(?:[0-3]?\d)/(?:[0-3]?\d)/\d\d(?![\d./])"),
+    re.compile(r"(?<![\d./])(?:[0-3]?\d)/(?:[0-3]?\d)/\d\d(?![\d/]|\.\d)"),
     # March 12, 1985 / Mar. 12th 1985
     re.compile(rf"\b(?:{_MONTHS})\.?\s+[0-3]?\d(?:st|nd|rd|th)?,?\s+{_Y4}\b", re.IGNORECASE),
     # 12 March 1985 / 12-MAR-1985 / 12th of March, 1985
@@ -452,7 +454,7 @@ _LABELLED_ID_RE = re.compile(
     re.IGNORECASE,
 )
 _PREFIXED_ID_RE = re.compile(r"\b(?:MRN|PID|ACC|MR|PT|ID)[-_#]?\d{5,}\b", re.IGNORECASE)
-_LONG_NUMBER_RE = re.compile(r"(?<![\d.,/])\d{7,}(?![\d.,/])")
+_LONG_NUMBER_RE = re.compile(r"(?<![\d.,/])\d{7,}(?![\d/]|[.,]\d)")  # a full stop may end the sentence
 _PHONE_LABEL_RE = re.compile(
     r"\b(?:tel|phone|ph|fax|mobile|cell|call)\.?\s*[:#]?\s*\+?\(?\d[\d\s().-]{5,}\d", re.IGNORECASE
 )
@@ -501,6 +503,17 @@ _WORD_NUMBER_RE = re.compile(
     rf"\b([^\W\d_][^\W\d_'-]*+\.?)\s?(\d{{1,4}}[a-z]?)(?![\w]|[.,/:]\d){_UNIT_AFTER}", re.IGNORECASE
 )
 _WORD_BEFORE_RE = re.compile(r"([^\W\d_][^\W\d_'-]*)\s+$")
+# The continental layout "Street Number, Postcode City", street type or not:
+# "Husova 75, 110 00 Praha 1", "Długa 35, 00-238 Warszawa", "Musterweg 12,
+# D-10115 Berlin", "Dorpsstraat 5, 1234 AB Utrecht".  Postcodes of the EU
+# (5 digits; 4 digits with or without two letters; PL 00-000; CZ/SK/SE/GR
+# 000 00; PT 0000-000), with an optional country prefix.  Four bare digits
+# that read as a year (19xx, 20xx: "Lesion 12, 2019 follow-up") are not taken.
+_STREET_POSTCODE_CITY_RE = re.compile(
+    r"(?<![\w.])([^\W\d_][^\W\d_'’.-]+)\s\d{1,4}\s?[a-zA-Z]?(?:/\d{1,4})?,\s*"
+    r"(?:[A-Z]{1,2}-)?(?:\d{5}|\d{2}-\d{3}|\d{3}\s\d{2}|\d{4}-\d{3}|\d{4}\s?[A-Z]{2}(?![^\W\d_])|(?!19|20)\d{4})"
+    r"\s+([^\W\d_][^\W\d_'’.-]+)"
+)
 # UK postcode (upper case, as written): SW1A 1AA, M1 1AE, B33 8TH, BS8 1TH.
 # The area (the letters before the first digit) is one of the 121 postcode
 # areas: "C7 1ST" (a vertebra and a rib), "T2 4NX" are no postcode.  After
@@ -577,6 +590,8 @@ def address_found(text: str, lower: str | None = None) -> bool:
       number: ``Hauptstraße 5``, ``Kerkstraat 12``, ``Storgatan 3``,
       ``Berliner Straße 5``;
     * a UK postcode in capitals (``SW1A 1AA``), not an ordinal (``C7 1ST``);
+    * the continental "street number, postcode city" (``Husova 75, 110 00
+      Praha 1``, ``Długa 35, 00-238 Warszawa``), street type or not;
     * Japanese postcodes (``〒100-0001``) and block numbers, Korean road
       addresses, Chinese ``路…号`` numbers.
 
@@ -617,6 +632,17 @@ def address_found(text: str, lower: str | None = None) -> bool:
     for m in _UK_POSTCODE_RE.finditer(text):
         if m.group(1) in _UK_AREAS and not _ORDINAL_RE.fullmatch(m.group()):
             return True
+    if "," in text:
+        for m in _STREET_POSTCODE_CITY_RE.finditer(text):
+            street, city = m.group(1), m.group(2)
+            if (
+                _capitalised(street, True)
+                and _capitalised(city, False)
+                and street.casefold().strip(".") not in _NOT_STREET_NAMES
+                and city.casefold().strip(".") not in _NOT_STREET_NAMES
+                and not _not_a_name(city.casefold().strip("."))
+            ):
+                return True
     return not text.isascii() and any(rx.search(text) for rx in _CJK_ADDRESS_RES)
 
 
@@ -798,12 +824,15 @@ def national_phone_found(text: str, regions: tuple[str, ...]) -> bool:
       phone label or calling word (``[phone].labels``, ``.near_labels``) is
       among the :data:`PHONE_LABEL_DISTANCE` (4) word tokens before it --
       a bare ``0612345678`` needs the label;
+    * after a phone label, a valid number of a European country outside
+      ``regions`` (or with no region known) counts too
+      (:data:`_LABELLED_ANY_REGIONS`);
     * no serial, lot, reference or record label (``[phone].not_labels``:
       ``SN``, ``Lot``, ``Seriennr.``, ``MRN``) is nearer before it than a
       phone label;
     * it is no date (:func:`find_dates`) and no IPv4 address.
     """
-    if not regions or not _ANY_DIGIT.search(text):
+    if not _ANY_DIGIT.search(text):
         return False
     for m in _NATIONAL_RUN_RE.finditer(text):
         start = m.start()
@@ -818,9 +847,17 @@ def national_phone_found(text: str, regions: tuple[str, ...]) -> bool:
             label = _label_before(text, pos)
             if label == "not" or not (label == "label" or _phone_layout(groups, separators)):
                 continue
-            if _valid_national(digits, regions):
+            if regions and _valid_national(digits, regions):
                 return True
+            if label == "label" and _valid_national(digits, _LABELLED_ANY_REGIONS):
+                return True  # labelled: a number across the border ("Rückruf unter 040 ..." in a Swiss file)
     return False
+
+
+#: With a phone label before it, a national number of any of these counts:
+#: patients and referrers call from across the border.
+_LABELLED_ANY_REGIONS = ("DE", "FR", "IT", "ES", "NL", "BE", "LU", "AT", "CH", "PT", "PL", "CZ", "SK", "DK", "SE",
+                         "NO", "FI", "GB", "IE", "GR", "HU", "SI", "HR")  # fmt: skip
 
 
 # Substrings (lower case) that each pattern needs: checking them with ``in``
@@ -846,7 +883,9 @@ def _title_match(matches: Iterable[re.Match[str]]) -> bool:
         # titles: an all-capitals title needs its dot.
         if title.isupper() and not dot:
             continue
-        if title[0].islower():
+        # A lower-case title is a word of the sentence, except "dr", which
+        # Scandinavian, Dutch and Polish write so ("dr Nilsson", "dr. de Jong").
+        if title[0].islower() and (title != "dr" or len(name) < 3):
             continue
         return True
     return False
@@ -894,12 +933,16 @@ _CJK_NOT_NAMES = tuple(_NAMES_LEXICON["cjk_not_names"])
 _NOT_NAME_SUFFIXES = tuple(w.casefold() for w in _NAMES_LEXICON["not_name_suffixes"])
 
 
+#: Titles written in capitals without a dot: Oberarzt/Oberärztin ("an OA Schneider").
+_CAPS_TITLES = frozenset({"OA", "OÄ"})
+
+
 def _not_a_name(bare: str) -> bool:
     """``bare`` (casefolded, no dot) is a clinical word, department or team."""
     return bare in _NON_NAMES or bare.endswith(_NOT_NAME_SUFFIXES)
 
 
-def _name_follows(text: str, pos: int) -> bool:
+def _name_follows(text: str, pos: int, *, titled: bool = False) -> bool:
     """Is the next word after ``pos`` a person's name?  Articles, roles and
     titles are skipped (up to 4 words: "le Dr", "OA Dr.", "den Kollegen der");
     an initial ("J.") is taken with the word after it.  A name is a
@@ -923,8 +966,8 @@ def _name_follows(text: str, pos: int) -> bool:
             continue  # an initial: "J. Smith", "И.И."
         if not word[:1].isupper() or _not_a_name(bare) or len(bare) < 2:
             return False
-        if word.rstrip(".").isupper() and len(bare) < 5:
-            return False  # ED, ICU, MDT: teams, not people
+        if word.rstrip(".").isupper() and len(bare) < (3 if titled else 5):
+            return False  # ED, ICU, MDT: teams, not people (after a title: "dhr. SMIT" is one)
         after = _NAME_TOKEN_RE.match(text, pos)  # "Vascular Surgery", "Cardiology team"
         return (
             after is None
@@ -952,14 +995,15 @@ def intl_name_found(text: str, lower: str | None = None) -> bool:
     (``[names].cjk_not_names``: ``患者さん``, ``담당 교수``).
     """
     for m in _NAME_CUE_RE.finditer(text, _lower(text) if lower is None else lower):
-        if m.group("title") is not None:
+        titled = m.group("title") is not None
+        if titled:
             title = text[m.start("title") : m.end("title")]
             latin = _is_latin(title)
             if latin and title[0].islower() and not title.endswith("."):
                 continue
-            if latin and title.isupper() and not title.endswith(".") and len(title) > 1:
+            if latin and title.isupper() and not title.endswith(".") and len(title) > 1 and title not in _CAPS_TITLES:
                 continue
-        if _name_follows(text, m.end()):
+        if _name_follows(text, m.end(), titled=titled):
             return True
     if text.isascii():
         return False
@@ -977,6 +1021,14 @@ def _long_number_found(text: str) -> bool:
             continue  # a compact date: reported as a date
         return True
     return False
+
+
+# An age of 90 to 119 written as a number and a word for "years"
+# (``[age].years``): "94 ans", "92-jährige", "91 y/o", "95歳".
+_AGE_IN_TEXT_RE = _LowerPattern(
+    rf"(?<![\d.,/])(?:9\d|1[01]\d)\s?-?\s?(?:{_alternation(w.lower() for w in LEXICON['age']['years'])})"
+    r"(?![^\W\d_])"
+)
 
 
 def has_labelled_id(text: str) -> bool:
@@ -1039,6 +1091,8 @@ def _detect(text: str, context: DetectionContext | None) -> set[Kind]:
             found.add(Kind.ID)
         if address_found(text, lower):
             found.add(Kind.ADDRESS)
+        if next(_AGE_IN_TEXT_RE.finditer(text, lower), None) is not None:
+            found.add(Kind.AGE)
     if _titled_name_found(text) or intl_name_found(text, lower):
         found.add(Kind.NAME)
     return found

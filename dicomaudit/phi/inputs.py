@@ -19,13 +19,14 @@ writer nor reach a terminal raw.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import struct
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -73,78 +74,164 @@ class InputFile:
 Problems = list[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class ListingProblem:
+    """A path that could not be listed or used (``cannot read folder: ...``, ``no such file or folder``)."""
+
+    source: str
+    reason: str
+
+
 def discover(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[InputFile], Problems]:
     """Expand user paths into files; return (files, [(source, reason)]).
 
-    Folders are walked recursively in sorted order (hidden entries skipped);
-    sources are the user's path joined with the relative path inside it,
-    escaped with :func:`~dicomaudit.textsafe.safe_text`.  A folder that
-    cannot be listed is a problem (``cannot read folder: <OS reason>``), not
-    a silent gap.  A DICOMDIR named directly also contributes the files it
-    references.  Files found in a folder are marked ``from_folder`` (the
-    runner counts those that are plainly not DICOM as skipped).
+    The whole listing at once, for callers that need a list: :func:`iter_inputs`
+    (which this consumes) streams it, in the same order and with the same
+    rules.
     """
     files: list[InputFile] = []
     problems: Problems = []
-    seen: dict[str, int] = {}  # real path -> index in files
-
-    def add(source: str, path: str, from_folder: bool = False) -> None:
-        key = os.path.realpath(path)
-        if key not in seen:
-            seen[key] = len(files)
-            files.append(InputFile(safe_text(source), path, from_folder))
-        elif not from_folder and files[seen[key]].from_folder:
-            # Found in a folder first, then named directly: the user said it is DICOM.
-            files[seen[key]] = replace(files[seen[key]], from_folder=False)
-
-    for given in paths:
-        given_str = os.fsdecode(os.fspath(given))
-        try:
-            mode = os.stat(given_str).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            problems.append((safe_text(given_str), "no such file or folder"))
-            continue
-        except OSError as exc:
-            problems.append((safe_text(given_str), f"cannot read: {os_reason(exc)}"))
-            continue
-        except ValueError:  # an embedded NUL: no file can have this name
-            problems.append((safe_text(given_str), "not a valid path"))
-            continue
-        if stat.S_ISDIR(mode):
-            _walk_folder(given_str, add, problems)
-        elif stat.S_ISREG(mode):
-            add(given_str, given_str)
-            if os.path.basename(given_str).upper() == "DICOMDIR":
-                for path in _dicomdir_references(given_str):
-                    add(path, path)
+    for item in iter_inputs(paths):
+        if isinstance(item, ListingProblem):
+            problems.append((item.source, item.reason))
         else:
-            problems.append((safe_text(given_str), "not a regular file or folder"))
+            files.append(item)
     return files, problems
 
 
-def _walk_folder(given: str, add: Callable[[str, str, bool], None], problems: Problems) -> None:
-    """Every file under ``given`` (sorted, hidden entries skipped); unlistable folders become problems."""
+def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile | ListingProblem]:
+    """Stream the files to analyse, and the paths that could not be used, in input order.
+
+    Folders are walked recursively in sorted order (hidden entries skipped,
+    symbolic links to folders not followed); sources are the user's path
+    joined with the relative path inside it, escaped with
+    :func:`~dicomaudit.textsafe.safe_text`.  A folder that cannot be listed is
+    a problem (``cannot read folder: <OS reason>``), not a silent gap.  A
+    DICOMDIR named directly also contributes the files it references.  Files
+    found in a folder are marked ``from_folder`` (the runner counts those that
+    are plainly not DICOM as skipped) unless the user also named them, or a
+    DICOMDIR they named references them.  A file reached twice (overlapping
+    paths, symbolic links) is listed once, where it is first reached.
+
+    Nothing is listed ahead of the consumer: one folder's entries at a time,
+    so an archive of millions of files starts at once and its listing never
+    sits in memory.  What is kept per file is a 16-byte digest of its real
+    path, to list it once.
+    """
+    given = [os.fsdecode(os.fspath(p)) for p in paths]
+    # Named files (and what their DICOMDIRs reference) are the user saying "this is DICOM", even when a folder
+    # walked first reaches them: decided up front from the command line, so a streamed item never changes later.
+    references: dict[str, list[str]] = {}
+    direct: set[bytes] = set()
+    for g in given:
+        try:
+            if not os.path.isfile(g):
+                continue
+        except ValueError:  # an embedded NUL
+            continue
+        direct.add(_key(os.path.realpath(g)))
+        if os.path.basename(g).upper() == "DICOMDIR":
+            references[g] = [r for r, there in _dicomdir_references(g) if there]
+            direct.update(_key(os.path.realpath(r)) for r in references[g])
+    seen: set[bytes] = set()
+
+    def once(real: str) -> bool:
+        key = _key(real)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    for given_str in given:
+        try:
+            mode = os.stat(given_str).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            yield ListingProblem(safe_text(given_str), "no such file or folder")
+            continue
+        except OSError as exc:
+            yield ListingProblem(safe_text(given_str), f"cannot read: {os_reason(exc)}")
+            continue
+        except ValueError:  # an embedded NUL: no file can have this name
+            yield ListingProblem(safe_text(given_str), "not a valid path")
+            continue
+        if stat.S_ISDIR(mode):
+            for source, full, real in _walk_folder(given_str):
+                if isinstance(source, ListingProblem):
+                    yield source
+                elif once(real):
+                    yield InputFile(safe_text(source), full, _key(real) not in direct)
+                    if os.path.basename(full).upper() == "DICOMDIR":
+                        yield from _missing_references(full, source)
+        elif stat.S_ISREG(mode):
+            if once(os.path.realpath(given_str)):
+                yield InputFile(safe_text(given_str), given_str, False)
+                if given_str in references:
+                    yield from _missing_references(given_str, given_str)
+            for path in references.get(given_str, ()):
+                if once(os.path.realpath(path)):
+                    yield InputFile(safe_text(path), path, False)
+        else:
+            yield ListingProblem(safe_text(given_str), "not a regular file or folder")
+
+
+def _key(real_path: str) -> bytes:
+    """What is remembered of a listed file: a digest of its real path (collisions: 2**-64 at a billion files)."""
+    return hashlib.blake2b(os.fsencode(real_path), digest_size=16).digest()
+
+
+def _walk_folder(given: str) -> Iterator[tuple[str | ListingProblem, str, str]]:
+    """``(source, path, real path)`` of every file under ``given``, or ``(problem, "", "")`` for an unlistable folder.
+
+    Like ``os.walk`` (top-down, no symbolic links to folders followed) with
+    each folder's files first, then its subfolders, both sorted, hidden
+    entries skipped.  The real path of a file that is not a link is its
+    folder's real path joined with its name: one ``realpath`` per folder,
+    not per file.
+    """
 
     def source_of(path: str) -> str:
         rel = os.path.relpath(path, given)
         return given if rel == os.curdir else os.path.join(given, rel)
 
-    def unreadable(exc: OSError) -> None:
-        # os.walk calls this for the top folder too, and for a folder whose
-        # listing fails half-way; without it os.walk skips them silently.
-        where = exc.filename if isinstance(exc.filename, str) else given
-        problems.append((safe_text(source_of(where)), f"cannot read folder: {os_reason(exc)}"))
+    def walk(folder: str, real_folder: str) -> Iterator[tuple[str | ListingProblem, str, str]]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as exc:
+            # os.walk would skip it silently; a folder that cannot be listed is reported.
+            where = exc.filename if isinstance(exc.filename, str) else folder
+            yield ListingProblem(safe_text(source_of(where)), f"cannot read folder: {os_reason(exc)}"), "", ""
+            return
+        subfolders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    subfolders.append(entry)
+                continue
+            full = os.path.join(folder, entry.name)
+            real = os.path.realpath(full) if entry.is_symlink() else os.path.join(real_folder, entry.name)
+            yield source_of(full), full, real
+        for entry in subfolders:
+            yield from walk(os.path.join(folder, entry.name), os.path.join(real_folder, entry.name))
 
-    for root, dirs, names in os.walk(given, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if not name.startswith("."):
-                full = os.path.join(root, name)
-                add(source_of(full), full, True)
+    yield from walk(given, os.path.realpath(given))
 
 
-def _dicomdir_references(dicomdir: str) -> Iterator[str]:
-    """Files referenced by a DICOMDIR's directory records (PS3.3 F.3)."""
+def _missing_references(dicomdir: str, source: str) -> Iterator[ListingProblem]:
+    """A problem for each file a DICOMDIR references that is not there: an export copied in part."""
+    base = os.path.dirname(source)
+    for path, there in _dicomdir_references(dicomdir):
+        if not there:
+            shown = os.path.join(base, os.path.relpath(path, os.path.dirname(dicomdir)))
+            yield ListingProblem(safe_text(shown), f"missing: referenced by {safe_text(source)} but not found")
+
+
+def _dicomdir_references(dicomdir: str) -> Iterator[tuple[str, bool]]:
+    """Files referenced by a DICOMDIR's directory records (PS3.3 F.3), each with whether it is there."""
     try:
         ds = read_dataset(dicomdir)
     except UnreadableInput:
@@ -162,8 +249,7 @@ def _dicomdir_references(dicomdir: str) -> Iterator[str]:
         if os.path.isabs(rel) or ".." in Path(rel).parts:
             continue
         path = os.path.join(base, rel)
-        if os.path.isfile(path):
-            yield path
+        yield path, os.path.isfile(path)
 
 
 def _plausible(ds: Dataset) -> bool:
@@ -178,6 +264,15 @@ def _plausible(ds: Dataset) -> bool:
 _NOT_DICOM = "not a DICOM file: no DICM prefix and no parseable data set"
 
 
+def _zero_filled(path: str) -> bool:
+    """Are the file's first 4 KiB all zero bytes?"""
+    try:
+        with open(path, "rb") as fh:
+            return not any(fh.read(4096))
+    except OSError:
+        return False
+
+
 def _not_dicom(path: str) -> UnreadableInput:
     """The error for a file without the DICM prefix that does not parse.
 
@@ -188,13 +283,34 @@ def _not_dicom(path: str) -> UnreadableInput:
     """
     try:
         with open(path, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(8)
     except OSError:
         return UnreadableInput(_NOT_DICOM)
     group = int.from_bytes(head[:2], "little") if len(head) >= 2 else 0
     if len(head) >= 2 and (group > 0x0040 or group % 2):
+        if path.lower().endswith(_DICOM_SUFFIXES):
+            # Named as DICOM but holding something else (a viewer's error
+            # page, a screenshot): an export that went wrong, not a stray file.
+            kind = next((what for magic, what in _MAGIC if head.startswith(magic)), None)
+            return UnreadableInput(f"{_NOT_DICOM} (named as DICOM, holds {kind or 'something else'})")
         return NotDicom(_NOT_DICOM)
     return UnreadableInput(_NOT_DICOM)
+
+
+#: File names that say "DICOM": such a file that is not DICOM is an error even in a folder walk.
+_DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
+#: What a non-DICOM file named as DICOM most often holds, by its first bytes.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"<!", "HTML or XML"),
+    (b"<h", "HTML"),
+    (b"<H", "HTML"),
+    (b"<?xml", "XML"),
+    (b"{", "JSON"),
+)
 
 
 def read_dataset(path: str) -> Dataset:
@@ -231,6 +347,14 @@ def read_dataset(path: str) -> Dataset:
             raise UnreadableInput(describe_error(exc)) from None
         if forced and not _plausible(ds):
             raise _not_dicom(path)
+        if forced and all(tag >> 16 == 0 for tag in ds.keys()):
+            # No DICM prefix and nothing but a command group: a file of zeros
+            # (space reserved and never written) reads as one (0000,0000).
+            raise UnreadableInput(
+                "not a DICOM file: zero bytes (space reserved but never written)"
+                if _zero_filled(path)
+                else "not a DICOM file: no DICM prefix and only a command group, no data set"
+            )
         # Outside the catch-all above: an exception from dicomaudit's own
         # check is a bug to surface ("cannot analyse"), not a file to blame.
         try:

@@ -1,10 +1,20 @@
-"""Analyse files, folders and DICOMDIRs; in parallel for large trees.
+"""Analyse files, folders and DICOMDIRs: streamed, in chunks, on the engine of your choice.
 
-Each file is read once (header only) and walked once.  With more than one
-worker the file list is split into chunks handed to a process pool: the work
-is CPU-bound in pure Python, so processes (not threads) are what scale.
-Workers send findings back as plain tuples (the frozen models hold read-only
-mappings, which do not pickle).
+The input listing is streamed (:func:`~dicomaudit.phi.inputs.iter_inputs`)
+and cut into chunks of files, each with its index in the listing; an engine
+(:mod:`dicomaudit.phi.engines`: this process, a local process pool, or a Dask
+cluster) analyses the chunks, at most :attr:`~dicomaudit.phi.engines.Engine.slots`
+in flight (backpressure: the listing is read only as fast as the engine
+works, so memory stays flat however large the archive).  Every engine runs
+the same chunk function; findings are put back in input order (the file's
+index, then the order within the file), so the result is the same, byte for
+byte in the JSON, whatever the engine.  Each chunk also brings a partial
+summary made where it ran (:mod:`dicomaudit.phi.summary`); the run's summary
+is their merge.  With ``parquet``, the workers write the findings
+(:mod:`dicomaudit.phi.parquet`) and send back only the summary, the
+unreadable files and their counts.  With ``checkpoint``
+(:mod:`dicomaudit.phi.checkpoint`) every finished chunk is recorded, and a
+rerun takes from it each file that has not changed since.
 
 A file found while walking a folder that is plainly not DICOM (a README, a
 CSV, an image: :class:`~dicomaudit.phi.inputs.NotDicom`) is counted as
@@ -16,52 +26,86 @@ by ``DICOMAUDIT_PHI_ROLES`` and ``extra_roles`` -- so a role file that cannot
 be read stops the run at once (:class:`~dicomaudit.phi.roles.RolesFileError`)
 instead of failing every file; the workers receive the resolved set.
 
-Ctrl-C (``KeyboardInterrupt``) stops the run: no new file is started, the
+Ctrl-C (``KeyboardInterrupt``) stops the run: no new chunk is started, pool
 workers finish the file in hand (or are terminated after
-:data:`STOP_GRACE` seconds), the pool is shut down with no process left
-behind, and :class:`AnalysisInterrupted` carries what was gathered.  A
-second Ctrl-C while stopping skips the grace period.
+:data:`~dicomaudit.phi.engines.STOP_GRACE` seconds), Dask tasks not finished
+are cancelled, no process is left behind, what finished is in the checkpoint,
+and :class:`AnalysisInterrupted` carries what was gathered.  A second Ctrl-C
+while stopping skips the grace period.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import dataclasses
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dicomaudit.models import InputError, PhiFinding, Severity
-from dicomaudit.phi.analyzer import PhiAnalysisError, analyze_dataset
 from dicomaudit.phi.categories import Category
-from dicomaudit.phi.inputs import InputFile, NotDicom, UnreadableInput, discover, exception_message, read_dataset
+from dicomaudit.phi.checkpoint import Checkpoint, Outcome
+from dicomaudit.phi.engines import (
+    STOP_GRACE,
+    ChunkResult,
+    ChunkTask,
+    DaskEngine,
+    Engine,
+    EngineError,
+    FileOutcome,
+    PoolEngine,
+    SerialEngine,
+    WorkerDied,
+    analyze_one,
+    cannot_analyse,
+    finding_keys,
+    from_wire,
+)
+from dicomaudit.phi.inputs import InputFile, ListingProblem, iter_inputs
 from dicomaudit.phi.locale import normalize_regions, preload
 from dicomaudit.phi.roles import ExtraRoles, RoleSet, resolve_roles
-from dicomaudit.textsafe import scrub
+from dicomaudit.phi.summary import PhiSummary, SummaryAccumulator, summarize_file
+
+__all__ = [
+    "STOP_GRACE",
+    "AnalysisInterrupted",
+    "AnalysisResult",
+    "EngineError",
+    "analyze_file",
+    "analyze_paths",
+    "default_workers",
+    "summarize",
+    "summarize_severity",
+]
 
 #: Below this many files a pool costs more (start-up, pickling) than it saves.
 PARALLEL_THRESHOLD = 64
-_CHUNK = 32
+#: Files per chunk: the embedded engines' (a pool round trip costs little) and Dask's (a task costs ~1 ms).
+CHUNK = 32
+DASK_CHUNK = 64
+#: After Ctrl-C, how long the rest of the listing may be counted (for "N files not analysed").
+COUNT_GRACE = 1.0
 
-ProgressCallback = Callable[[int, int], None]
-
-#: After Ctrl-C, how long the workers get to finish the file in hand before they are terminated.
-STOP_GRACE = 1.0
+#: ``progress(done, total)``: files done so far; the total once the listing has finished, ``None`` before.
+ProgressCallback = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """What :func:`analyze_paths` found: findings, unusable inputs, file counts.
+    """What :func:`analyze_paths` found: findings, unusable inputs, file counts, the summary.
 
     ``skipped`` lists the files found in folders that are plainly not DICOM
     (not errors); ``show_values`` says whether the findings' values are
     unmasked; ``interrupted`` is true when the run was stopped (Ctrl-C)
     before every file was analysed, ``not_analysed`` how many were left.
+    ``phi_summary`` is the merge of the chunks' partial summaries; with
+    ``parquet`` the findings are in that folder, not in ``findings``.
+    ``resumed`` counts the files taken from the checkpoint; ``engine`` says
+    what ran the analysis; ``seconds`` how long it took.
     """
 
     findings: tuple[PhiFinding, ...] = ()
@@ -71,18 +115,39 @@ class AnalysisResult:
     show_values: bool = False
     interrupted: bool = False
     not_analysed: int = 0
+    phi_summary: PhiSummary | None = None
+    parquet: str | None = None
+    resumed: int = 0
+    engine: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
     def summary(self) -> dict[str, int]:
         """Findings per category (see :func:`summarize`)."""
+        if self.phi_summary is not None:
+            return self.phi_summary.categories()
         return summarize(self.findings)
 
     @property
+    def findings_count(self) -> int:
+        return self.phi_summary.findings if self.phi_summary is not None else len(self.findings)
+
+    @property
     def files_with_findings(self) -> int:
+        if self.phi_summary is not None:
+            return self.phi_summary.files_with_phi
         return len({f.source for f in self.findings})
 
     def worst(self) -> Severity | None:
         """Highest severity among the findings, if any."""
+        if self.phi_summary is not None:
+            return self.phi_summary.worst
         return max((f.severity for f in self.findings), default=None)
+
+    def severities(self) -> dict[str, int]:
+        """Findings per severity, worst first."""
+        if self.phi_summary is not None:
+            return self.phi_summary.severities()
+        return summarize_severity(self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,85 +201,8 @@ def analyze_file(
     both: partial results from a malformed file would be misleading.
     ``roles`` defaults to :func:`~dicomaudit.phi.roles.default_roles`.
     """
-    findings, error, _ = _analyze_one(item, show_values, roles)
+    findings, error, _ = analyze_one(item, show_values, roles)
     return findings, error
-
-
-def _analyze_one(
-    item: InputFile, show_values: bool, roles: RoleSet | None = None, regions: tuple[str, ...] = ()
-) -> tuple[list[PhiFinding], InputError | None, bool]:
-    """Like :func:`analyze_file`, plus whether the file is plainly not DICOM (:class:`NotDicom`)."""
-    try:
-        ds = read_dataset(item.path)
-        return analyze_dataset(ds, item.source, show_values=show_values, roles=roles, regions=regions), None, False
-    except UnreadableInput as exc:
-        return [], InputError(item.source, scrub(str(exc))), isinstance(exc, NotDicom)
-    except PhiAnalysisError as exc:
-        return [], InputError(item.source, scrub(f"malformed DICOM file: {exc}")), False
-    except RecursionError:
-        return [], InputError(item.source, "malformed DICOM file: sequences nested too deep"), False
-    except MemoryError:
-        return [], InputError(item.source, "malformed DICOM file: absurd element length"), False
-    except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-        return [], InputError(item.source, _cannot_analyse(exc)), False
-
-
-def _cannot_analyse(exc: BaseException) -> str:
-    """The reason for an unexpected exception (a dicomaudit bug or a worker crash), value-free."""
-    message = exception_message(exc)
-    return f"cannot analyse: {type(exc).__name__}" + (f": {message}" if message else "")
-
-
-# Findings cross the process boundary as plain tuples: the frozen models hold
-# read-only mappings (which do not pickle) and tuples pickle faster than dicts.
-_Wire = tuple[str, str, str, str, str, str, str, str, dict[str, Any]]
-
-
-def _to_wire(f: PhiFinding) -> _Wire:
-    return (f.path, f.tag, f.keyword, f.vr, f.category, f.rule, f.severity.value, f.value, dict(f.detail))
-
-
-def _from_wire(source: str, w: _Wire) -> PhiFinding:
-    path, tag, keyword, vr, category, rule, severity, value, detail = w
-    return PhiFinding(source, path, tag, keyword, vr, category, rule, Severity(severity), value, detail)
-
-
-# What a worker reports per file: (findings, error reason or None, plainly not DICOM).
-_Outcome = tuple[list[_Wire], str | None, bool]
-
-#: Set in the workers (inherited from the parent) when the run is interrupted.
-_STOP: Any = None
-#: The run's role placeholders, handed to each worker once.
-_ROLES: RoleSet | None = None
-#: The run's phone-number regions (``--region``), handed to each worker once.
-_REGIONS: tuple[str, ...] = ()
-
-
-def _worker_init(stop: Any, roles: RoleSet | None = None, regions: tuple[str, ...] = ()) -> None:
-    """Pool worker set-up: Ctrl-C is the parent's business; remember the stop flag, the roles and the regions."""
-    global _STOP, _ROLES, _REGIONS
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _STOP = stop
-    _ROLES = roles
-    _REGIONS = regions
-
-
-def _analyze_chunk(items: list[InputFile], show_values: bool) -> list[_Outcome]:
-    """Outcomes of the chunk's files, in order; shorter than ``items`` when the run was stopped."""
-    out: list[_Outcome] = []
-    for item in items:
-        if _STOP is not None and _STOP.is_set():
-            break
-        findings, error, not_dicom = _analyze_one(item, show_values, _ROLES, _REGIONS)
-        out.append(([_to_wire(f) for f in findings], error.error if error else None, not_dicom))
-    return out
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork starts workers in milliseconds with pydicom already imported;
-    # fall back to the platform default where fork does not exist.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
 def default_workers(n_files: int) -> int:
@@ -222,47 +210,6 @@ def default_workers(n_files: int) -> int:
     if n_files < PARALLEL_THRESHOLD:
         return 1
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-#: One file's outcome: findings, the reason it could not be analysed, plainly not DICOM.
-_Result = tuple[list[PhiFinding], InputError | None, bool]
-
-
-class _Collector:
-    """Outcomes per file (by index), turned into an :class:`AnalysisResult` in input order."""
-
-    def __init__(self, files: list[InputFile], errors: list[InputError], show_values: bool) -> None:
-        self.files = files
-        self.listing_errors = errors  # inputs that could not even be listed
-        self.show_values = show_values
-        self.outcomes: dict[int, _Result] = {}
-
-    def result(self, *, interrupted: bool = False) -> AnalysisResult:
-        findings: list[PhiFinding] = []
-        errors = list(self.listing_errors)
-        skipped: list[str] = []
-        scanned = 0
-        for i, item in enumerate(self.files):
-            outcome = self.outcomes.get(i)
-            if outcome is None:
-                continue  # not analysed (interrupted)
-            found, error, not_dicom = outcome
-            if error is None:
-                scanned += 1
-                findings.extend(found)
-            elif not_dicom and item.from_folder:
-                skipped.append(item.source)
-            else:
-                errors.append(error)
-        return AnalysisResult(
-            tuple(findings),
-            tuple(errors),
-            scanned,
-            tuple(skipped),
-            self.show_values,
-            interrupted,
-            len(self.files) - len(self.outcomes),
-        )
 
 
 def analyze_paths(
@@ -274,6 +221,11 @@ def analyze_paths(
     on_interrupt: Callable[[], None] | None = None,
     extra_roles: ExtraRoles = None,
     regions: Sequence[str] = (),
+    scheduler: str | None = None,
+    parquet: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    chunk_size: int | None = None,
+    connect_timeout: float = 10.0,
 ) -> AnalysisResult:
     """PHI analysis of files, folders (recursive) and DICOMDIRs.
 
@@ -285,11 +237,13 @@ def analyze_paths(
     show_values
         Keep identifying values unmasked (default: masked).
     workers
-        Processes to use; ``None`` picks 1 for fewer than
-        :data:`PARALLEL_THRESHOLD` files, else one per CPU.
+        Processes to use on this machine; ``None`` picks 1 for fewer than
+        :data:`PARALLEL_THRESHOLD` files, else one per CPU.  With
+        ``scheduler="local"``: the number of Dask workers.
     progress
-        Called as ``progress(done, total)`` after each file (serial) or
-        chunk of files (parallel).
+        Called as ``progress(done, total)`` after each file (one process)
+        or chunk of files; ``total`` is ``None`` until the listing has
+        finished (it is streamed).
     on_interrupt
         Called once, at the first Ctrl-C, before the run winds down (to
         say that it is stopping).
@@ -301,6 +255,20 @@ def analyze_paths(
         files named by ``DICOMAUDIT_PHI_ROLES``: a
         :class:`~dicomaudit.phi.roles.RoleSet`, or the path of a TOML file in
         the format of ``roles.toml`` (or several paths).
+    scheduler
+        Run on Dask: ``tcp://HOST:PORT`` of an existing scheduler, or
+        ``local`` to start a ``LocalCluster`` (see :class:`~dicomaudit.phi.engines.DaskEngine`).
+    parquet
+        Folder where the workers write the findings and errors as Parquet
+        parts (:mod:`dicomaudit.phi.parquet`) instead of sending the
+        findings back: ``findings`` stays empty, ``phi_summary`` has the counts.
+    checkpoint
+        SQLite file recording each finished chunk; files recorded there and
+        unchanged since are not analysed again (:mod:`dicomaudit.phi.checkpoint`).
+    chunk_size
+        Files per chunk (default :data:`CHUNK`, :data:`DASK_CHUNK` on Dask); the result does not depend on it.
+    connect_timeout
+        Seconds to reach a Dask scheduler.
 
     Returns
     -------
@@ -315,131 +283,317 @@ def analyze_paths(
     RolesFileError
         Before any file is read, when a role file (``extra_roles`` or
         ``DICOMAUDIT_PHI_ROLES``) cannot be read or is not in the format.
+    EngineError
+        Before any file is read, when Dask is missing or the scheduler cannot be reached.
+    CheckpointError
+        Before any file is read, when the checkpoint is not one or was written with other settings.
+    ParquetUnavailable
+        Before any file is read, when ``parquet`` is given and pyarrow is not installed.
     """
+    started = time.monotonic()
     roles = resolve_roles(extra_roles)
     region_codes = normalize_regions(regions)  # ValueError on an unknown code, before any file is read
     preload()  # the locale tables, loaded once here rather than in every worker
+    parquet_dir = os.path.abspath(os.fspath(parquet)) if parquet is not None else None
+    if parquet_dir is not None:
+        from dicomaudit.phi import parquet as pq
+
+        pq.require()
+        os.makedirs(parquet_dir, exist_ok=True)
+    ckpt = None
+    if checkpoint is not None:
+        from dicomaudit import __version__
+
+        ckpt = Checkpoint(
+            checkpoint,
+            {
+                "tool": __version__,
+                "show_values": show_values,
+                "parquet": parquet_dir is not None,
+                "regions": list(region_codes),
+                "roles": _canonical(roles),
+            },
+        )
     try:
-        files, problems = discover(paths)
-    except KeyboardInterrupt:
-        if on_interrupt:
-            on_interrupt()
-        raise AnalysisInterrupted(AnalysisResult(show_values=show_values, interrupted=True)) from None
-    collector = _Collector(files, [InputError(s, r) for s, r in problems], show_values)
-    total = len(files)
-    n_workers = default_workers(total) if workers is None else max(1, int(workers))
-    if n_workers == 1 or total <= 1:
-        _run_serial(collector, show_values, progress, on_interrupt, roles, region_codes)
-    else:
-        _run_pool(collector, show_values, n_workers, progress, on_interrupt, roles, region_codes)
-    return collector.result()
+        if parquet_dir is not None:
+            # Parts of an earlier run, or of chunks that never reached the checkpoint, would be counted twice.
+            pq.remove_parts(parquet_dir, ckpt.parts() if ckpt is not None else ())
+        run = _Run(paths, show_values, region_codes, parquet_dir, ckpt, progress)
+        return run.go(
+            workers=workers,
+            roles=roles,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            connect_timeout=connect_timeout,
+            on_interrupt=on_interrupt,
+            started=started,
+        )
+    finally:
+        if ckpt is not None:
+            ckpt.close()
 
 
-def _run_serial(
-    collector: _Collector,
-    show_values: bool,
-    progress: ProgressCallback | None,
-    on_interrupt: Callable[[], None] | None,
-    roles: RoleSet | None = None,
-    regions: tuple[str, ...] = (),
-) -> None:
-    total = len(collector.files)
-    try:
-        for i, item in enumerate(collector.files):
-            collector.outcomes[i] = _analyze_one(item, show_values, roles, regions)  # one store: all or none
-            if progress:
-                progress(i + 1, total)
-    except KeyboardInterrupt:
-        if on_interrupt:
-            on_interrupt()
-        raise AnalysisInterrupted(collector.result(interrupted=True)) from None
+def _canonical(value: Any) -> Any:
+    """A stable, JSON-able form of the role set (frozensets iterate in a per-process order)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
 
 
-def _run_pool(
-    collector: _Collector,
-    show_values: bool,
-    n_workers: int,
-    progress: ProgressCallback | None,
-    on_interrupt: Callable[[], None] | None,
-    roles: RoleSet | None = None,
-    regions: tuple[str, ...] = (),
-) -> None:
-    files = collector.files
-    total = len(files)
-    starts = list(range(0, total, _CHUNK))
-    ctx = _pool_context()
-    stop = ctx.Event()
-    futures: dict[Future[list[_Outcome]], int] = {}
-    collected: set[Future[list[_Outcome]]] = set()
-    done = 0
+# What the client keeps per file until the end (by index): source, findings (wire), error, skipped.
+_Kept = tuple[str, tuple[Any, ...], str | None, bool]
 
-    def collect(finished: set[Future[list[_Outcome]]]) -> None:
-        nonlocal done
-        for fut in finished:
-            if fut in collected or fut.cancelled():
+
+class _Run:
+    """One analysis: the streamed listing, what is in flight, what came back."""
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        show_values: bool,
+        regions: tuple[str, ...],
+        parquet: str | None,
+        ckpt: Checkpoint | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.listing: Iterator[InputFile | ListingProblem] = iter_inputs(paths)
+        self.ahead: list[InputFile] = []
+        self.listing_done = False
+        self.listed = 0
+        self.taken = 0  # files handed to chunks or taken from the checkpoint
+        self.done = 0
+        self.in_chunk = 0  # files finished in the chunk running in this process
+        self.per_file_progress = False
+        self.problems: list[InputError] = []
+        self.kept: dict[int, _Kept] = {}
+        self.scanned = 0
+        self.resumed = 0
+        self.acc = SummaryAccumulator()
+        self.show_values = show_values
+        self.regions = regions
+        self.parquet = parquet
+        self.ckpt = ckpt
+        self.progress = progress
+
+    @property
+    def total(self) -> int | None:
+        return self.listed if self.listing_done else None
+
+    # -- listing ----------------------------------------------------------------
+    def _pull(self) -> bool:
+        """Read one more file from the listing into :attr:`ahead`; False when it has ended."""
+        for item in self.listing:
+            if isinstance(item, ListingProblem):
+                self.problems.append(InputError(item.source, item.reason))
                 continue
-            start = futures[fut]
-            chunk = files[start : start + _CHUNK]
-            try:
-                outcomes = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a crashed worker
-                if stop.is_set():
-                    outcomes = []  # terminated while stopping: not analysed
-                else:
-                    outcomes = [([], _cannot_analyse(exc), False) for _ in chunk]
-            # A chunk stopped by Ctrl-C reports fewer outcomes than it has files: the rest were not analysed.
-            for k, (wires, error, not_dicom) in enumerate(outcomes):
-                source = chunk[k].source
-                collector.outcomes[start + k] = (
-                    [_from_wire(source, w) for w in wires],
-                    None if error is None else InputError(source, error),
-                    not_dicom,
-                )
-            collected.add(fut)
-            done += len(outcomes)
-            if progress and not stop.is_set():
-                progress(done, total)
+            self.ahead.append(item)
+            self.listed += 1
+            return True
+        self.listing_done = True
+        return False
 
-    pool: ProcessPoolExecutor | None = None
-    with _CountedInterrupts() as interrupts:
-        try:
-            pool = ProcessPoolExecutor(
-                max_workers=min(n_workers, len(starts)),
-                mp_context=ctx,
-                initializer=_worker_init,
-                initargs=(stop, roles, regions),
+    def read_ahead(self, n: int) -> None:
+        while len(self.ahead) < n and not self.listing_done:
+            self._pull()
+
+    def next_task(self, size: int) -> ChunkTask | None:
+        """The next chunk of files not in the checkpoint (those are taken from it on the way)."""
+        items: list[tuple[int, InputFile]] = []
+        restored = 0
+        while len(items) < size:
+            if not self.ahead and not self._pull():
+                break
+            item = self.ahead.pop(0)
+            index = self.taken
+            self.taken += 1
+            if self.ckpt is not None:
+                recorded = self.ckpt.lookup(os.path.realpath(item.path))
+                if recorded is not None:
+                    self._restore(index, item, recorded)
+                    restored += 1
+                    continue
+            items.append((index, item))
+        if restored:
+            self._report()
+        if not items:
+            return None
+        return ChunkTask(tuple(items), self.show_values, self.regions, self.parquet)
+
+    def _restore(self, index: int, item: InputFile, o: Outcome) -> None:
+        out = FileOutcome(index, tuple(o.findings), o.error, o.skipped, keys=o.keys)
+        self._keep(index, item.source, out)
+        self.acc.add(
+            summarize_file(index, item.source, finding_keys(out), error=o.error is not None, skipped=o.skipped)
+        )
+        self.resumed += 1
+        self.done += 1
+
+    # -- results ----------------------------------------------------------------
+    def _keep(self, index: int, source: str, o: FileOutcome) -> None:
+        if o.error is not None:
+            self.kept[index] = (source, (), o.error, False)
+        elif o.skipped:
+            self.kept[index] = (source, (), None, True)
+        else:
+            self.scanned += 1
+            if o.findings:  # with Parquet nothing comes back: nothing is kept
+                self.kept[index] = (source, o.findings, None, False)
+
+    def take(self, task: ChunkTask, res: ChunkResult | BaseException) -> None:
+        """Fold a finished chunk in: keep its outcomes, merge its summary, record it in the checkpoint."""
+        sources = dict(task.items)
+        if isinstance(res, BaseException):
+            # The chunk failed as a whole (its worker died, or a bug): each of its files is an error.
+            reason = str(res) if isinstance(res, WorkerDied) else cannot_analyse(res)
+            acc = SummaryAccumulator()
+            outcomes = tuple(FileOutcome(i, error=reason) for i, _ in task.items)
+            for i, item in task.items:
+                acc.add(summarize_file(i, item.source, (), error=True))
+            res = ChunkResult(outcomes, acc.summary())
+        for o in res.outcomes:
+            self._keep(o.index, sources[o.index].source, o)
+        self.acc.add(res.summary)
+        if self.ckpt is not None:
+            self.ckpt.record(
+                (
+                    (
+                        os.path.realpath(sources[o.index].path),
+                        o.size,
+                        o.mtime_ns,
+                        Outcome(o.findings, o.error, o.skipped, o.keys),
+                    )
+                    for o in res.outcomes
+                ),
+                res.parts,
             )
-            for start in starts:
-                futures[pool.submit(_analyze_chunk, files[start : start + _CHUNK], show_values)] = start
-            pending = set(futures)
-            while pending and not interrupts.count:
-                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                collect(finished)
-            if not interrupts.count:
-                pool.shutdown(wait=True)
+        self.done += len(res.outcomes)
+        self.in_chunk = 0
+        if not self.per_file_progress:
+            self._report()
+
+    def on_file(self, outcome: FileOutcome) -> None:
+        self.in_chunk += 1
+        if self.progress:
+            self.progress(self.done + self.in_chunk, self.total)
+
+    def _report(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def result(self, *, interrupted: bool = False, engine: dict[str, Any], started: float) -> AnalysisResult:
+        findings: list[PhiFinding] = []
+        errors = list(self.problems)
+        skipped: list[str] = []
+        for index in sorted(self.kept):
+            source, wires, error, is_skipped = self.kept[index]
+            if error is not None:
+                errors.append(InputError(source, error))
+            elif is_skipped:
+                skipped.append(source)
             else:
-                stop.set()
+                findings.extend(from_wire(source, w) for w in wires)
+        return AnalysisResult(
+            findings=tuple(findings),
+            errors=tuple(errors),
+            files_scanned=self.scanned,
+            skipped=tuple(skipped),
+            show_values=self.show_values,
+            interrupted=interrupted,
+            not_analysed=self.listed - self.done,
+            phi_summary=self.acc.summary(),
+            parquet=self.parquet,
+            resumed=self.resumed,
+            engine=engine,
+            seconds=time.monotonic() - started,
+        )
+
+    # -- the run -----------------------------------------------------------------
+    def go(
+        self,
+        *,
+        workers: int | None,
+        roles: RoleSet | None,
+        scheduler: str | None,
+        chunk_size: int | None,
+        connect_timeout: float,
+        on_interrupt: Callable[[], None] | None,
+        started: float,
+    ) -> AnalysisResult:
+        try:
+            # Enough of the listing to choose: a pool costs more than it saves on a few files.
+            self.read_ahead(PARALLEL_THRESHOLD)
+        except KeyboardInterrupt:
+            if on_interrupt:
+                on_interrupt()
+            raise AnalysisInterrupted(
+                AnalysisResult(show_values=self.show_values, interrupted=True, parquet=self.parquet)
+            ) from None
+        engine: Engine
+        if scheduler:
+            engine = DaskEngine(scheduler, roles, workers=workers, connect_timeout=connect_timeout)
+            size = chunk_size or DASK_CHUNK
+        else:
+            size = chunk_size or CHUNK
+            n = default_workers(len(self.ahead) if self.listing_done else PARALLEL_THRESHOLD)
+            n = n if workers is None else max(1, int(workers))
+            if self.listing_done:
+                n = min(n, -(-len(self.ahead) // size))
+            if n <= 1:
+                self.per_file_progress = True
+                engine = SerialEngine(roles, self.on_file)
+            else:
+                engine = PoolEngine(n, roles)
+        try:
+            return self._loop(engine, size, on_interrupt, started)
+        finally:
+            engine.close()
+
+    def _loop(
+        self, engine: Engine, size: int, on_interrupt: Callable[[], None] | None, started: float
+    ) -> AnalysisResult:
+        in_flight: dict[int, ChunkTask] = {}
+        key = 0
+        stopped = False
+        with _CountedInterrupts(enabled=not isinstance(engine, SerialEngine)) as interrupts:
+            try:
+                while not interrupts.count:
+                    while len(in_flight) < engine.slots and not interrupts.count:
+                        task = self.next_task(size)
+                        if task is None:
+                            break
+                        engine.submit(key, task)
+                        in_flight[key] = task
+                        key += 1
+                    if not in_flight:
+                        break
+                    for k, res in engine.poll(0.1):
+                        self.take(in_flight.pop(k), res)
+            except KeyboardInterrupt:  # the serial engine: Ctrl-C arrives in the file in hand
+                stopped = True
+            if interrupts.count or stopped:
                 if on_interrupt:
                     on_interrupt()
-                for fut in futures:
-                    fut.cancel()  # chunks no worker has taken yet
-                # Running chunks stop after the file in hand and send back what they did; a second
-                # Ctrl-C (or the end of the grace period) ends the wait.
-                deadline = time.monotonic() + STOP_GRACE
-                collect({f for f in futures if f.done()})
-                pending = {f for f in futures if not f.done()}
-                while pending and interrupts.count < 2 and time.monotonic() < deadline:
-                    finished, pending = wait(pending, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
-                    collect(finished)
-                _kill_pool(pool)
-        except BaseException:
-            if pool is not None:
-                _kill_pool(pool)
-            raise
-    if interrupts.count > 1:
-        raise KeyboardInterrupt  # a second Ctrl-C: stop now, nothing to hand back
-    if interrupts.count:
-        raise AnalysisInterrupted(collector.result(interrupted=True))
+                for k, res in engine.interrupt(interrupts):
+                    self.take(in_flight.pop(k), res)
+                engine.close()
+                if interrupts.count > 1:
+                    raise KeyboardInterrupt  # a second Ctrl-C: stop now, nothing to hand back
+                self._count_rest(interrupts)
+                if interrupts.count > 1:
+                    raise KeyboardInterrupt
+                raise AnalysisInterrupted(self.result(interrupted=True, engine=engine.describe(), started=started))
+        return self.result(engine=engine.describe(), started=started)
+
+    def _count_rest(self, interrupts: _CountedInterrupts) -> None:
+        """After Ctrl-C: count the rest of the listing (for "N not analysed"), for at most :data:`COUNT_GRACE` s."""
+        deadline = time.monotonic() + COUNT_GRACE
+        while not self.listing_done and interrupts.count < 2 and time.monotonic() < deadline:
+            self._pull()
+        self.ahead.clear()
 
 
 class _CountedInterrupts:
@@ -448,19 +602,23 @@ class _CountedInterrupts:
     A ``KeyboardInterrupt`` raised in the middle of
     :func:`concurrent.futures.wait` can leave a future's lock held (``wait``
     takes the locks one by one), and the pool's manager thread then blocks on
-    it for ever: the process would never exit.  The pool loop looks at
-    :attr:`count` between short waits instead.  Only in the main thread and
-    over Python's default handler (elsewhere no ``KeyboardInterrupt`` comes,
-    or the caller handles SIGINT its own way).
+    it for ever: the process would never exit; a Dask client interrupted
+    inside a call may leave its event loop in an unknown state.  The run's
+    loop looks at :attr:`count` between short waits instead.  Only in the
+    main thread and over Python's default handler (elsewhere no
+    ``KeyboardInterrupt`` comes, or the caller handles SIGINT its own way),
+    and only when ``enabled`` (in-process analysis is interrupted directly).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self.count = 0
+        self.enabled = enabled
         self._previous: Any = None
 
     def __enter__(self) -> _CountedInterrupts:
         if (
-            threading.current_thread() is threading.main_thread()
+            self.enabled
+            and threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         ):
             self._previous = signal.signal(signal.SIGINT, self._counted)
@@ -472,18 +630,3 @@ class _CountedInterrupts:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def _kill_pool(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers and reap them: no process outlives the run."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for proc in processes:
-        if proc.is_alive():
-            proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + 2.0
-    for proc in processes:
-        proc.join(timeout=max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(timeout=1.0)

@@ -255,10 +255,41 @@ def test_elements_after_the_pixel_data_are_analysed(tmp_path: Path) -> None:
     assert any(f.path == "(7FE1,1010)" and "Whitfield" in f.value for f in result.findings)
 
 
-def test_pixel_data_cut_short_leaves_the_header_analysable(tmp_path: Path) -> None:
+def test_pixel_data_cut_short_is_a_truncated_file(tmp_path: Path) -> None:
+    # Given a file whose header is intact but whose image was cut short (a copy that stopped)
     data = part10(patient() + element(0x7FE00010, b"OW", b"\x00" * 64))
+    # When it is analysed
     result = analyze_paths([_write(tmp_path / "x.dcm", data[:-10])])
-    assert result.errors == () and result.files_scanned == 1
+    # Then it is a truncated file, listed in errors, not a clean read
+    assert [e.error for e in result.errors] == [
+        "truncated DICOM file: the pixel data at offset 0x"
+        + result.errors[0].error.split("offset 0x")[1].split(" ")[0]
+        + f" runs past the end of the file ({len(data) - 10} bytes): the image was cut short"
+    ]
+
+
+def test_a_zero_filled_file_is_an_error_even_in_a_folder(tmp_path: Path) -> None:
+    # Given a folder with a file of zeros named as DICOM (space reserved by an export that never wrote it)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "IM0001.dcm").write_bytes(b"\x00" * 4096)
+    # When the folder is analysed
+    result = analyze_paths([tmp_path / "export"])
+    # Then the file is an error that says what it is
+    assert [e.error for e in result.errors] == ["not a DICOM file: zero bytes (space reserved but never written)"]
+
+
+def test_a_non_dicom_file_named_dcm_is_an_error_in_a_folder(tmp_path: Path) -> None:
+    # Given a folder with a viewer's HTML error page saved as .dcm, and a README
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "IM0002.dcm").write_bytes(b"<html><body>500 Internal Server Error</body></html>")
+    (tmp_path / "export" / "README.txt").write_text("export of 2026-11-22")
+    # When the folder is analysed
+    result = analyze_paths([tmp_path / "export"])
+    # Then the .dcm file is an error naming what it holds, and the README is only skipped
+    assert [e.error for e in result.errors] == [
+        "not a DICOM file: no DICM prefix and no parseable data set (named as DICOM, holds HTML)"
+    ]
+    assert len(result.skipped) == 1
 
 
 # -- crafted values: bounded time and memory ------------------------------------

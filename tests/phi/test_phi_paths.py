@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from pydicom import Dataset
 from pydicom.fileset import FileSet
 
@@ -173,3 +174,30 @@ def test_parallel_workers_skip_the_same_files(write_dicom, tmp_path):
     parallel = analyze_paths([tmp_path / "in"], workers=2)
     assert len(serial.skipped) == 40 and parallel.skipped == serial.skipped
     assert parallel.findings == serial.findings and parallel.files_scanned == serial.files_scanned == 40
+
+
+@pytest.mark.parametrize("named", ["the DICOMDIR", "its folder"])
+def test_files_a_dicomdir_references_that_are_missing_are_errors(tmp_path, named):
+    """Given a CD export whose DICOMDIR references a file that was not copied, when the DICOMDIR or its
+    folder is analysed, then the missing file is listed in errors, named as the DICOMDIR would place it."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    fs = FileSet()
+    for n in range(2):
+        ds = _patient()
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3.4", "1.2.3.4.5"
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", "1", str(n + 1)
+        ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20220202", "101500", "S100", "A100"
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        fs.add(ds)
+    fs.write(tmp_path / "media")
+    referenced = sorted(p for p in (tmp_path / "media").rglob("*") if p.is_file() and p.name != "DICOMDIR")
+    referenced[0].unlink()
+    target = tmp_path / "media" / "DICOMDIR" if named == "the DICOMDIR" else tmp_path / "media"
+    result = analyze_paths([target])
+    missing = [e for e in result.errors if e.error.startswith("missing:")]
+    assert len(missing) == 1 and Path(missing[0].source).name == referenced[0].name
+    assert "referenced by" in missing[0].error and "DICOMDIR" in missing[0].error
