@@ -62,6 +62,7 @@ from dicomaudit.phi.engines import (
     WorkerDied,
     analyze_one,
     cannot_analyse,
+    fewer_collections,
     finding_keys,
     from_wire,
 )
@@ -319,15 +320,16 @@ def analyze_paths(
             # Parts of an earlier run, or of chunks that never reached the checkpoint, would be counted twice.
             pq.remove_parts(parquet_dir, ckpt.parts() if ckpt is not None else ())
         run = _Run(paths, show_values, region_codes, parquet_dir, ckpt, progress)
-        return run.go(
-            workers=workers,
-            roles=roles,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
-            connect_timeout=connect_timeout,
-            on_interrupt=on_interrupt,
-            started=started,
-        )
+        with fewer_collections():
+            return run.go(
+                workers=workers,
+                roles=roles,
+                scheduler=scheduler,
+                chunk_size=chunk_size,
+                connect_timeout=connect_timeout,
+                on_interrupt=on_interrupt,
+                started=started,
+            )
     finally:
         if ckpt is not None:
             ckpt.close()
@@ -440,7 +442,9 @@ class _Run:
             self.kept[index] = (source, (), None, True)
         else:
             self.scanned += 1
-            if o.findings:  # with Parquet nothing comes back: nothing is kept
+            if o.objects:  # in this process already: no rebuilding from the wire form
+                self.kept[index] = (source, o.objects, None, False)
+            elif o.findings:  # with Parquet nothing comes back: nothing is kept
                 self.kept[index] = (source, o.findings, None, False)
 
     def take(self, task: ChunkTask, res: ChunkResult | BaseException) -> None:
@@ -494,6 +498,8 @@ class _Run:
                 errors.append(InputError(source, error))
             elif is_skipped:
                 skipped.append(source)
+            elif wires and isinstance(wires[0], PhiFinding):
+                findings.extend(wires)
             else:
                 findings.extend(from_wire(source, w) for w in wires)
         return AnalysisResult(
