@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
-from pydicom import Dataset, dcmread
+from pydicom import dcmread
 
 from dicomaudit.phi import analyze_paths
 from dicomaudit.phi.inputs import iter_inputs
@@ -57,6 +57,7 @@ from dicomaudit.phi.inputs import iter_inputs
 # The corpus generators are test tooling (tests/phi/), not part of the package.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.bench_analyze import touch  # noqa: E402 - the same element walk as the analyzer benchmark's baseline
 from tests.phi.corpus import generate_corpus  # noqa: E402
 from tests.phi.corpus_intl import generate_intl_corpus  # noqa: E402
 
@@ -102,18 +103,6 @@ def batches(root: Path, n_files: int) -> list[Path]:
 
 
 # -- measurements ------------------------------------------------------------
-def _touch(ds: Dataset) -> int:
-    n = 0
-    for elem in ds:
-        n += 1
-        if elem.VR == "SQ":
-            for item in elem.value:
-                n += _touch(item)
-        else:
-            _ = elem.value
-    return n
-
-
 def bare_walk(paths: list[Path]) -> int:
     """Read every header with pydicom and touch every element (file meta too): the baseline, one process."""
     files = 0
@@ -125,8 +114,8 @@ def bare_walk(paths: list[Path]) -> int:
             files += 1
             try:
                 ds = dcmread(item.path, stop_before_pixels=True, force=True)
-                _touch(ds)
-                _touch(ds.file_meta) if hasattr(ds, "file_meta") else None
+                touch(ds)
+                touch(ds.file_meta) if hasattr(ds, "file_meta") else None
             except Exception:  # noqa: BLE001 - malformed files cost their read, like in the analyzer
                 pass
     return files

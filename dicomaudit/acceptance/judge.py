@@ -260,8 +260,8 @@ def judge_node(endpoints: Sequence[TargetResult], role: str, policy: Policy) -> 
         raise ValueError("a node has at least one endpoint")
     requirements = [_answers(endpoints)]
     requirements += [_setting(endpoints, policy, name) for name in SETTINGS]
-    requirements += [_forbidden_service(endpoints, policy, family) for family in policy.services.forbidden]
-    requirements += [_required_service(endpoints, policy, family) for family in policy.services.required]
+    requirements += [_service(endpoints, policy, family, forbidden=True) for family in policy.services.forbidden]
+    requirements += [_service(endpoints, policy, family, forbidden=False) for family in policy.services.required]
     requirements += [_check(endpoints, req.check_id, req.require, req.why) for req in policy.checks.values()]
     judged = tuple(requirements)
     if any(r.outcome is Outcome.VIOLATED for r in judged):
@@ -482,27 +482,16 @@ def _service_readings(
     return out
 
 
-def _forbidden_service(endpoints: Sequence[TargetResult], policy: Policy, family: str) -> RequirementJudgement:
-    readings = _service_readings(endpoints, family, forbidden=True)
+def _service(
+    endpoints: Sequence[TargetResult], policy: Policy, family: str, *, forbidden: bool
+) -> RequirementJudgement:
+    """A ``[services]`` requirement: ``family`` forbidden to unregistered peers, or required to be offered."""
+    readings = _service_readings(endpoints, family, forbidden=forbidden)
     outcome, detail = _combine([r for _, _, r in readings], "not applicable: no DICOM endpoint given")
     return RequirementJudgement(
-        id=f"service:forbidden:{family}",
-        title=f"{family} not offered to unregistered peers",
-        required="forbidden",
-        outcome=outcome,
-        detail=detail,
-        why=policy.services.why,
-        evidence=tuple(_evidence(t, c, r[0]) for t, c, r in readings),
-    )
-
-
-def _required_service(endpoints: Sequence[TargetResult], policy: Policy, family: str) -> RequirementJudgement:
-    readings = _service_readings(endpoints, family, forbidden=False)
-    outcome, detail = _combine([r for _, _, r in readings], "not applicable: no DICOM endpoint given")
-    return RequirementJudgement(
-        id=f"service:required:{family}",
-        title=f"{family} offered",
-        required="required",
+        id=f"service:{'forbidden' if forbidden else 'required'}:{family}",
+        title=f"{family} not offered to unregistered peers" if forbidden else f"{family} offered",
+        required="forbidden" if forbidden else "required",
         outcome=outcome,
         detail=detail,
         why=policy.services.why,

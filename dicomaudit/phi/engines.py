@@ -314,11 +314,17 @@ _ROLES: RoleSet | None = None
 GC_THRESHOLD = 10_000
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Raise the first generation's threshold to :data:`GC_THRESHOLD` for a block; restore it after."""
+def _raise_gc_threshold() -> tuple[int, ...]:
+    """Raise the first generation's threshold to :data:`GC_THRESHOLD`; return the thresholds before."""
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
+    return old
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """:func:`_raise_gc_threshold` for a block; restore the thresholds after."""
+    old = _raise_gc_threshold()
     try:
         yield
     finally:
@@ -329,8 +335,7 @@ def _worker_init(stop: Any, roles: RoleSet | None) -> None:
     """Pool worker set-up: Ctrl-C is the parent's business; remember the stop flag and the roles."""
     global _STOP, _ROLES
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    old = gc.get_threshold()  # a process of this pool does nothing else (see GC_THRESHOLD)
-    gc.set_threshold(max(old[0], GC_THRESHOLD), *old[1:])
+    _raise_gc_threshold()  # for good: a process of this pool does nothing else (see GC_THRESHOLD)
     _STOP = stop
     _ROLES = roles
 

@@ -25,7 +25,7 @@ import stat
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -121,7 +121,7 @@ def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile |
     given = [os.fsdecode(os.fspath(p)) for p in paths]
     # Named files (and what their DICOMDIRs reference) are the user saying "this is DICOM", even when a folder
     # walked first reaches them: decided up front from the command line, so a streamed item never changes later.
-    references: dict[str, list[str]] = {}
+    references: dict[str, list[tuple[str, bool]]] = {}  # DICOMDIR named -> (referenced file, is it there)
     direct: set[bytes] = set()
     for g in given:
         try:
@@ -131,8 +131,8 @@ def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile |
             continue
         direct.add(_key(os.path.realpath(g)))
         if os.path.basename(g).upper() == "DICOMDIR":
-            references[g] = [r for r, there in _dicomdir_references(g) if there]
-            direct.update(_key(os.path.realpath(r)) for r in references[g])
+            references[g] = list(_dicomdir_references(g))
+            direct.update(_key(os.path.realpath(r)) for r, there in references[g] if there)
     seen: set[bytes] = set()
 
     def once(real: str) -> bool:
@@ -161,13 +161,12 @@ def iter_inputs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[InputFile |
                 elif once(real):
                     yield InputFile(safe_text(source), full, _key(real) not in direct)
                     if os.path.basename(full).upper() == "DICOMDIR":
-                        yield from _missing_references(full, source)
+                        yield from _missing_references(full, source, _dicomdir_references(full))
         elif stat.S_ISREG(mode):
             if once(os.path.realpath(given_str)):
                 yield InputFile(safe_text(given_str), given_str, False)
-                if given_str in references:
-                    yield from _missing_references(given_str, given_str)
-            for path in references.get(given_str, ()):
+                yield from _missing_references(given_str, given_str, references.get(given_str, ()))
+            for path in (r for r, there in references.get(given_str, ()) if there):
                 if once(os.path.realpath(path)):
                     yield InputFile(safe_text(path), path, False)
         else:
@@ -221,10 +220,10 @@ def _walk_folder(given: str) -> Iterator[tuple[str | ListingProblem, str, str]]:
     yield from walk(given, os.path.realpath(given))
 
 
-def _missing_references(dicomdir: str, source: str) -> Iterator[ListingProblem]:
-    """A problem for each file a DICOMDIR references that is not there: an export copied in part."""
+def _missing_references(dicomdir: str, source: str, references: Iterable[tuple[str, bool]]) -> Iterator[ListingProblem]:
+    """A problem for each file a DICOMDIR references (``references``) that is not there: an export copied in part."""
     base = os.path.dirname(source)
-    for path, there in _dicomdir_references(dicomdir):
+    for path, there in references:
         if not there:
             shown = os.path.join(base, os.path.relpath(path, os.path.dirname(dicomdir)))
             yield ListingProblem(safe_text(shown), f"missing: referenced by {safe_text(source)} but not found")
