@@ -40,12 +40,26 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from pydicom import config
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.datadict import DicomDictionary, dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element, empty_value_for_VR
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    PrivateTransferSyntaxes,
+)
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
 #: Deeper than any real IOD (SR trees rarely pass 10); protects the walks
@@ -158,6 +172,46 @@ class _Reader:
         return True
 
 
+def _raw(tag: int, vr: str | None, length: int, value: Any, tell: int, implicit: bool,
+         little: bool) -> RawDataElement:  # fmt: skip
+    """pydicom's raw element (its ``tag`` a BaseTag, as pydicom's conversion expects), without the
+    keyword-default constructor."""
+    return tuple.__new__(RawDataElement, (BaseTag(tag), vr, length, value, tell, implicit, little, True, False))
+
+
+class _Collected:
+    """The elements of one data set or item as the walk keeps them (``into``): pydicom's raw elements, and
+    :class:`_Items` for the sequences it walked."""
+
+    __slots__ = ("elements", "implicit", "src")
+
+    def __init__(self, src: _Reader) -> None:
+        self.src = src
+        self.elements: dict[int, RawDataElement | _Items | DataElement] = {}
+        self.implicit = True
+
+    def keep(self, tag: int, vr: str | None, length: int, start: int, implicit: bool, little: bool,
+             count: int | None = None) -> None:  # fmt: skip
+        """The element whose value (``count`` bytes, default ``length``) starts at ``start``, as pydicom's
+        ``data_element_generator`` yields it."""
+        count = length if count is None else count
+        value = self.src.read(start, count) if count else empty_value_for_VR(vr, raw=True)
+        # Keyed by plain int (pydicom looks up with its BaseTag, an int): sorting and
+        # looking up ints costs no Python-level comparison.
+        self.elements[tag] = _raw(tag, vr, length, value, start, implicit, little)
+
+
+class _Items:
+    """A sequence the walk went through: its items, where its value starts, and whether it has a delimiter."""
+
+    __slots__ = ("items", "tell", "undefined")
+
+    def __init__(self, items: list[_Collected], tell: int, *, undefined: bool) -> None:
+        self.items = items
+        self.tell = tell
+        self.undefined = undefined
+
+
 class _Walker:
     def __init__(self, src: _Reader, little: bool) -> None:
         self.src = src
@@ -217,15 +271,19 @@ class _Walker:
         stop: Callable[[int], bool] | None = None,
         seen: dict[int, tuple[int, int]] | None = None,
         peek: bool = True,
+        into: _Collected | None = None,
     ) -> int:
         """Check the elements from ``pos``; return where the data set ends (after its delimiter, if any).
 
         ``seen`` (tag -> where its first occurrence lies) carries over when one
         data set is walked in parts; ``peek=False`` keeps ``implicit`` as given.
+        ``into``: also keep each element, as pydicom's reader would hold it.
         """
         limit = region.limit
         if peek:
             implicit = self.peek_implicit(pos, implicit, limit, in_item)
+        if into is not None:
+            into.implicit = implicit
         seen = {} if seen is None else seen
         # The loop runs once per element of every file: the common case (an
         # 8-byte header inside a cached block) is read without a call.
@@ -276,13 +334,33 @@ class _Walker:
                 raise self.cut("an element header", pos, region)
             element_start, start = pos, pos + header
             if length == _UNDEFINED:
-                pos = self.undefined_value(tag, vr, start, implicit, region, depth)
+                items: list[_Collected] | None = [] if into is not None else None
+                pos, is_sequence = self.undefined_value(tag, vr, start, implicit, region, depth, items)
+                if into is not None:
+                    if is_sequence:
+                        into.elements[tag] = _Items(items or [], start, undefined=True)
+                    else:  # the bytes up to the sequence delimiter, as pydicom reads them
+                        into.keep(tag, vr, _UNDEFINED, start, implicit, self.little, pos - 8 - start)
             else:
                 end = start + length
                 if end > limit:
                     raise self.overrun(f"element {_tag(tag)}", pos, length, region)
                 if vr == "SQ" or (vr is None and not group & 1 and _is_sequence_tag(tag)):
-                    self.sequence(start, region.inner(end, "sequence"), implicit, depth + 1)
+                    items = [] if into is not None and length else None
+                    self.sequence(start, region.inner(end, "sequence"), implicit, depth + 1, items)
+                    if items is not None:
+                        into.elements[tag] = _Items(items, start, undefined=False)  # type: ignore[union-attr]
+                    elif into is not None:
+                        into.keep(tag, vr, length, start, implicit, self.little)
+                elif into is not None:
+                    if length and block is not None and offset + header + length <= len(block):
+                        # Most values lie in the block their header came from: kept without a call.
+                        value = block[offset + header : offset + header + length]
+                        into.elements[tag] = tuple.__new__(
+                            RawDataElement, (BaseTag(tag), vr, length, value, start, implicit, self.little, True, False)
+                        )
+                    else:
+                        into.keep(tag, vr, length, start, implicit, self.little)
                 pos = end
             first = seen.setdefault(tag, (element_start, pos))
             # pydicom keeps only the last of two elements with one tag: harmless
@@ -315,8 +393,10 @@ class _Walker:
             return None, self.u32(head[4:])[0], 8
         return raw_vr.decode("latin-1"), self.u16(head[6:])[0], 8  # unknown VR: 2-byte length, as pydicom
 
-    def undefined_value(self, tag: int, vr: str | None, start: int, implicit: bool, region: _Region, depth: int) -> int:
-        """An undefined-length value: a sequence (walked) or bytes up to a sequence delimiter."""
+    def undefined_value(self, tag: int, vr: str | None, start: int, implicit: bool, region: _Region, depth: int,
+                        items: list[_Collected] | None = None) -> tuple[int, bool]:  # fmt: skip
+        """Where an undefined-length value ends, and whether it is a sequence (walked; its items kept in
+        ``items``) rather than bytes up to a sequence delimiter."""
         if vr == "UN" and config.settings.infer_sq_for_un_vr:
             vr = "SQ"  # PS3.5 6.2.2
         if vr is None or (vr == "UN" and config.replace_un_with_known_vr):
@@ -325,17 +405,17 @@ class _Walker:
                 group, element = self.tag_at(start)
                 vr = "SQ" if (group << 16 | element) == _ITEM else None
         if vr == "SQ":
-            return self.sequence(start, region.inner(None, "sequence"), implicit, depth + 1)
+            return self.sequence(start, region.inner(None, "sequence"), implicit, depth + 1, items), True
         found = self.src.find(self.delimiter, start, region.limit)
         if found < 0 or found + 8 > region.limit:
             raise StructureError(
                 f"malformed DICOM file: undefined-length element {_tag(tag)} without its "
                 f"sequence delimiter in its {region.within}"
             )
-        return found + 8
+        return found + 8, False
 
     # -- the top level ------------------------------------------------------
-    def top_level(self, pos: int, region: _Region) -> list[tuple[int, int]]:
+    def top_level(self, pos: int, region: _Region, into: _Collected | None = None) -> list[tuple[int, int]]:
         """Check the data set from ``pos`` to the end; return where elements *after* the pixel data lie.
 
         The header read stops before the pixel data, but elements may follow
@@ -350,7 +430,8 @@ class _Walker:
         stretches: list[tuple[int, int]] = []
         start = None
         while True:
-            pos = self.dataset(pos, region, implicit, 0, in_item=False, stop=_at_pixel_data, seen=seen, peek=False)
+            pos = self.dataset(pos, region, implicit, 0, in_item=False, stop=_at_pixel_data, seen=seen, peek=False,
+                               into=into)  # fmt: skip
             if start is not None and pos > start:
                 stretches.append((start, pos))
             if pos + 8 > region.limit:
@@ -383,8 +464,9 @@ class _Walker:
         return None
 
     # -- sequences --------------------------------------------------------
-    def sequence(self, pos: int, region: _Region, implicit: bool, depth: int) -> int:
-        """Check a sequence's items; return where it ends (after its delimiter, if any)."""
+    def sequence(self, pos: int, region: _Region, implicit: bool, depth: int,
+                 items: list[_Collected] | None = None) -> int:  # fmt: skip
+        """Check a sequence's items (and keep them in ``items``); return where it ends (after its delimiter, if any)."""
         if depth > MAX_DEPTH:
             raise StructureError(f"malformed DICOM file: sequences nested deeper than {MAX_DEPTH} levels")
         while True:
@@ -408,13 +490,17 @@ class _Walker:
                     f"malformed DICOM file: {_tag(tag)} at offset {pos:#x} where a sequence item (FFFE,E000) must start"
                 )
             start = pos + 8
+            item = None
+            if items is not None:
+                item = _Collected(self.src)
+                items.append(item)
             if length == _UNDEFINED:
-                pos = self.dataset(start, region.inner(None, "item"), implicit, depth, in_item=True)
+                pos = self.dataset(start, region.inner(None, "item"), implicit, depth, in_item=True, into=item)
             else:
                 end = start + length
                 if end > region.limit:
                     raise self.overrun("item", pos, length, region)
-                self.dataset(start, region.inner(end, "item"), implicit, depth, in_item=True)
+                self.dataset(start, region.inner(end, "item"), implicit, depth, in_item=True, into=item)
                 pos = end
 
 
@@ -478,6 +564,110 @@ def _check(src: _Reader, little_endian: bool, deflated: bool) -> list[bytes]:
     walker = _Walker(src, little=little_endian or deflated)
     stretches = walker.top_level(pos, _Region(None, src.size, "file"))
     return [src.read(start, end - start) for start, end in stretches]
+
+
+#: Transfer syntaxes the one-pass read takes, and their (implicit VR, little endian); every other
+#: registered one is explicit VR little endian (PS3.5 A.4), as pydicom reads it.
+_ENCODINGS: dict[str, tuple[bool, bool]] = {
+    ImplicitVRLittleEndian: (True, True),
+    ExplicitVRLittleEndian: (False, True),
+    ExplicitVRBigEndian: (False, False),
+}
+_LENIENT_ONLY = frozenset({DeflatedExplicitVRLittleEndian, *PrivateTransferSyntaxes})
+_CHARSET = 0x00080005
+
+
+def read_header(path: str) -> Dataset | None:
+    """The file's data set up to its pixel data, read in the same pass that checks its encoding.
+
+    One walk instead of two (pydicom's read, then :func:`check_structure`):
+    the elements are kept as pydicom's reader would hold them (raw elements
+    converted on access; sequences as items), so what is analysed is what
+    pydicom would have read -- of a file this check finds consistent.
+
+    Returns ``None`` when the file is not one this read takes on its own: no
+    ``DICM`` prefix, no or an unusual transfer syntax (deflated, private), a
+    command set, elements after the pixel data, an inconsistent encoding, or
+    anything unexpected.  The caller then reads it the lenient way and checks
+    it, which also gives the reason a broken file is refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's charset warnings (the analysis reports what matters)
+            return _read_header(_Reader.of_file(fd))
+    except Exception:  # noqa: BLE001 - any surprise: the lenient read and the check decide, with their reasons
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_header(src: _Reader) -> Dataset | None:
+    if src.size < 140 or src.read(128, 4) != b"DICM":
+        return None
+    file = _Region(None, src.size, "file")
+    meta = _Collected(src)
+    pos = _Walker(src, little=True).dataset(132, file, False, 0, in_item=False, stop=_group_is_not(0x0002), into=meta)
+    if pos + 8 > src.size or src.read(pos, 2) == b"\x00\x00":
+        return None  # nothing after the file meta, or a command set (group 0000, little endian)
+    syntax = meta.elements.get(0x00020010)
+    if not isinstance(syntax, RawDataElement) or not syntax.value:
+        return None
+    uid = syntax.value.decode("ascii", "replace").strip("\x00 ")
+    if uid in _LENIENT_ONLY:
+        return None
+    implicit_vr, little = _ENCODINGS.get(uid, (False, True))
+    top = _Collected(src)
+    top.implicit = implicit_vr
+    if _Walker(src, little).top_level(pos, file, into=top) or not top.elements:
+        return None  # elements after the pixel data (read apart by the lenient path), or no data set
+    if not all(type(e) is RawDataElement for e in meta.elements.values()):
+        return None  # a sequence in the file meta group: pydicom's own reading of it
+    ds = _dataset(top, little, default_encoding)
+    file_meta = FileMetaDataset(cast(dict[BaseTag, DataElement | RawDataElement], meta.elements))
+    file_meta.set_original_encoding(meta.implicit, True, default_encoding)
+    ds.file_meta = file_meta
+    return ds
+
+
+def _dataset(collected: _Collected, little: bool, parent_encoding: str | list[str]) -> Dataset:
+    """A pydicom data set of what the walk kept, its sequences' items built the same way, top down.
+
+    As ``Dataset(elements, parent_encoding=...)`` followed by
+    ``set_original_encoding(...)``, the way pydicom's reader makes each data
+    set and item, but copied from a fresh data set's attributes: a file holds
+    dozens of items, and ``Dataset.__setattr__`` costs more than the copy.
+    """
+    elements = collected.elements
+    charset = elements.get(_CHARSET)
+    if charset is None:
+        encoding = parent_encoding
+    elif type(charset) is RawDataElement:
+        encoding = convert_encodings(convert_raw_data_element(charset).value)
+    else:
+        raise ValueError("Specific Character Set (0008,0005) is a sequence")  # read_header: the lenient path
+    for tag, value in elements.items():
+        if type(value) is _Items:
+            items = Sequence([_dataset(item, little, encoding) for item in value.items])
+            items.is_undefined_length = value.undefined
+            elements[tag] = DataElement(BaseTag(tag), "SQ", items, value.tell, is_undefined_length=value.undefined)
+    ds = Dataset.__new__(Dataset)
+    state = ds.__dict__
+    state.update(_FRESH)
+    for name in _FRESH_CONTAINERS:
+        state[name] = _FRESH[name].copy()  # per data set, never shared
+    state.update(_dict=elements, _parent_encoding=parent_encoding, _read_implicit=collected.implicit,
+                 _read_little=little, _read_charset=encoding)  # fmt: skip
+    return ds
+
+
+#: A new data set's attributes, whatever this pydicom version sets in ``Dataset.__init__``; its
+#: containers (private blocks, pixel caches...) are copied for each data set.
+_FRESH = dict(Dataset().__dict__)
+_FRESH_CONTAINERS = tuple(name for name, value in _FRESH.items() if isinstance(value, (dict, list, set)))
 
 
 def check_encoded(data: bytes, *, implicit_vr: bool, little_endian: bool = True) -> None:

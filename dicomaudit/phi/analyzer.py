@@ -98,7 +98,7 @@ from pydicom.filereader import read_sequence
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from dicomaudit.models import PhiFinding
+from dicomaudit.models import PhiFinding, Severity
 from dicomaudit.phi.categories import (
     KIND_CATEGORY,
     KIND_SEVERITY,
@@ -412,6 +412,21 @@ def _decode_private_bytes(value: bytes, encodings: list[str]) -> str | None:
     return text if visible and printable >= 0.95 * len(visible) else None
 
 
+#: One finding as workers hand it over: (path, tag, keyword, vr, category, rule, severity, value, detail);
+#: :func:`from_wire` makes the :class:`~dicomaudit.models.PhiFinding`.
+Wire = tuple[str, str, str, str, str, str, str, str, dict[str, Any]]
+
+
+def from_wire(source: str, wire: tuple[Any, ...] | list[Any]) -> PhiFinding:
+    """The finding a :data:`Wire` stands for, found in ``source``."""
+    path, tag, keyword, vr, category, rule, severity, value, detail = wire
+    return PhiFinding(source, path, tag, keyword, vr, category, rule, Severity(severity), value, detail)
+
+
+_CATEGORY_OF = {kind: category.value for kind, category in KIND_CATEGORY.items()}
+_SEVERITY_OF = {kind: severity.value for kind, severity in KIND_SEVERITY.items()}
+
+
 @dataclass(slots=True)
 class _Pending:
     """An element whose verdict needs the data set's propagation index."""
@@ -460,11 +475,10 @@ def _ascii(value: bytes) -> str | None:
 
 @dataclass
 class _Walk:
-    source: str
     show_values: bool
     roles: RoleSet = field(default_factory=default_roles)
     context: DetectionContext | None = None  # regions for phone numbers (locale.context_for)
-    findings: list[PhiFinding] = field(default_factory=list)
+    findings: list[Wire] = field(default_factory=list)
     pending: list[_Pending] = field(default_factory=list)
     index: PropagationIndex = field(default_factory=PropagationIndex)
     kinds: dict[str, Kind] = field(default_factory=dict)  # path -> kind
@@ -491,17 +505,16 @@ class _Walk:
     ) -> None:
         self.orders[path] = self.position if order is None else order
         self.findings.append(
-            PhiFinding(
-                source=self.source,
-                path=path,
-                tag=tag_str(tag),
-                keyword=element_keyword(tag),
-                vr=vr,
-                category=(category or KIND_CATEGORY[kind]).value,
-                rule=rule,
-                severity=KIND_SEVERITY[kind],
-                value=text if (self.show_values or not mask) else mask_value(text),
-                detail={"kind": kind.value, **(detail or {})},
+            (
+                path,
+                tag_str(tag),
+                element_keyword(tag),
+                vr,
+                _CATEGORY_OF[kind] if category is None else category.value,
+                rule,
+                _SEVERITY_OF[kind],
+                text if (self.show_values or not mask) else mask_value(text),
+                {"kind": kind.value, **detail} if detail else {"kind": kind.value},
             )
         )
         self.kinds[path] = kind
@@ -517,7 +530,8 @@ class _Walk:
         if _SPECIFIC_CHARSET in store:
             encodings = _encodings(ds)
         rules = all_rules()
-        for key, raw in sorted(store.items()):  # files are sorted already; built data sets may not be
+        for key in sorted(store):  # files are sorted already; built data sets may not be
+            raw = store[key]
             self.position += 1
             tag = int(key)
             if isinstance(raw, RawDataElement):
@@ -914,7 +928,7 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
     # identity: its code-like IDs are the real ones and stay findings.
     own_name_kept = walk.kinds.get("PatientName") is Kind.NAME and "PatientName" not in walk.pseudonyms
     if walk.pseudonyms and not own_name_kept:
-        walk.findings = [f for f in walk.findings if f.path not in walk.pseudonyms]
+        walk.findings = [f for f in walk.findings if f[0] not in walk.pseudonyms]
     if walk.declared and not remaining:
         # PS3.15 E.1.1: a de-identifier replaces UIDs (action U), may write
         # pseudonymous IDs and names (action D) and, with the Modified Dates
@@ -923,7 +937,8 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
         drop = {Kind.UID}
         if modified is not None and str(modified.value).strip().upper() == "MODIFIED":
             drop |= {Kind.DATE, Kind.TIME}
-        walk.findings = [f for f in walk.findings if Kind(f.detail["kind"]) not in drop]
+        dropped = {k.value for k in drop}
+        walk.findings = [f for f in walk.findings if f[8]["kind"] not in dropped]
     if removed_yes and remaining:
         walk.emit(
             "PatientIdentityRemoved", _IDENTITY_REMOVED, "CS", Kind.DECLARATION, "declaration.identity-removed", "YES",
@@ -978,7 +993,19 @@ def analyze_dataset(
         When ``roles`` is not given and a file named by
         ``DICOMAUDIT_PHI_ROLES`` cannot be read.
     """
-    walk = _Walk(source=source, show_values=show_values, roles=default_roles() if roles is None else roles)
+    return [from_wire(source, w) for w in dataset_wires(ds, show_values=show_values, roles=roles, regions=regions)]
+
+
+def dataset_wires(
+    ds: Dataset,
+    *,
+    show_values: bool = False,
+    roles: RoleSet | None = None,
+    regions: Iterable[str] = (),
+) -> list[Wire]:
+    """:func:`analyze_dataset`'s findings as plain tuples (:data:`Wire`, without the source), as engines
+    hand them over: a Parquet run never needs the objects."""
+    walk = _Walk(show_values=show_values, roles=default_roles() if roles is None else roles)
     try:
         walk.context = context_for(ds, regions)
     except Exception:  # noqa: BLE001 - an unreadable address or character set only costs the regional phone rule
@@ -996,7 +1023,7 @@ def analyze_dataset(
             walk.walk(ds, "", encodings, 0)
             walk.resolve()
             _declarations(ds, walk)
-            walk.findings.sort(key=lambda f: walk.orders.get(f.path, 0))
+            walk.findings.sort(key=lambda f: walk.orders.get(f[0], 0))
         except PhiAnalysisError:
             raise
         except IndexBudgetExceeded as exc:  # a crafted data set: bounded time, honest reason

@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dicomaudit.models import InputError, PhiFinding
-from dicomaudit.phi.analyzer import PhiAnalysisError, analyze_dataset
+from dicomaudit.phi.analyzer import PhiAnalysisError, Wire, dataset_wires, from_wire
 from dicomaudit.phi.inputs import InputFile, NotDicom, UnreadableInput, exception_message, read_dataset
 from dicomaudit.phi.roles import RoleSet
 from dicomaudit.phi.summary import FindingKey, PhiSummary, SummaryAccumulator, summarize_file
@@ -69,17 +70,6 @@ class EngineError(Exception):
 
 
 # -- what workers run --------------------------------------------------------
-# One finding: (path, tag, keyword, vr, category, rule, severity, value, detail).
-Wire = tuple[str, str, str, str, str, str, str, str, dict[str, Any]]
-
-
-def to_wire(f: PhiFinding) -> Wire:
-    return (f.path, f.tag, f.keyword, f.vr, f.category, f.rule, f.severity.value, f.value, dict(f.detail))
-
-
-def from_wire(source: str, w: Sequence[Any]) -> PhiFinding:
-    path, tag, keyword, vr, category, rule, severity, value, detail = w
-    return PhiFinding(source, path, tag, keyword, vr, category, rule, severity, value, detail)
 
 
 @dataclass(frozen=True)
@@ -131,15 +121,16 @@ def finding_keys(outcome: FileOutcome) -> list[FindingKey]:
 
 def analyze_one(
     item: InputFile, show_values: bool, roles: RoleSet | None = None, regions: tuple[str, ...] = ()
-) -> tuple[list[PhiFinding], InputError | None, bool]:
-    """Findings of one file, or why it could not be analysed; and whether it is plainly not DICOM.
+) -> tuple[list[Wire], InputError | None, bool]:
+    """Findings of one file (as :data:`~dicomaudit.phi.analyzer.Wire`), or why it could not be analysed; and
+    whether it is plainly not DICOM.
 
     A file is either analysed completely or reported as an error, never
     both: partial results from a malformed file would be misleading.
     """
     try:
         ds = read_dataset(item.path)
-        return analyze_dataset(ds, item.source, show_values=show_values, roles=roles, regions=regions), None, False
+        return dataset_wires(ds, show_values=show_values, roles=roles, regions=regions), None, False
     except UnreadableInput as exc:
         return [], InputError(item.source, scrub(str(exc))), isinstance(exc, NotDicom)
     except PhiAnalysisError as exc:
@@ -184,8 +175,8 @@ def run_chunk(
             size, mtime = st.st_size, st.st_mtime_ns
         except (OSError, ValueError):
             size, mtime = -1, -1
-        findings, error, not_dicom = analyze_one(item, task.show_values, roles, task.regions)
-        wires = tuple(to_wire(f) for f in findings)
+        found, error, not_dicom = analyze_one(item, task.show_values, roles, task.regions)
+        wires = tuple(found)
         skipped = error is not None and not_dicom and item.from_folder
         outcome = FileOutcome(
             index,
@@ -195,7 +186,7 @@ def run_chunk(
             size,
             mtime,
             _counted_keys(wires) if task.parquet else (),
-            tuple(findings) if in_process and not task.parquet else (),
+            tuple(from_wire(item.source, w) for w in wires) if in_process and not task.parquet else (),
         )
         keys = [(w[4], w[5], w[6]) for w in wires]
         acc.add(summarize_file(index, item.source, keys, error=outcome.error is not None, skipped=skipped))
@@ -321,14 +312,30 @@ def _raise_gc_threshold() -> tuple[int, ...]:
     return old
 
 
+_gc_lock = threading.Lock()
+_gc_blocks = 0  # blocks inside fewer_collections(), in any thread
+_gc_before: tuple[int, ...] = ()
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """:func:`_raise_gc_threshold` for a block; restore the thresholds after."""
-    old = _raise_gc_threshold()
+    """:func:`_raise_gc_threshold` for a block; restore the thresholds when the last such block ends.
+
+    Counted, so that blocks overlapping in several threads (a Dask worker
+    running chunks side by side) restore what was there before the first.
+    """
+    global _gc_blocks, _gc_before
+    with _gc_lock:
+        if not _gc_blocks:
+            _gc_before = _raise_gc_threshold()
+        _gc_blocks += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _gc_lock:
+            _gc_blocks -= 1
+            if not _gc_blocks:
+                gc.set_threshold(*_gc_before)
 
 
 def _worker_init(stop: Any, roles: RoleSet | None) -> None:
@@ -342,6 +349,13 @@ def _worker_init(stop: Any, roles: RoleSet | None) -> None:
 
 def _pool_chunk(task: ChunkTask) -> ChunkResult:
     return run_chunk(task, _ROLES, stop=_STOP)
+
+
+def _dask_chunk(task: ChunkTask, roles: RoleSet | None) -> ChunkResult:
+    """A chunk as a Dask task: with fewer collections while it runs (see :data:`GC_THRESHOLD`), restored after
+    (a Dask worker is shared with other work)."""
+    with fewer_collections():
+        return run_chunk(task, roles)
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -515,7 +529,7 @@ class DaskEngine(Engine):
         self.finished: queue.Queue[Any] = queue.Queue()
 
     def submit(self, key: int, task: ChunkTask) -> None:
-        fut = self.client.submit(run_chunk, task, self.roles, pure=False)
+        fut = self.client.submit(_dask_chunk, task, self.roles, pure=False)
         self.futures[fut] = key
         fut.add_done_callback(self.finished.put)  # called from the client's thread when the task ends
 

@@ -37,7 +37,7 @@ from pydicom.filereader import read_dataset as read_raw_dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from dicomaudit.phi.masking import mask_quoted
-from dicomaudit.structure import StructureError, check_structure
+from dicomaudit.structure import StructureError, check_structure, read_header
 from dicomaudit.textsafe import safe_text, scrub
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -328,6 +328,9 @@ def read_dataset(path: str) -> Dataset:
         raise UnreadableInput(f"cannot read: {os_reason(exc)}") from None
     if size == 0:
         raise UnreadableInput("empty file")
+    header = read_header(path)  # one pass that reads and checks; None: the lenient read and the check below
+    if header is not None:
+        return header
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         forced = False

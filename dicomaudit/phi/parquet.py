@@ -93,31 +93,35 @@ def write_chunk(
     pq = _pyarrow()
     import pyarrow as pa
 
-    columns: dict[str, list[Any]] = {c: [] for c in FINDING_COLUMNS}
-    for index, source, wires in findings:
-        for seq, (path, tag, keyword, vr, category, rule, severity, value, detail) in enumerate(wires):
-            for name, v in zip(
-                FINDING_COLUMNS,
-                (index, seq, source, path, tag, keyword, vr, category, rule, severity, value),
-                strict=False,
-            ):
-                columns[name].append(v)
-            columns["detail"].append(json.dumps(detail, sort_keys=True, ensure_ascii=False) if detail else "")
+    rows = [
+        (index, seq, source, *wire[:8], _DETAIL.encode(wire[8]) if wire[8] else "")
+        for index, source, wires in findings
+        for seq, wire in enumerate(wires)
+    ]
     written = []
     name = part_name(first_index)
-    if columns["file_index"]:
+    if rows:
         schema = pa.schema(
             [(c, pa.int64()) for c in ("file_index", "seq")] + [(c, pa.string()) for c in FINDING_COLUMNS[2:]]
         )
+        columns = dict(zip(FINDING_COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
         written.append(_write(pq, pa.table(columns, schema=schema), root, FINDINGS, name))
-    rows = list(errors)
-    if rows:
+    unreadable = list(errors)
+    if unreadable:
         table = pa.table(
-            {"file_index": [r[0] for r in rows], "source": [r[1] for r in rows], "error": [r[2] for r in rows]},
+            {
+                "file_index": [r[0] for r in unreadable],
+                "source": [r[1] for r in unreadable],
+                "error": [r[2] for r in unreadable],
+            },
             schema=pa.schema([("file_index", pa.int64()), ("source", pa.string()), ("error", pa.string())]),
         )
         written.append(_write(pq, table, root, ERRORS, name))
     return written
+
+
+#: One encoder for every detail (``json.dumps`` with options builds one per call).
+_DETAIL = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def _write(pq: Any, table: Any, root: str, kind: str, name: str) -> str:
