@@ -153,7 +153,9 @@ _SPECIFIC_CHARSET = 0x00080005
 _CONCEPT_CODE = 0x0040A168
 _CODE_MEANING = 0x00080104
 #: Code Value, Long Code Value, URN Code Value, Code Meaning (PS3.3 8.8).
-_CODE_TAGS = frozenset({0x00080100, 0x00080119, 0x00080120, _CODE_MEANING})
+_CODE_VALUE = 0x00080100
+_CODING_SCHEME = 0x00080102
+_CODE_TAGS = frozenset({_CODE_VALUE, 0x00080119, 0x00080120, _CODE_MEANING})
 
 
 def _tags(*keywords: str) -> frozenset[int]:
@@ -862,34 +864,45 @@ def _person_concept(item: Dataset, *, code: bool) -> Kind | None:
     ``code=True`` asks about a CODE item (its Concept Code Sequence codes the
     person), ``code=False`` about a TEXT item.
     """
-    vt = item.get(_VALUE_TYPE)
+    vt = _element(item, _VALUE_TYPE)
     if vt is None or str(vt.value).strip().upper() != ("CODE" if code else "TEXT"):
         return None
-    cn = item.get(_CONCEPT_NAME)
+    cn = _element(item, _CONCEPT_NAME)
     if cn is None or not isinstance(cn.value, Sequence) or not len(cn.value):
         return None
     concept = cn.value[0]
-    value, scheme = concept.get("CodeValue"), concept.get("CodingSchemeDesignator")
+    value, scheme = _value(concept, _CODE_VALUE), _value(concept, _CODING_SCHEME)
     kind: Kind | None
     if value is not None and str(scheme).strip() == "DCM" and str(value).strip() in _PERSON_CONCEPT_CODES:
         kind = _PERSON_CONCEPT_CODES[str(value).strip()]
     else:
-        meaning = concept.get("CodeMeaning")
+        meaning = _value(concept, _CODE_MEANING)
         kind = _PERSON_CONCEPT_MEANINGS.get(str(meaning).strip().lower()) if meaning is not None else None
     if kind is None or (code and kind is not Kind.NAME and kind is not Kind.ID):
         return None
     return kind
 
 
+def _element(ds: Dataset, tag: int) -> Any:
+    """``ds.get(tag)``: the (converted) element, or None; an absent tag costs a dict lookup, not the
+    KeyError pydicom raises and catches."""
+    return ds[tag] if tag in ds._dict else None
+
+
+def _value(ds: Dataset, tag: int) -> Any:
+    """The value of ``ds``'s element ``tag`` (as ``ds.get(keyword)`` gives it), or None when absent."""
+    return ds[tag].value if tag in ds._dict else None
+
+
 def _concept(item: Dataset) -> dict[str, Any]:
     """SR content item context: value type and concept name meaning."""
     out: dict[str, Any] = {}
-    vt = item.get(_VALUE_TYPE)
+    vt = _element(item, _VALUE_TYPE)
     if vt is not None and vt.value:
         out["value_type"] = str(vt.value)
-    cn = item.get(_CONCEPT_NAME)
+    cn = _element(item, _CONCEPT_NAME)
     if cn is not None and cn.value:
-        meaning = cn.value[0].get("CodeMeaning")
+        meaning = _value(cn.value[0], _CODE_MEANING)
         if meaning:
             out["concept"] = str(meaning)
     return out
@@ -901,7 +914,7 @@ def _encodings(ds: Dataset) -> list[str]:
     A missing or misspelt value falls back to pydicom's handling (which
     warns and uses the default repertoire) so the element is still scanned.
     """
-    value = ds.get(_SPECIFIC_CHARSET)
+    value = _element(ds, _SPECIFIC_CHARSET)
     try:
         return convert_encodings(value.value if value is not None else None)
     except Exception:  # noqa: BLE001
@@ -910,15 +923,15 @@ def _encodings(ds: Dataset) -> list[str]:
 
 def _is_declared(ds: Dataset) -> bool:
     """Does the data set declare de-identification (PS3.3 C.7.1.1)?"""
-    removed = ds.get(_IDENTITY_REMOVED)
+    removed = _element(ds, _IDENTITY_REMOVED)
     if removed is not None and str(removed.value).strip().upper() == "YES":
         return True
-    return any(ds.get(t) is not None and ds[t].value for t in (_DEID_METHOD, _DEID_METHOD_CODES))
+    return any(_value(ds, t) for t in (_DEID_METHOD, _DEID_METHOD_CODES))
 
 
 def _declarations(ds: Dataset, walk: _Walk) -> None:
     """De-identification declarations versus what the walk found."""
-    removed = ds.get(_IDENTITY_REMOVED)
+    removed = _element(ds, _IDENTITY_REMOVED)
     removed_yes = removed is not None and str(removed.value).strip().upper() == "YES"
     remaining = [p for p, k in walk.kinds.items() if k in _DIRECT_KINDS and p not in walk.pseudonyms]
     # The de-identifier's pseudonyms (SUBJ^104, ONCO0102) identify no one,
@@ -933,7 +946,7 @@ def _declarations(ds: Dataset, walk: _Walk) -> None:
         # PS3.15 E.1.1: a de-identifier replaces UIDs (action U), may write
         # pseudonymous IDs and names (action D) and, with the Modified Dates
         # option, shifts dates; their presence is expected.
-        modified = ds.get(_LONGITUDINAL)
+        modified = _element(ds, _LONGITUDINAL)
         drop = {Kind.UID}
         if modified is not None and str(modified.value).strip().upper() == "MODIFIED":
             drop |= {Kind.DATE, Kind.TIME}

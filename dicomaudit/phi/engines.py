@@ -378,6 +378,7 @@ class PoolEngine(Engine):
         self.stop = self.ctx.Event()
         self.futures: dict[Future[ChunkResult], tuple[int, ChunkTask]] = {}
         self.attempts: dict[int, int] = {}
+        self.given_up: Polled = []  # chunks whose worker died too often, found while submitting
         self.restarts = 0
         self.pool = self._new_pool()
 
@@ -388,13 +389,22 @@ class PoolEngine(Engine):
 
     def submit(self, key: int, task: ChunkTask) -> None:
         self.attempts[key] = self.attempts.get(key, 0) + 1
-        self.futures[self.pool.submit(_pool_chunk, task)] = (key, task)
+        try:
+            self.futures[self.pool.submit(_pool_chunk, task)] = (key, task)
+        except BrokenProcessPool:
+            # A worker died since the last poll: the pool takes no more work.  Replace it now
+            # (its chunks in flight with it), this one included -- counted as an attempt, so that a
+            # pool that keeps dying gives up -- and poll() reports any chunk given up.
+            self.given_up += self._restart([(key, task)])
 
     def poll(self, timeout: float) -> Polled:
+        if self.given_up:
+            out, self.given_up = self.given_up, []
+            return out
         if not self.futures:
             return []
         finished, _ = wait(set(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        out: Polled = []
+        out = []
         lost: list[tuple[int, ChunkTask]] = []
         for fut in finished:
             key, task = self.futures.pop(fut)

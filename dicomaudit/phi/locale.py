@@ -273,7 +273,10 @@ def infer_regions(ds: Any, explicit: Iterable[str] = ()) -> tuple[str, ...]:
     """
     regions = list(normalize_regions(explicit))
     from_address: list[str] = []
+    present = getattr(ds, "_dict", None)  # a pydicom Dataset's elements: absent tags skipped without a KeyError
     for tag in _ADDRESS_TAGS:
+        if present is not None and tag not in present:
+            continue
         elem = ds.get(tag) if hasattr(ds, "get") else None
         value = getattr(elem, "value", None)
         if value:

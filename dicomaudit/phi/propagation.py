@@ -32,6 +32,7 @@ letters at least, no stop word).  Scripts whose transliteration is a guess
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -278,7 +279,12 @@ class PropagationIndex:
 
     def _search(self, lower: str, others: dict[str, Kind], found: set[Kind]) -> None:
         if self.words:
-            if len(self.words) * len(lower) <= _FIND_WORDS_LIMIT:
+            if len(lower) <= _REMEMBERED_TEXT:
+                # Descriptions repeat from file to file: their runs are remembered, and the data set's
+                # words among them are a set intersection.
+                for run in _runs(lower) & self.words.keys():
+                    found.add(self.words[run])
+            elif len(self.words) * len(lower) <= _FIND_WORDS_LIMIT:
                 _find(lower, self.words, found)
             else:
                 _find_runs(lower, self.words, found)
@@ -292,6 +298,15 @@ class PropagationIndex:
 
 
 _RUN_CHUNK = 1 << 20
+#: Texts up to this long have their word runs remembered (:func:`_runs`).
+_REMEMBERED_TEXT = 512
+
+
+@functools.lru_cache(maxsize=16384)
+def _runs(lower: str) -> frozenset[str]:
+    """The maximal runs of ASCII word characters in a (lower-cased) text."""
+    return frozenset(_WORD_RUN.findall(lower))
+
 
 
 def _find_runs(lower: str, words: dict[str, Kind], found: set[Kind]) -> None:

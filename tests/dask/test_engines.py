@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ import pytest
 
 from dicomaudit.phi import AnalysisInterrupted, AnalysisResult, analyze_paths
 from dicomaudit.phi import runner as runner_module
-from dicomaudit.phi.inputs import discover, iter_inputs
+from dicomaudit.phi.engines import ChunkTask, PoolEngine
+from dicomaudit.phi.inputs import InputFile, discover, iter_inputs
 from tests.dask.conftest import ROOT, DaskCluster
 
 pytest.importorskip("pyarrow", reason="the dask extra: pip install -e '.[test,dask]'")
@@ -212,6 +214,33 @@ def test_killed_pool_worker_is_replaced_and_nothing_is_lost(archive: Path, refer
     result = analyze_paths(_paths(archive), workers=2, chunk_size=8, progress=progress)
     assert state["killed"]
     assert canonical(result) == reference
+
+
+def test_chunk_submitted_after_a_worker_died_unseen_is_analysed(archive: Path) -> None:
+    """Given a pool whose worker died after the runner last polled it (the pool is broken, no one knows yet),
+    when the next chunk is submitted, then the pool is replaced and that chunk and the one the dead worker held
+    are both analysed."""
+    items = tuple(enumerate(item for item in iter_inputs(_paths(archive)) if isinstance(item, InputFile)))
+    first, second = ChunkTask(items[:4]), ChunkTask(items[4:8])
+    engine = PoolEngine(1, None)
+    try:
+        engine.submit(0, first)
+        worker = next(iter(engine.pool._processes.values()))  # the pool's one worker process
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(10)
+        deadline = time.monotonic() + 10
+        while not engine.pool._broken and time.monotonic() < deadline:  # the pool notices on its own thread
+            time.sleep(0.01)
+        assert engine.pool._broken
+        engine.submit(1, second)
+        results: dict[int, Any] = {}
+        while len(results) < 2 and time.monotonic() < deadline + 30:
+            results.update(engine.poll(0.5))
+    finally:
+        engine.close()
+    assert engine.restarts == 1
+    assert [len(results[k].outcomes) for k in (0, 1)] == [4, 4]
 
 
 def test_listing_is_streamed_not_built_before_work_starts(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
