@@ -1,4 +1,4 @@
-"""Is a data set's encoding consistent?  A strict second look at what pydicom reads.
+"""Is a data set's encoding consistent?  A strict look at what pydicom reads, and a reader that keeps it.
 
 Used for files (:func:`check_structure`) and for data sets received over
 the network, such as C-FIND identifiers (:func:`check_encoded`): one walker,
@@ -29,6 +29,14 @@ before pixel data), and checks only what pydicom does not:
 * no tag appears twice with different values in one data set or item
   (pydicom would keep the last);
 * sequences nest no deeper than :data:`MAX_DEPTH` (the analyzer walks no deeper).
+
+:func:`read_header` is the same walk keeping what it walks: the file's data
+set up to its pixel data, as pydicom's reader would hold it (raw elements,
+converted on access; sequences as items).  The analyzer reads files that way
+-- one pass instead of pydicom's read followed by this check -- and leaves
+the rest (no ``DICM`` prefix, deflated or private transfer syntaxes, command
+sets, elements after the pixel data, broken encodings) to pydicom's read and
+:func:`check_structure`, which also give the reason a file is refused.
 
 The walk reads the file in cached blocks with :func:`os.pread` and skips the
 pixel data without reading it.  Not :mod:`mmap`: a file truncated by another
