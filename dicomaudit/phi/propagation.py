@@ -308,7 +308,6 @@ def _runs(lower: str) -> frozenset[str]:
     return frozenset(_WORD_RUN.findall(lower))
 
 
-
 def _find_runs(lower: str, words: dict[str, Kind], found: set[Kind]) -> None:
     """Add the kind of every word token that is one of ``lower``'s ASCII word runs.
 
