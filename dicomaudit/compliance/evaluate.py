@@ -20,8 +20,9 @@ about network safeguards and the other way round.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from dicomaudit.compliance import FILE_ANALYSIS, Control, Framework, Relation
 from dicomaudit.policy import AssessedCheck, Assessment, Verdict
@@ -180,6 +181,27 @@ def files_analysed(assessment: Assessment) -> bool:
     return bool(r.phi or r.errors or r.run.settings.get("paths"))
 
 
+def file_summary(result: Any) -> Mapping[str, Any] | None:
+    """The analysis summary of a run whose findings are not in the result (Parquet), else ``None``.
+
+    A run that kept its findings is counted from them; one that wrote them to Parquet carries the
+    summary its workers made (``run.stats["phi"]``), which is then the only account of them.
+    """
+    summary = result.run.stats.get("phi") if result.run.stats else None
+    if summary is None or result.phi or not summary.get("findings"):
+        return None
+    return cast(Mapping[str, Any], summary)
+
+
+def file_evidence(result: Any) -> FileEvidence:
+    """Identifying values and the files holding them: counted from the findings, or from the summary of a
+    Parquet run (whose findings are not in the result: counting those would say none were found)."""
+    summary = file_summary(result)
+    if summary is not None:
+        return FileEvidence(values=int(summary["findings"]), files=int(summary.get("files_with_phi", 0)))
+    return FileEvidence(values=len(result.phi), files=len({p.source for p in result.phi}))
+
+
 def _standing(node: str, checks: Sequence[AssessedCheck]) -> NodeStanding:
     def ids(*verdicts: Verdict) -> tuple[str, ...]:
         return tuple(c.id for c in checks if c.verdict in verdicts)
@@ -207,8 +229,7 @@ def evaluate_control(
     )
     files = None
     if FILE_ANALYSIS in mapped and files_analysed(assessment):
-        phi = assessment.result.phi
-        files = FileEvidence(values=len(phi), files=len({p.source for p in phi}))
+        files = file_evidence(assessment.result)
 
     if control.relation is Relation.TESTS:
         worst = min((s.verdict for s in standings), key=list(ControlVerdict).index, default=ControlVerdict.NOT_ASSESSED)

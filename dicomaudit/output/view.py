@@ -23,11 +23,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from dicomaudit.checks.catalogue import PRODUCTS, CheckDefinition, load_catalogue
 from dicomaudit.compliance import Framework, load_frameworks
-from dicomaudit.compliance.evaluate import FrameworkResult, evaluate, files_analysed
+from dicomaudit.compliance.evaluate import FrameworkResult, evaluate, file_summary, files_analysed
 from dicomaudit.models import PhiFinding, RunInfo, Severity, Target, thaw
 from dicomaudit.policy import AssessedCheck, AssessedNode, Assessment, Verdict, Waiver, WaiverResult
 
@@ -307,18 +307,6 @@ class SummaryFileView:
     count: int
     worst: Severity
     categories: list[tuple[str, int]]
-
-
-def file_summary(result: Any) -> Mapping[str, Any] | None:
-    """The analysis summary of a run whose findings are not in the result (Parquet), else ``None``.
-
-    A run that kept its findings is counted from them, as before; one that wrote them to Parquet
-    carries the summary its workers made (``run.stats["phi"]``), which is then the only account of them.
-    """
-    summary = result.run.stats.get("phi") if result.run.stats else None
-    if summary is None or result.phi or not summary.get("findings"):
-        return None
-    return cast(Mapping[str, Any], summary)
 
 
 def endpoint_kind(target: Target) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from dataclasses import replace
+
 from dicomaudit.compliance.evaluate import ControlVerdict
 from dicomaudit.models import RunResult
+from dicomaudit.phi.summary import merge_all, summarize_file
 from dicomaudit.output.html import render_html
 from dicomaudit.output.markdown import render_markdown
 from dicomaudit.output.view import build_view
@@ -65,3 +68,30 @@ def test_markdown_summary_speaks_about_the_files() -> None:
     assert "PHI analysis of DICOM files: 3 identifying value(s) in 2 file(s), worst high." in summary
     assert "No network node was assessed in this run." in summary
     assert "No open exposure" not in md
+
+
+def _parquet_run() -> RunResult:
+    """An analyze-only run whose findings went to Parquet: none in the result, the workers' summary in its stats."""
+    summary = merge_all(
+        summarize_file(i, f"archive/batch-{i // 2}/{i:04d}.dcm", keys)
+        for i, keys in enumerate(
+            [[("direct_identifier", "annex-e", "high")] * 3, [("free_text", "free-text.name", "high")], []] * 2
+        )
+    )
+    result = make_result(targets=(), phi=())
+    run = replace(result.run, settings={"paths": ["archive/"]}, stats={"phi": summary.to_dict()})
+    return replace(result, run=run)
+
+
+def test_compliance_of_a_parquet_run_counts_the_summary_not_the_empty_findings() -> None:
+    """Given an analyze run whose 8 identifying values in 4 files went to Parquet (no finding in the result)
+    When the frameworks are judged and the report rendered
+    Then the de-identification controls call for follow-up on those counts; nothing says no value was found."""
+    view = build_view(assess(_parquet_run()), generated_at=WHEN)
+    judged = {(fw.framework.key, c.control.id): c for fw in view.frameworks for c in fw.assessed}
+    hipaa = judged[("HIPAA", "164.514(b)")]
+    assert hipaa.verdict is ControlVerdict.FOLLOW_UP
+    assert (hipaa.files.values, hipaa.files.files) == (8, 4)  # type: ignore[union-attr]
+    compliance = _section(render_html(view), "compliance")
+    assert "8 identifying value(s) in 4 file(s)" in compliance
+    assert "no identifying value found" not in compliance
