@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from dicomaudit.compliance.evaluate import ControlVerdict
 from dicomaudit.models import RunResult
-from dicomaudit.phi.summary import merge_all, summarize_file
 from dicomaudit.output.html import render_html
 from dicomaudit.output.markdown import render_markdown
 from dicomaudit.output.view import build_view
+from dicomaudit.phi.summary import merge_all, summarize_file
 from dicomaudit.policy import assess
 from tests.output.builders import make_result
 
