@@ -435,6 +435,8 @@ def service_problem(svc: ServiceObservation) -> str:
         return "the target's time or byte budget ran out before the port gave a DICOM answer"
     if code is ErrorReason.TLS:
         return "the TLS session could not be established"
+    if code is ErrorReason.INTERRUPTED:
+        return "the run was interrupted before the port gave a DICOM answer"
     return "the port gave no DICOM answer"
 
 

@@ -58,6 +58,7 @@ from dicomaudit.net.wire import (
     Budget,
     BudgetExhausted,
     ConnectionLost,
+    Interrupted,
     NotAPdu,
     PeerClosed,
     PeerError,
@@ -110,6 +111,8 @@ class PeerAborted(Exception):
 
 
 def _outcome_of(error: PeerError) -> Outcome:
+    if isinstance(error, Interrupted):
+        return Outcome.INTERRUPTED  # the operator's Ctrl-C, not anything the node did
     if isinstance(error, ProtocolViolation):
         return Outcome.PROTOCOL_VIOLATION
     if isinstance(error, PeerTimeout):

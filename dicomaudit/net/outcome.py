@@ -57,6 +57,7 @@ class Outcome(enum.StrEnum):
     NOT_DICOM = "not_dicom"  # something answered, but not with a DICOM PDU
     PROTOCOL_VIOLATION = "protocol_violation"  # a DICOM PDU came back, but malformed or mismatched
     BUDGET_EXHAUSTED = "budget_exhausted"  # the target's time or byte budget ran out first
+    INTERRUPTED = "interrupted"  # the operator stopped the run (Ctrl-C) before the node answered
 
     @property
     def speaks_dicom(self) -> bool:
@@ -79,6 +80,7 @@ _OUTCOME_CODES = {
     Outcome.NOT_DICOM: ErrorReason.PROTOCOL_VIOLATION,
     Outcome.PROTOCOL_VIOLATION: ErrorReason.PROTOCOL_VIOLATION,
     Outcome.BUDGET_EXHAUSTED: ErrorReason.BUDGET_EXHAUSTED,
+    Outcome.INTERRUPTED: ErrorReason.INTERRUPTED,
 }
 
 

@@ -123,9 +123,9 @@ def observe_service(
             error=f"no DICOM answer: plaintext {plain.describe()}; TLS not tried (a TLS port does not stay silent)",
             error_code=ErrorReason.TIMEOUT,
         )
-    if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
-        # It framed its answer as DICOM, but the answer is malformed: nothing is
-        # to be gained from TLS, and nothing may be built on it.
+    if plain.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED, Outcome.INTERRUPTED):
+        # It framed its answer as DICOM, but the answer is malformed (or the time is up, or the operator
+        # stopped the run): nothing is to be gained from TLS, and nothing may be built on it.
         return _unusable(plain, plain, None)
     tls = probe(host, port, calling, called, budget, Transport.TLS, tls_settings)
     if tls.outcome.speaks_dicom:
@@ -137,7 +137,7 @@ def observe_service(
         return ServiceObservation(
             reachable=True, transport=Transport.TLS, plaintext=plain, tls=tls, error=error, error_code=code
         )
-    if tls.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED):
+    if tls.outcome in (Outcome.PROTOCOL_VIOLATION, Outcome.BUDGET_EXHAUSTED, Outcome.INTERRUPTED):
         return _unusable(tls, plain, tls)
     # Neither transport gave a DICOM answer: say what each did.  Silence on
     # both is a timeout, not "something that is not DICOM".

@@ -117,6 +117,21 @@ def test_silent_listener_times_out(tcp_server) -> None:
     assert "no answer" in attempt.detail
 
 
+def test_ctrl_c_while_a_port_is_silent_is_an_interruption_not_a_protocol_violation(tcp_server) -> None:
+    """Given a listener that accepts and never answers, when the operator stops the run while the association
+    request waits, then the attempt is ``interrupted`` (reason code ``interrupted``), no TLS attempt follows,
+    and nothing says the port spoke malformed DICOM."""
+    server = tcp_server(_silent)
+    stop = threading.Event()
+    budget = Budget.start(step=TIMEOUT, total=12 * TIMEOUT, byte_allowance=1 << 20, stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    obs = service.observe_service("127.0.0.1", server.port, "DICOMAUDIT", "ANY-SCP", budget, TlsSettings())
+    assert obs.plaintext.outcome is Outcome.INTERRUPTED
+    assert obs.tls is None
+    assert obs.error_code is ErrorReason.INTERRUPTED
+    assert "interrupted" in (obs.error or "")
+
+
 def test_closed_port_is_unreachable() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
