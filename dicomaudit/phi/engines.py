@@ -559,20 +559,41 @@ class DaskEngine(Engine):
 
     def _collect(self, finished: Any) -> Polled:
         out: Polled = []
-        ok = [f for f in finished if f.status == "finished"]
-        for fut, res in zip(ok, self.client.gather(ok, errors="skip") if ok else [], strict=False):
-            out.append((self.futures.pop(fut), res))
+        ready = []
         for fut in finished:
             if fut not in self.futures:
                 continue
-            key = self.futures.pop(fut)
-            if fut.status == "error":
-                exc = fut.exception()
-                out.append((key, WorkerDied() if type(exc).__name__ == "KilledWorker" else exc))
+            status = fut.status
+            if status == "finished":
+                ready.append(fut)
+            elif status in ("error", "cancelled"):
+                out.append((self.futures.pop(fut), self._failure(fut)))
             else:
-                out.append((key, WorkerDied(1)))  # cancelled or lost by the scheduler
-            fut.release()
+                # "lost" (or "pending" again): the task finished on a worker that died before its result was
+                # fetched.  The scheduler computes it again for as long as we hold the future: wait for that.
+                fut.add_done_callback(self.finished.put)
+        if ready:
+            try:
+                results = list(self.client.gather(ready))  # one round trip for every chunk that is ready
+            except Exception:  # noqa: BLE001 - one went wrong meanwhile: take them one by one
+                results = [None] * len(ready)
+                for i, fut in enumerate(ready):
+                    try:
+                        results[i] = fut.result()
+                    except Exception:  # noqa: BLE001
+                        results[i] = self._failure(fut)
+            out += [(self.futures.pop(fut), res) for fut, res in zip(ready, results, strict=True)]
         return out
+
+    @staticmethod
+    def _failure(fut: Any) -> BaseException:
+        """Why a task gave no result: its error, or (workers died under it, or the scheduler cancelled it)
+        :class:`WorkerDied`."""
+        exc = fut.exception() if fut.status == "error" else None
+        fut.release()
+        if exc is None:
+            return WorkerDied(1)  # cancelled by the scheduler
+        return WorkerDied() if type(exc).__name__ == "KilledWorker" else exc
 
     def interrupt(self, interrupts: Any) -> Polled:
         done = [f for f in self.futures if f.done()]

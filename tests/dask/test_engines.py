@@ -18,7 +18,7 @@ import pytest
 
 from dicomaudit.phi import AnalysisInterrupted, AnalysisResult, analyze_paths
 from dicomaudit.phi import runner as runner_module
-from dicomaudit.phi.engines import ChunkTask, PoolEngine
+from dicomaudit.phi.engines import ChunkTask, DaskEngine, PoolEngine
 from dicomaudit.phi.inputs import InputFile, discover, iter_inputs
 from tests.dask.conftest import ROOT, DaskCluster
 
@@ -197,6 +197,37 @@ def test_killed_worker_on_the_real_cluster_loses_nothing_and_the_checkpoint_resu
     again = analyze_paths(_paths(archive), scheduler=dask_cluster.address, checkpoint=ckpt)
     assert again.resumed == again.files_scanned + len(again.skipped) + len(again.errors)
     assert canonical(again) == reference
+
+
+def test_result_lost_with_its_worker_before_it_was_fetched_is_computed_again(
+    archive: Path, dask_cluster: DaskCluster
+) -> None:
+    """Given a chunk that finished on a dask worker, when that worker is killed before the result was fetched
+    (Dask marks the future lost), then polling waits for the scheduler to compute it again and returns the
+    chunk's result -- not "the worker died" for files that were analysed."""
+    items = tuple(enumerate(item for item in iter_inputs(_paths(archive)) if isinstance(item, InputFile)))
+    engine = DaskEngine(dask_cluster.address, None)
+    try:
+        engine.submit(0, ChunkTask(items[:4]))
+        future = next(iter(engine.futures))
+        deadline = time.monotonic() + 60
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert future.status == "finished"  # and its result still on the worker that computed it
+        holder = next(iter(engine.client.who_has(future)[future.key]))
+        os.kill(engine.client.run(os.getpid)[holder], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while future.status == "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the scheduler has noticed, and told the client, that the result is lost
+        assert future.status in ("lost", "pending")
+        results: dict[int, Any] = {}
+        while not results and time.monotonic() < deadline + 60:
+            results.update(engine.poll(0.5))
+    finally:
+        engine.close()
+        dask_cluster.wait_for_workers(2)  # its nanny starts a new worker: the cluster is whole for other tests
+    assert not isinstance(results[0], BaseException)
+    assert len(results[0].outcomes) == 4 and all(o.error is None for o in results[0].outcomes)
 
 
 def test_killed_pool_worker_is_replaced_and_nothing_is_lost(archive: Path, reference: str) -> None:
