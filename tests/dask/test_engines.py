@@ -202,7 +202,7 @@ def test_killed_worker_on_the_real_cluster_loses_nothing_and_the_checkpoint_resu
 def test_result_lost_with_its_worker_before_it_was_fetched_is_computed_again(
     archive: Path, dask_cluster: DaskCluster
 ) -> None:
-    """Given a chunk that finished on a dask worker, when that worker is killed before the result was fetched
+    """Given a chunk that finished on the dask cluster, when every worker is killed before its result was fetched
     (Dask marks the future lost), then polling waits for the scheduler to compute it again and returns the
     chunk's result -- not "the worker died" for files that were analysed."""
     items = tuple(enumerate(item for item in iter_inputs(_paths(archive)) if isinstance(item, InputFile)))
@@ -214,8 +214,10 @@ def test_result_lost_with_its_worker_before_it_was_fetched_is_computed_again(
         while not future.done() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert future.status == "finished"  # and its result still on the worker that computed it
-        holder = next(iter(engine.client.who_has(future)[future.key]))
-        os.kill(engine.client.run(os.getpid)[holder], signal.SIGKILL)
+        # Every worker: no copy of the result survives, and nothing computes it again until the nannies
+        # have started new workers -- the window in which the future is "lost".
+        for pid in engine.client.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while future.status == "finished" and time.monotonic() < deadline:
             time.sleep(0.05)  # until the scheduler has noticed, and told the client, that the result is lost
