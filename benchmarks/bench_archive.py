@@ -36,16 +36,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -58,6 +55,7 @@ from dicomaudit.phi.inputs import iter_inputs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.bench_analyze import touch  # noqa: E402 - the same element walk as the analyzer benchmark's baseline
+from tests.dask.cluster import loopback_cluster  # noqa: E402 - the same cluster the tests start
 from tests.phi.corpus import generate_corpus  # noqa: E402
 from tests.phi.corpus_intl import generate_intl_corpus  # noqa: E402
 
@@ -160,50 +158,6 @@ def _children() -> list[int]:
     return [p.pid for p in psutil.Process().children(recursive=True)]
 
 
-@contextmanager
-def dask_cluster(tmp: Path) -> Iterator[str]:
-    """``dask scheduler`` + 2 ``dask worker`` (1 thread each) on 127.0.0.1, no dashboard; yields the address."""
-    import distributed
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    scheduler_file = tmp / "scheduler.json"
-    procs = []
-
-    def start(*args: str) -> None:
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-        )  # fmt: skip
-
-    try:
-        start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-              "--scheduler-file", str(scheduler_file))  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        address = json.loads(scheduler_file.read_text())["address"]
-        for i in range(2):
-            start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                  "--nworkers", "1", "--no-dashboard", "--memory-limit", "0",
-                  "--local-directory", str(tmp / f"w{i}"))  # fmt: skip
-        with distributed.Client(address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=120)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _cluster_pids(address: str) -> Callable[[], list[int]]:
     import distributed
 
@@ -267,7 +221,7 @@ def main() -> int:
         if "local" in chosen:
             record("LocalCluster x2", *run_analysis(paths, work / "lc", _children, scheduler="local", workers=2))
         if "cluster" in chosen:
-            with dask_cluster(work) as address:
+            with loopback_cluster(work, start_timeout=60, workers_timeout=120) as address:
                 pids = _cluster_pids(address)
                 if args.files > SMALL:
                     small = paths[: SMALL // BATCH]

@@ -20,7 +20,8 @@ from dicomaudit.phi import AnalysisInterrupted, AnalysisResult, analyze_paths
 from dicomaudit.phi import runner as runner_module
 from dicomaudit.phi.engines import ChunkTask, DaskEngine, PoolEngine
 from dicomaudit.phi.inputs import InputFile, discover, iter_inputs
-from tests.dask.conftest import ROOT, DaskCluster
+from tests.dask.cluster import ROOT
+from tests.dask.conftest import DaskCluster
 
 pytest.importorskip("pyarrow", reason="the dask extra: pip install -e '.[test,dask]'")
 
