@@ -27,7 +27,7 @@ from typing import Any
 
 from dicomaudit.checks.catalogue import PRODUCTS, CheckDefinition, load_catalogue
 from dicomaudit.compliance import Framework, load_frameworks
-from dicomaudit.compliance.evaluate import FrameworkResult, evaluate, file_summary, files_analysed
+from dicomaudit.compliance.evaluate import FrameworkResult, evaluate, file_evidence, file_summary, files_analysed
 from dicomaudit.models import PhiFinding, RunInfo, Severity, Target, thaw
 from dicomaudit.policy import AssessedCheck, AssessedNode, Assessment, Verdict, Waiver, WaiverResult
 
@@ -724,8 +724,6 @@ def _file_counts(result: Any, phi: Sequence[PhiFinding]) -> dict[str, Any]:
     by_severity.update({Severity(s): int(n) for s, n in summary.get("by_severity", {}).items() if n})
     worst = [Severity(s) for s, n in summary.get("by_severity", {}).items() if n]
     return {
-        "file_phi": int(summary["findings"]),
-        "files_with_phi": int(summary.get("files_with_phi", 0)),
         "worst_file_phi": max(worst, default=None),
         "phi_by_category": dict(by_category.most_common()),
         "phi_by_severity": {s: by_severity.get(s, 0) for s in SEVERITIES},
@@ -756,6 +754,7 @@ def build_view(
     open_sev = Counter(c.result.severity for c in all_checks if c.verdict is Verdict.FAIL)
     phi = result.all_phi
     parquet_counts = _file_counts(result, phi)  # {} unless the findings went to Parquet
+    files = file_evidence(result)  # counted as the compliance sections count them
     summary = Summary(
         nodes=len(nodes),
         nodes_exposed=sum(1 for n in nodes if n.open_count),
@@ -765,8 +764,8 @@ def build_view(
         checks_run=len(all_checks),
         network_phi=sum(len(n.phi) for n in nodes),
         files_analysed=files_analysed(assessment),
-        file_phi=parquet_counts.get("file_phi", len(result.phi)),
-        files_with_phi=parquet_counts.get("files_with_phi", len({p.source for p in result.phi})),
+        file_phi=files.values,
+        files_with_phi=files.files,
         worst_file_phi=parquet_counts.get("worst_file_phi", max((p.severity for p in result.phi), default=None)),
         phi_by_category=parquet_counts.get("phi_by_category", dict(Counter(p.category for p in phi).most_common())),
         phi_by_severity=parquet_counts.get(
